@@ -1,0 +1,147 @@
+//! The public store error.
+//!
+//! Every backend maps its own failures (SDK errors, `io::Error`) into this enum, keeping the
+//! original error as `source`. Callers branch on the variant: the sync engine retries
+//! [`Error::Transient`], reports [`Error::NotFound`] as such, and stops on
+//! [`Error::Unauthenticated`]. `path` is what the user typed or would recognise
+//! (`alias/bucket/key`, or a local path), never a credential.
+
+use std::fmt;
+
+/// A boxed error kept as the cause of a store error.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Result alias for store operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong in a store operation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The object, bucket or upload does not exist.
+    #[error("{path}: not found")]
+    NotFound {
+        path: String,
+        #[source]
+        source: BoxError,
+    },
+    /// A create-only write found an existing object or bucket.
+    #[error("{path}: already exists")]
+    AlreadyExists {
+        path: String,
+        #[source]
+        source: BoxError,
+    },
+    /// A conditional request's precondition did not hold.
+    #[error("{path}: precondition failed")]
+    Precondition {
+        path: String,
+        #[source]
+        source: BoxError,
+    },
+    /// The store cannot do this operation (e.g. server-side copy between two endpoints).
+    #[error("{path}: {operation} is not supported here")]
+    NotSupported { path: String, operation: &'static str },
+    /// The credentials are valid but may not do this.
+    #[error("{path}: permission denied")]
+    PermissionDenied {
+        path: String,
+        #[source]
+        source: BoxError,
+    },
+    /// The credentials were rejected (wrong key or secret, expired token, bad signature).
+    #[error("{path}: authentication failed")]
+    Unauthenticated {
+        path: String,
+        #[source]
+        source: BoxError,
+    },
+    /// The key cannot be stored in this backend (escapes the root, NUL byte, empty segment...).
+    #[error("{path}: invalid key {key:?}: {reason}")]
+    InvalidKey {
+        path: String,
+        key: String,
+        reason: &'static str,
+    },
+    /// A failure that may go away when retried: 5xx, throttling, timeouts, connection resets,
+    /// a body that ended early.
+    #[error("{path}: temporary failure")]
+    Transient {
+        path: String,
+        #[source]
+        source: BoxError,
+    },
+    /// Anything else.
+    #[error("{path}")]
+    Generic {
+        path: String,
+        #[source]
+        source: BoxError,
+    },
+}
+
+impl Error {
+    /// True for failures worth retrying later.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Error::Transient { .. })
+    }
+
+    /// True when the object or bucket is missing.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::NotFound { .. })
+    }
+
+    /// The user-facing location the error is about.
+    pub fn path(&self) -> &str {
+        match self {
+            Error::NotFound { path, .. }
+            | Error::AlreadyExists { path, .. }
+            | Error::Precondition { path, .. }
+            | Error::NotSupported { path, .. }
+            | Error::PermissionDenied { path, .. }
+            | Error::Unauthenticated { path, .. }
+            | Error::InvalidKey { path, .. }
+            | Error::Transient { path, .. }
+            | Error::Generic { path, .. } => path,
+        }
+    }
+}
+
+/// A plain message used as the innermost cause when there is no better error value.
+#[derive(Debug)]
+pub struct Message(pub String);
+
+impl fmt::Display for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Message {}
+
+impl From<&str> for Message {
+    fn from(s: &str) -> Self {
+        Message(s.to_owned())
+    }
+}
+
+/// Box a message as an error source.
+pub fn msg(s: impl Into<String>) -> BoxError {
+    Box::new(Message(s.into()))
+}
+
+/// Renders an error and its chain of causes on one line: `a: b: c`, skipping causes whose text
+/// repeats what is already shown.
+pub fn display_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let s = e.to_string();
+        if !s.is_empty() && !out.contains(&s) {
+            out.push_str(": ");
+            out.push_str(&s);
+        }
+        cur = e.source();
+    }
+    out
+}

@@ -1,0 +1,244 @@
+//! The store layer: one small async trait every backend implements, in the shape of
+//! Apache Arrow's `object_store`, and an extension trait with the conveniences built on it.
+//!
+//! This module imports nothing of `sync`, `state` or the CLI: backends know objects, not
+//! manifests.
+//!
+//! # Ordering
+//! [`ObjectStore::list`] yields entries in **ascending byte order of their keys** on every
+//! backend (S3 guarantees it for general-purpose buckets; the local backend sorts each
+//! directory so that a directory `d` sorts as `d/`). With a delimiter, common prefixes are
+//! interleaved with objects in that same order. The manifest's merge-walk relies on this.
+//!
+//! # Keys
+//! Keys are UTF-8 strings relative to the store's root (a bucket, or a local folder), with `/`
+//! as the separator, exactly as S3 spells them.
+
+pub mod error;
+pub mod local;
+pub mod s3;
+mod upload;
+
+use std::any::Any;
+use std::fmt;
+use std::ops::Range;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+
+pub use error::{BoxError, Error, Result};
+pub use upload::{MemoryBudget, UploadConfig};
+
+/// What a store knows about one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    /// The key, relative to the store's root.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Last modification time, when the store reports one.
+    pub last_modified: Option<DateTime<Utc>>,
+    /// The store's entity tag, without quotes. Not a content hash across providers: S3
+    /// multipart ETags differ between servers, and the local backend's is a fingerprint of
+    /// size, mtime and inode.
+    pub e_tag: Option<String>,
+    /// Object version, on versioned buckets.
+    pub version: Option<String>,
+    /// S3 storage class (`STANDARD` when S3 omits it); `None` for local files.
+    pub storage_class: Option<String>,
+}
+
+/// One entry of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListEntry {
+    /// An object.
+    Object(ObjectMeta),
+    /// A common prefix (only with a delimiter); ends with `/`.
+    Prefix(String),
+}
+
+impl ListEntry {
+    /// The entry's key or prefix.
+    pub fn key(&self) -> &str {
+        match self {
+            ListEntry::Object(m) => &m.key,
+            ListEntry::Prefix(p) => p,
+        }
+    }
+}
+
+/// How to list.
+#[derive(Debug, Clone, Default)]
+pub struct ListOptions {
+    /// Group keys at the next `/` after the prefix into [`ListEntry::Prefix`] entries.
+    pub delimiter: bool,
+    /// Only keys strictly greater than this one (resuming a listing).
+    pub start_after: Option<String>,
+}
+
+/// How to read.
+#[derive(Debug, Clone, Default)]
+pub struct GetOptions {
+    /// Byte range to read (end exclusive); the whole object when `None`.
+    pub range: Option<Range<u64>>,
+}
+
+/// A streaming body.
+pub type ByteStream = BoxStream<'static, Result<Bytes>>;
+
+/// The answer to a read: metadata and a body stream.
+pub struct GetResult {
+    /// The object's metadata (size is the whole object's).
+    pub meta: ObjectMeta,
+    /// The byte range the body covers.
+    pub range: Range<u64>,
+    /// The body, read lazily.
+    pub body: ByteStream,
+}
+
+impl fmt::Debug for GetResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GetResult")
+            .field("meta", &self.meta)
+            .field("range", &self.range)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a write reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PutResult {
+    /// The new object's ETag, when the store returns one.
+    pub e_tag: Option<String>,
+    /// The new object's version, on versioned buckets.
+    pub version: Option<String>,
+}
+
+/// One uploaded part of a multipart upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartId {
+    /// 1-based part number.
+    pub number: u32,
+    /// The store's id for the part (the ETag on S3).
+    pub content_id: String,
+}
+
+/// A key that could not be deleted by a batch delete.
+#[derive(Debug)]
+pub struct DeleteFailure {
+    /// The key.
+    pub key: String,
+    /// Why.
+    pub error: Error,
+}
+
+/// Limits of a store that writers must respect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Smallest allowed part, except the last.
+    pub min_part_size: u64,
+    /// Largest allowed part.
+    pub max_part_size: u64,
+    /// Most parts in one upload.
+    pub max_parts: u32,
+}
+
+/// The store trait. Small on purpose: conveniences live in [`ObjectStoreExt`].
+#[async_trait]
+pub trait ObjectStore: fmt::Debug + fmt::Display + Send + Sync + 'static {
+    /// Lists objects whose key starts with `prefix` (a plain string prefix, not a folder), in
+    /// ascending byte order. Lazy and paginated: nothing is fetched until polled.
+    fn list(&self, prefix: &str, options: ListOptions) -> BoxStream<'static, Result<ListEntry>>;
+
+    /// Metadata of one object.
+    async fn head(&self, key: &str) -> Result<ObjectMeta>;
+
+    /// Reads an object (or a range of it) as a stream.
+    async fn get(&self, key: &str, options: GetOptions) -> Result<GetResult>;
+
+    /// Writes a whole object in one request. For large objects use [`ObjectStoreExt::put_stream`].
+    async fn put(&self, key: &str, payload: Bytes) -> Result<PutResult>;
+
+    /// Starts a multipart upload. Parts may be uploaded concurrently; nothing is visible until
+    /// [`MultipartUpload::complete`].
+    async fn put_multipart(&self, key: &str) -> Result<Box<dyn MultipartUpload>>;
+
+    /// Copies `src_key` of `src` to `dst_key` of this store **without moving the bytes through
+    /// this process** when the store can (same S3 endpoint and credentials: CopyObject, or
+    /// UploadPartCopy above 5 GiB; local to local: a file copy). Returns
+    /// [`Error::NotSupported`] when it cannot: the caller then streams.
+    async fn copy_from(
+        &self,
+        src: &dyn ObjectStore,
+        src_key: &str,
+        dst_key: &str,
+    ) -> Result<PutResult>;
+
+    /// Deletes many keys. Missing keys count as deleted (S3 semantics). The outer error is a
+    /// failure of the whole request; the list holds per-key failures.
+    async fn delete(&self, keys: &[String]) -> Result<Vec<DeleteFailure>>;
+
+    /// The store's part-size limits.
+    fn limits(&self) -> Limits;
+
+    /// For server-side copy between two stores of the same kind.
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// An upload in progress.
+#[async_trait]
+pub trait MultipartUpload: fmt::Debug + Send + Sync {
+    /// Uploads part `number` (1-based), which starts at byte `offset` of the object. The
+    /// returned future owns what it needs, so several may run at once.
+    fn put_part(&self, number: u32, offset: u64, data: Bytes) -> BoxFuture<'static, Result<PartId>>;
+
+    /// Makes the object visible from these parts (in part-number order).
+    async fn complete(self: Box<Self>, parts: Vec<PartId>) -> Result<PutResult>;
+
+    /// Drops the upload and whatever parts it stored.
+    async fn abort(self: Box<Self>) -> Result<()>;
+}
+
+/// Conveniences over any [`ObjectStore`].
+#[async_trait]
+pub trait ObjectStoreExt: ObjectStore {
+    /// Streams `body` (exactly `size` bytes) into `key`: one request up to the configured
+    /// threshold, else a multipart upload with parts uploaded in parallel and aborted on any
+    /// failure. Memory stays within the budget; a body that ends early or runs long is refused
+    /// and nothing is written.
+    async fn put_stream(
+        &self,
+        key: &str,
+        size: u64,
+        body: ByteStream,
+        config: &UploadConfig,
+    ) -> Result<PutResult> {
+        upload::put_stream(self, key, size, body, config).await
+    }
+
+    /// Reads a whole object into memory. For small objects and tests only.
+    async fn get_bytes(&self, key: &str) -> Result<Bytes> {
+        use futures::TryStreamExt;
+        let got = self.get(key, GetOptions::default()).await?;
+        let capacity = usize::try_from(got.range.end - got.range.start).unwrap_or(0);
+        let mut buf = Vec::with_capacity(capacity);
+        let mut body = got.body;
+        while let Some(chunk) = body.try_next().await? {
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(Bytes::from(buf))
+    }
+
+    /// Same-store copy (see [`ObjectStore::copy_from`]).
+    async fn copy(&self, src_key: &str, dst_key: &str) -> Result<PutResult>
+    where
+        Self: Sized,
+    {
+        self.copy_from(self, src_key, dst_key).await
+    }
+}
+
+impl<T: ObjectStore + ?Sized> ObjectStoreExt for T {}

@@ -1,0 +1,279 @@
+//! Streaming uploads: one PUT for small objects, parallel multipart for large ones, all within
+//! a shared memory budget.
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use futures::TryStreamExt;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+
+use super::error::msg;
+use super::{ByteStream, Error, Limits, ObjectStore, PartId, PutResult, Result};
+
+const KIB: u64 = 1024;
+const MIB: u64 = 1024 * KIB;
+
+/// A cap on the bytes buffered by all uploads that share it (in whole KiB).
+///
+/// Every single-request body and every multipart part reserves its size before it is read
+/// into memory and releases it once the store has acknowledged it. Shared by all workers of
+/// a copy, so `--max-workers 64` cannot turn into 64 × part-size of RAM.
+#[derive(Debug, Clone)]
+pub struct MemoryBudget {
+    sem: Arc<Semaphore>,
+    total_kib: u32,
+}
+
+impl MemoryBudget {
+    /// A budget of `bytes` (at least 1 MiB).
+    pub fn new(bytes: u64) -> Self {
+        let kib = (bytes / KIB).clamp(1024, u64::from(u32::MAX >> 3));
+        let total_kib = u32::try_from(kib).unwrap_or(u32::MAX >> 3);
+        MemoryBudget {
+            sem: Arc::new(Semaphore::new(total_kib as usize)),
+            total_kib,
+        }
+    }
+
+    /// Total size of the budget in bytes.
+    pub fn total(&self) -> u64 {
+        u64::from(self.total_kib) * KIB
+    }
+
+    /// Waits until `bytes` fit in the budget. A request larger than the whole budget waits for
+    /// the whole budget (it then runs alone).
+    pub async fn reserve(&self, bytes: u64) -> OwnedSemaphorePermit {
+        let kib = bytes.div_ceil(KIB).clamp(1, u64::from(self.total_kib));
+        let kib = u32::try_from(kib).unwrap_or(self.total_kib);
+        // The semaphore is never closed, so acquiring cannot fail.
+        match self.sem.clone().acquire_many_owned(kib).await {
+            Ok(permit) => permit,
+            Err(_) => unreachable_closed(),
+        }
+    }
+}
+
+#[cold]
+fn unreachable_closed() -> ! {
+    // The semaphore lives as long as any clone of the budget and is never closed.
+    panic!("memory budget semaphore closed")
+}
+
+/// How uploads are cut.
+#[derive(Debug, Clone)]
+pub struct UploadConfig {
+    /// Objects larger than this use a multipart upload.
+    pub multipart_threshold: u64,
+    /// Preferred part size (raised when an object would need more parts than allowed).
+    pub part_size: u64,
+    /// Parts of one object uploaded at once.
+    pub part_concurrency: usize,
+    /// The shared memory cap.
+    pub budget: MemoryBudget,
+}
+
+impl Default for UploadConfig {
+    fn default() -> Self {
+        UploadConfig {
+            multipart_threshold: 16 * MIB,
+            part_size: 16 * MIB,
+            part_concurrency: 4,
+            budget: MemoryBudget::new(256 * MIB),
+        }
+    }
+}
+
+impl UploadConfig {
+    /// The part size used for an object of `size` bytes on a store with `limits`: the
+    /// preferred size, raised to fit within the part-count limit, rounded up to a MiB.
+    pub fn part_size_for(&self, size: u64, limits: &Limits) -> Option<u64> {
+        let needed = size.div_ceil(u64::from(limits.max_parts.max(1)));
+        let part = self
+            .part_size
+            .max(needed)
+            .max(limits.min_part_size)
+            .div_ceil(MIB)
+            .saturating_mul(MIB);
+        (part <= limits.max_part_size).then_some(part)
+    }
+}
+
+pub(super) async fn put_stream<S: ObjectStore + ?Sized>(
+    store: &S,
+    key: &str,
+    size: u64,
+    body: ByteStream,
+    config: &UploadConfig,
+) -> Result<PutResult> {
+    if size <= config.multipart_threshold {
+        let _permit = config.budget.reserve(size).await;
+        let data = read_exact(body, size, &store.to_string(), key).await?;
+        return store.put(key, data).await;
+    }
+    let limits = store.limits();
+    let Some(part_size) = config.part_size_for(size, &limits) else {
+        return Err(Error::Generic {
+            path: format!("{store}/{key}"),
+            source: msg(format!(
+                "object of {size} bytes needs parts larger than this store allows ({} bytes)",
+                limits.max_part_size
+            )),
+        });
+    };
+    let upload = store.put_multipart(key).await?;
+    let outcome = upload_parts(&*upload, body, size, part_size, config, &store.to_string(), key).await;
+    match outcome {
+        Ok(parts) => upload.complete(parts).await,
+        Err(e) => {
+            if let Err(abort_err) = upload.abort().await {
+                tracing::warn!(key, error = %error::display_chain(&abort_err), "aborting multipart upload failed");
+            }
+            Err(e)
+        }
+    }
+}
+
+use super::error;
+
+/// Reads exactly `size` bytes from `body`.
+async fn read_exact(mut body: ByteStream, size: u64, store: &str, key: &str) -> Result<Bytes> {
+    let cap = usize::try_from(size).map_err(|_| too_long(store, key, size))?;
+    let mut buf = BytesMut::with_capacity(cap);
+    while let Some(chunk) = body.try_next().await? {
+        if (buf.len() + chunk.len()) as u64 > size {
+            return Err(too_long(store, key, size));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    if buf.len() as u64 != size {
+        return Err(too_short(store, key, buf.len() as u64, size));
+    }
+    Ok(buf.freeze())
+}
+
+async fn upload_parts(
+    upload: &dyn super::MultipartUpload,
+    mut body: ByteStream,
+    size: u64,
+    part_size: u64,
+    config: &UploadConfig,
+    store: &str,
+    key: &str,
+) -> Result<Vec<PartId>> {
+    let concurrency = config.part_concurrency.max(1);
+    let mut tasks: JoinSet<Result<PartId>> = JoinSet::new();
+    let mut parts = Vec::with_capacity(usize::try_from(size.div_ceil(part_size)).unwrap_or(0));
+    let mut offset = 0u64; // start of the part being filled
+    let mut number = 1u32;
+    let mut pending: Option<Bytes> = None; // bytes read but not yet placed in a part
+
+    while offset < size {
+        let this_len = part_size.min(size - offset);
+        // Keep at most `concurrency` parts in flight before buffering another.
+        while tasks.len() >= concurrency {
+            parts.push(join_part(tasks.join_next().await, store, key)?);
+        }
+        let permit = config.budget.reserve(this_len).await;
+        let mut buf = BytesMut::with_capacity(this_len as usize);
+        while (buf.len() as u64) < this_len {
+            let mut chunk = match pending.take() {
+                Some(c) => c,
+                None => match body.try_next().await? {
+                    Some(c) => c,
+                    None => return Err(too_short(store, key, offset + buf.len() as u64, size)),
+                },
+            };
+            let room = (this_len - buf.len() as u64) as usize;
+            if chunk.len() > room {
+                pending = Some(chunk.split_off(room));
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        let fut = upload.put_part(number, offset, buf.freeze());
+        tasks.spawn(async move {
+            let r = fut.await;
+            drop(permit);
+            r
+        });
+        offset += this_len;
+        number += 1;
+    }
+    if pending.is_some_and(|p| !p.is_empty()) || body.try_next().await?.is_some_and(|c| !c.is_empty()) {
+        return Err(too_long(store, key, size));
+    }
+    while let Some(joined) = tasks.join_next().await {
+        parts.push(join_part(Some(joined), store, key)?);
+    }
+    parts.sort_by_key(|p| p.number);
+    Ok(parts)
+}
+
+fn join_part(
+    joined: Option<std::result::Result<Result<PartId>, tokio::task::JoinError>>,
+    store: &str,
+    key: &str,
+) -> Result<PartId> {
+    match joined {
+        Some(Ok(r)) => r,
+        Some(Err(e)) => Err(Error::Generic {
+            path: format!("{store}/{key}"),
+            source: Box::new(e),
+        }),
+        None => Err(Error::Generic {
+            path: format!("{store}/{key}"),
+            source: msg("part upload vanished"),
+        }),
+    }
+}
+
+fn too_short(store: &str, key: &str, got: u64, want: u64) -> Error {
+    Error::Transient {
+        path: format!("{store}/{key}"),
+        source: msg(format!("source body ended after {got} of {want} bytes")),
+    }
+}
+
+fn too_long(store: &str, key: &str, want: u64) -> Error {
+    Error::Transient {
+        path: format!("{store}/{key}"),
+        source: msg(format!("source body is longer than the expected {want} bytes")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_size_grows_to_fit_part_limit() {
+        let cfg = UploadConfig::default();
+        let limits = Limits {
+            min_part_size: 5 * MIB,
+            max_part_size: 5 * 1024 * MIB,
+            max_parts: 10_000,
+        };
+        assert_eq!(cfg.part_size_for(2 * 1024 * MIB, &limits), Some(16 * MIB));
+        // 1 TiB / 10_000 parts = 104.9 MiB, rounded up to 105 MiB.
+        assert_eq!(cfg.part_size_for(1024 * 1024 * MIB, &limits), Some(105 * MIB));
+        // 5 TiB fits (525 MiB parts); 60 TiB would need parts over 5 GiB.
+        assert!(cfg.part_size_for(5 * 1024 * 1024 * MIB, &limits).is_some());
+        assert_eq!(cfg.part_size_for(60 * 1024 * 1024 * MIB, &limits), None);
+    }
+
+    #[tokio::test]
+    async fn budget_blocks_until_released() {
+        let budget = MemoryBudget::new(2 * MIB);
+        let a = budget.reserve(MIB + 1).await;
+        // 2 MiB total, 1 MiB + 1 KiB held: another MiB must wait.
+        let waiting = tokio::time::timeout(std::time::Duration::from_millis(50), budget.reserve(MIB)).await;
+        assert!(waiting.is_err());
+        drop(a);
+        let _b = tokio::time::timeout(std::time::Duration::from_secs(1), budget.reserve(MIB))
+            .await
+            .expect("released budget is reusable");
+        // Larger than the whole budget: waits for all of it, does not deadlock.
+        drop(_b);
+        let _c = budget.reserve(10 * MIB).await;
+    }
+}
