@@ -1,0 +1,109 @@
+//! An in-process S3 server for tests: s3s + s3s-fs on `127.0.0.1:0`, real HTTP and SigV4.
+//!
+//! The server runs on its own thread and runtime, so a test may block on a child process
+//! (the `ferry` binary) while the server keeps answering. Dropping the handle stops it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use s3s::auth::SimpleAuth;
+use s3s::service::S3ServiceBuilder;
+
+/// A running server. Buckets are folders under [`S3sServer::root`].
+#[derive(Debug)]
+pub struct S3sServer {
+    addr: SocketAddr,
+    root: tempfile::TempDir,
+    access_key: String,
+    secret_key: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl S3sServer {
+    /// Starts a server that accepts only the given keys.
+    pub fn start(access_key: &str, secret_key: &str) -> S3sServer {
+        let root = tempfile::tempdir().expect("server root");
+        let fs = s3s_fs::FileSystem::new(root.path()).expect("s3s-fs root");
+        let mut b = S3ServiceBuilder::new(fs);
+        b.set_auth(SimpleAuth::from_single(access_key, secret_key));
+        let service = b.build();
+
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("s3s-server".into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .expect("server runtime");
+                rt.block_on(async move {
+                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+                    addr_tx.send(listener.local_addr().expect("addr")).expect("report addr");
+                    let http = ConnBuilder::new(TokioExecutor::new());
+                    loop {
+                        tokio::select! {
+                            accepted = listener.accept() => {
+                                let Ok((socket, _)) = accepted else { continue };
+                                let conn = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
+                                tokio::spawn(async move { let _ = conn.await; });
+                            }
+                            _ = &mut stop_rx => break,
+                        }
+                    }
+                });
+            })
+            .expect("server thread");
+        let addr = addr_rx.recv().expect("server address");
+        S3sServer {
+            addr,
+            root,
+            access_key: access_key.to_owned(),
+            secret_key: secret_key.to_owned(),
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The folder holding the buckets.
+    pub fn root(&self) -> &Path {
+        self.root.path()
+    }
+
+    /// Creates a bucket directly on disk.
+    pub fn create_bucket(&self, name: &str) -> PathBuf {
+        let p = self.root.path().join(name);
+        std::fs::create_dir_all(&p).expect("bucket dir");
+        p
+    }
+
+    /// The access key the server accepts.
+    pub fn access_key(&self) -> &str {
+        &self.access_key
+    }
+
+    /// The secret key the server accepts.
+    pub fn secret_key(&self) -> &str {
+        &self.secret_key
+    }
+}
+
+impl Drop for S3sServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
