@@ -5,7 +5,7 @@
 //! - [`location`]: `ALIAS/bucket/prefix` or local path → a store and a key.
 //! - [`sync`]: copying objects between stores (the scan → plan → transfer engine).
 
-
+pub mod alias;
 pub mod backend;
-
-
+pub mod location;
+pub mod sync;

@@ -400,6 +400,10 @@ impl ObjectStore for LocalStore {
         }
     }
 
+    fn canonical(&self, key: &str) -> String {
+        format!("file://{}/{key}", self.root.display())
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

@@ -184,6 +184,11 @@ pub trait ObjectStore: fmt::Debug + fmt::Display + Send + Sync + 'static {
     /// The store's part-size limits.
     fn limits(&self) -> Limits;
 
+    /// A name for `key` that is equal for two stores exactly when they address the same
+    /// object (used to refuse copying a tree into itself). May embed a credential
+    /// fingerprint: compare it, never print it.
+    fn canonical(&self, key: &str) -> String;
+
     /// For server-side copy between two stores of the same kind.
     fn as_any(&self) -> &dyn Any;
 }

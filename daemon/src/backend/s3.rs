@@ -823,6 +823,10 @@ impl ObjectStore for S3Store {
         }
     }
 
+    fn canonical(&self, key: &str) -> String {
+        format!("s3://{}/{}/{key}", self.inner.identity, self.bucket)
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

@@ -1,0 +1,11 @@
+//! Moving objects between stores.
+//!
+//! - [`transfer`]: one object from a store to another: server-side when the two ends allow
+//!   it, else streamed through bounded memory; transient failures retried with backoff.
+//! - [`cp`]: mc's `cp` rules (what lands where) and the parallel runner behind `ferry cp`.
+//!
+//! The manifest-driven scan → plan → transfer engine of `ferry mirror` and `ferryd` builds on
+//! these (see the manifest issue).
+
+pub mod cp;
+pub mod transfer;
