@@ -1,1 +1,118 @@
-fn main(){}
+//! `ferry`: the thin binary. Parses arguments, calls the library, prints, maps to an exit code.
+
+mod args;
+mod cmd_alias;
+mod cmd_cp;
+mod cmd_ls;
+mod cmd_obj;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use ferry_daemon::alias::ConfigDir;
+use ferry_daemon::location::{self, Location, Stores};
+
+use args::{Cli, Command};
+
+/// What a command reports when it did not fail outright.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Everything succeeded.
+    Ok,
+    /// Some objects failed (already reported).
+    Failed,
+}
+
+/// Shared state of one invocation.
+#[derive(Debug)]
+pub struct Ctx {
+    pub config: ConfigDir,
+    pub json: bool,
+    pub quiet: bool,
+    pub stores: Stores,
+}
+
+impl Ctx {
+    /// Parses a target argument.
+    pub fn location(&self, arg: &str) -> anyhow::Result<Location> {
+        Ok(location::parse(arg, &self.config)?)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    init_logging(cli.global.debug);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            output::print_error(&anyhow::Error::new(e).context("cannot start the async runtime"));
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(Status::Ok) => ExitCode::SUCCESS,
+        Ok(Status::Failed) => ExitCode::FAILURE,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            output::print_error(&e);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn init_logging(debug: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = if debug { "debug" } else { "warn" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<Status> {
+    let config = ConfigDir::new(
+        cli.global
+            .config_dir
+            .clone()
+            .unwrap_or_else(ConfigDir::default_location),
+    );
+    let mut ctx = Ctx {
+        config,
+        json: cli.global.json,
+        quiet: cli.global.quiet,
+        stores: Stores::new(),
+    };
+    match cli.command {
+        Command::Alias(cmd) => cmd_alias::run(&ctx, cmd),
+        Command::Ls(a) => cmd_ls::run(&mut ctx, a).await,
+        Command::Cp(a) => cmd_cp::run(&mut ctx, a).await,
+        Command::Stat(a) => cmd_obj::stat(&mut ctx, a).await,
+        Command::Cat(a) => cmd_obj::cat(&mut ctx, a).await,
+        Command::Rm(a) => cmd_obj::rm(&mut ctx, a).await,
+        Command::Mb(a) => cmd_obj::mb(&mut ctx, a).await,
+        Command::Rb(a) => cmd_obj::rb(&mut ctx, a).await,
+    }
+}

@@ -56,7 +56,9 @@ pub enum AliasError {
     #[error("{}: unsupported config version {version:?} (expected \"10\")", path.display())]
     Version { path: PathBuf, version: String },
     /// An alias name mc would refuse.
-    #[error("invalid alias name {name:?}: use letters, digits, '-' and '_', starting with a letter")]
+    #[error(
+        "invalid alias name {name:?}: use letters, digits, '-' and '_', starting with a letter"
+    )]
     InvalidName { name: String },
     /// A URL that is not `http(s)://host[:port]`.
     #[error("invalid URL {url:?} for alias {alias:?}: {reason}")]
@@ -241,7 +243,10 @@ pub fn mask(s: &str, keep: usize) -> String {
     }
     let n = s.chars().count();
     let kept: String = s.chars().take(keep.min(n / 2)).collect();
-    format!("{kept}{}", "*".repeat(n.saturating_sub(kept.chars().count()).max(4)))
+    format!(
+        "{kept}{}",
+        "*".repeat(n.saturating_sub(kept.chars().count()).max(4))
+    )
 }
 
 /// Checks an alias name (mc's rule).
@@ -253,7 +258,9 @@ pub fn validate_name(name: &str) -> Result<(), AliasError> {
     if ok {
         Ok(())
     } else {
-        Err(AliasError::InvalidName { name: name.to_owned() })
+        Err(AliasError::InvalidName {
+            name: name.to_owned(),
+        })
     }
 }
 
@@ -319,7 +326,9 @@ impl ConfigDir {
         if let Some(d) = std::env::var_os("FERRY_CONFIG_DIR").filter(|d| !d.is_empty()) {
             return PathBuf::from(d);
         }
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."));
         home.join(".ferry")
     }
 
@@ -358,10 +367,14 @@ impl ConfigDir {
             .permissions(std::fs::Permissions::from_mode(0o600))
             .tempfile_in(&self.dir)
             .map_err(werr)?;
-        tmp.write_all(&json).and_then(|()| tmp.write_all(b"\n")).map_err(werr)?;
+        tmp.write_all(&json)
+            .and_then(|()| tmp.write_all(b"\n"))
+            .map_err(werr)?;
         tmp.as_file().sync_all().map_err(werr)?;
         tmp.persist(&path).map_err(|e| werr(e.error))?;
-        std::fs::File::open(&self.dir).and_then(|d| d.sync_all()).map_err(werr)?;
+        std::fs::File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(werr)?;
         Ok(())
     }
 
@@ -393,7 +406,9 @@ pub fn parse_file(path: &Path, bytes: &[u8]) -> Result<AliasFile, AliasError> {
 pub fn from_env(name: &str) -> Result<Option<AliasEntry>, AliasError> {
     for var in [format!("FERRY_HOST_{name}"), format!("MC_HOST_{name}")] {
         if let Ok(value) = std::env::var(&var) {
-            return parse_host_env(&value).map(Some).ok_or(AliasError::BadEnv { var });
+            return parse_host_env(&value)
+                .map(Some)
+                .ok_or(AliasError::BadEnv { var });
         }
     }
     Ok(None)
@@ -405,7 +420,12 @@ pub fn parse_host_env(value: &str) -> Option<AliasEntry> {
     if !matches!(url.scheme(), "http" | "https") {
         return None;
     }
-    let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8().ok().map(|c| c.into_owned());
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8()
+            .ok()
+            .map(|c| c.into_owned())
+    };
     let access_key = decode(url.username())?;
     let rest = decode(url.password().unwrap_or(""))?;
     let (secret_key, token) = match rest.split_once(':') {
@@ -425,12 +445,18 @@ pub fn parse_host_env(value: &str) -> Option<AliasEntry> {
 /// Reads what `alias import` accepts: a single alias object (`alias export`'s output, mc's
 /// too), or a whole mc/ferry `config.json` holding `name`.
 pub fn parse_import(name: &str, source: &str, bytes: &[u8]) -> Result<AliasEntry, AliasError> {
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| AliasError::Parse {
-        path: PathBuf::from(source),
-        source: e,
-    })?;
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| AliasError::Parse {
+            path: PathBuf::from(source),
+            source: e,
+        })?;
     let entry_value = match value.get("aliases") {
-        Some(aliases) => aliases.get(name).cloned().ok_or_else(|| AliasError::NotFound { name: name.to_owned() })?,
+        Some(aliases) => aliases
+            .get(name)
+            .cloned()
+            .ok_or_else(|| AliasError::NotFound {
+                name: name.to_owned(),
+            })?,
         None => value,
     };
     let entry: AliasEntry = serde_json::from_value(entry_value).map_err(|e| AliasError::Parse {
@@ -451,7 +477,8 @@ mod tests {
         let f = parse_file(Path::new("c.json"), mc).expect("parses");
         assert_eq!(f.aliases["gcs"].path, "dns");
         assert_eq!(f.aliases["local"].extra["license"], "x");
-        let again: AliasFile = serde_json::from_str(&serde_json::to_string(&f).expect("ser")).expect("de");
+        let again: AliasFile =
+            serde_json::from_str(&serde_json::to_string(&f).expect("ser")).expect("de");
         assert_eq!(again, f);
     }
 
@@ -472,9 +499,22 @@ mod tests {
         for bad in ["", "1abc", "a/b", "a b", "a.b"] {
             assert!(validate_name(bad).is_err(), "{bad:?}");
         }
-        assert!(AliasEntry::new("http://127.0.0.1:9000", "a", "b").validate("x").is_ok());
-        for bad in ["127.0.0.1:9000", "ftp://h", "http://", "http://h/path", "http://u:p@h"] {
-            assert!(AliasEntry::new(bad, "a", "b").validate("x").is_err(), "{bad:?}");
+        assert!(
+            AliasEntry::new("http://127.0.0.1:9000", "a", "b")
+                .validate("x")
+                .is_ok()
+        );
+        for bad in [
+            "127.0.0.1:9000",
+            "ftp://h",
+            "http://",
+            "http://h/path",
+            "http://u:p@h",
+        ] {
+            assert!(
+                AliasEntry::new(bad, "a", "b").validate("x").is_err(),
+                "{bad:?}"
+            );
         }
     }
 
@@ -491,9 +531,14 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tmp");
         let dir = ConfigDir::new(tmp.path().join("cfg"));
         let mut f = AliasFile::default();
-        f.aliases.insert("a".into(), AliasEntry::new("http://h:1", "k", "s"));
+        f.aliases
+            .insert("a".into(), AliasEntry::new("http://h:1", "k", "s"));
         dir.save(&f).expect("save");
-        let mode = std::fs::metadata(dir.file()).expect("meta").permissions().mode() & 0o777;
+        let mode = std::fs::metadata(dir.file())
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600);
         assert_eq!(dir.load().expect("load"), f);
     }

@@ -55,6 +55,8 @@ pub enum Location {
         bucket: Option<String>,
         /// Key or prefix inside the bucket (may be empty; keeps a trailing `/`).
         key: String,
+        /// Whether the argument ended with `/`.
+        trailing_slash: bool,
     },
 }
 
@@ -62,14 +64,19 @@ impl Location {
     /// How to show the target in messages (never with credentials).
     pub fn display(&self) -> String {
         match self {
-            Location::Local { path, trailing_slash } => {
+            Location::Local {
+                path,
+                trailing_slash,
+            } => {
                 let mut s = path.display().to_string();
                 if *trailing_slash && !s.ends_with('/') {
                     s.push('/');
                 }
                 s
             }
-            Location::Remote { alias, bucket, key, .. } => match bucket {
+            Location::Remote {
+                alias, bucket, key, ..
+            } => match bucket {
                 None => alias.clone(),
                 Some(b) if key.is_empty() => format!("{alias}/{b}"),
                 Some(b) => format!("{alias}/{b}/{key}"),
@@ -85,15 +92,21 @@ impl Location {
     /// Whether the argument ended with `/` (a folder).
     pub fn trailing_slash(&self) -> bool {
         match self {
-            Location::Local { trailing_slash, .. } => *trailing_slash,
-            Location::Remote { key, bucket, .. } => key.ends_with('/') || (key.is_empty() && bucket.is_some()),
+            Location::Local { trailing_slash, .. } | Location::Remote { trailing_slash, .. } => {
+                *trailing_slash
+            }
         }
     }
 }
 
 /// Parses a target argument.
 pub fn parse(arg: &str, config: &ConfigDir) -> Result<Location, LocationError> {
-    let explicit_local = arg.starts_with('/') || arg.starts_with("./") || arg.starts_with("../") || arg.starts_with('~') || arg == "." || arg == "..";
+    let explicit_local = arg.starts_with('/')
+        || arg.starts_with("./")
+        || arg.starts_with("../")
+        || arg.starts_with('~')
+        || arg == "."
+        || arg == "..";
     if !explicit_local {
         let (head, rest) = match arg.split_once('/') {
             Some((h, r)) => (h, r),
@@ -116,12 +129,15 @@ pub fn parse(arg: &str, config: &ConfigDir) -> Result<Location, LocationError> {
                 entry,
                 bucket,
                 key: key.to_owned(),
+                trailing_slash: arg.ends_with('/'),
             });
         }
     }
     let expanded = match arg.strip_prefix('~') {
         Some(rest) if rest.is_empty() || rest.starts_with('/') => {
-            let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+            let home = std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_default();
             home.join(rest.trim_start_matches('/'))
         }
         _ => PathBuf::from(arg),
@@ -155,7 +171,10 @@ fn check_bucket(target: &str, bucket: &str) -> Result<(), LocationError> {
     if bucket.len() < 3 || bucket.len() > 63 {
         return Err(bad("3 to 63 characters"));
     }
-    if !bucket.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'-' | b'_')) {
+    if !bucket
+        .bytes()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'-' | b'_'))
+    {
         return Err(bad("lowercase letters, digits, '.', '-' and '_' only"));
     }
     Ok(())
@@ -174,7 +193,11 @@ impl Stores {
     }
 
     /// The endpoint (client) for an alias.
-    pub async fn endpoint(&mut self, alias: &str, entry: &AliasEntry) -> Result<S3Endpoint, LocationError> {
+    pub async fn endpoint(
+        &mut self,
+        alias: &str,
+        entry: &AliasEntry,
+    ) -> Result<S3Endpoint, LocationError> {
         if let Some(ep) = self.endpoints.get(alias) {
             return Ok(ep.clone());
         }
@@ -193,14 +216,20 @@ impl Stores {
                 bucket: Some(bucket),
                 ..
             } => Ok(self.endpoint(alias, entry).await?.bucket(bucket)),
-            other => Err(LocationError::NoBucket { target: other.display() }),
+            other => Err(LocationError::NoBucket {
+                target: other.display(),
+            }),
         }
     }
 
     /// A store and a key inside it for `loc`: the bucket and key for remote targets; for
     /// local paths, the folder itself with an empty key when `as_folder`, else the parent
     /// folder and the file name.
-    pub async fn open(&mut self, loc: &Location, as_folder: bool) -> Result<(Arc<dyn ObjectStore>, String), LocationError> {
+    pub async fn open(
+        &mut self,
+        loc: &Location,
+        as_folder: bool,
+    ) -> Result<(Arc<dyn ObjectStore>, String), LocationError> {
         match loc {
             Location::Remote { key, .. } => {
                 let store = self.bucket(loc).await?;
@@ -210,8 +239,14 @@ impl Stores {
                 if as_folder {
                     Ok((Arc::new(LocalStore::new(path)?), String::new()))
                 } else {
-                    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                    let name = path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    let parent = path
+                        .parent()
+                        .filter(|p| !p.as_os_str().is_empty())
+                        .unwrap_or(Path::new("."));
                     Ok((Arc::new(LocalStore::new(parent)?), name))
                 }
             }
@@ -228,7 +263,13 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tmp");
         let cfg = ConfigDir::new(tmp.path());
         let loc = parse("./dir/", &cfg).expect("parse");
-        assert!(matches!(loc, Location::Local { trailing_slash: true, .. }));
+        assert!(matches!(
+            loc,
+            Location::Local {
+                trailing_slash: true,
+                ..
+            }
+        ));
         let loc = parse("nosuch/bucket/x", &cfg).expect("parse");
         assert!(!loc.is_remote());
         assert_eq!(missing_alias_like_head("nosuch/bucket/x"), Some("nosuch"));
@@ -241,15 +282,27 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tmp");
         let cfg = ConfigDir::new(tmp.path());
         let mut f = crate::alias::AliasFile::default();
-        f.aliases.insert("a".into(), AliasEntry::new("http://127.0.0.1:1", "k", "s"));
+        f.aliases
+            .insert("a".into(), AliasEntry::new("http://127.0.0.1:1", "k", "s"));
         cfg.save(&f).expect("save");
         match parse("a/bucket/backup/x/", &cfg).expect("parse") {
-            Location::Remote { alias, bucket, key, .. } => {
-                assert_eq!((alias.as_str(), bucket.as_deref(), key.as_str()), ("a", Some("bucket"), "backup/x/"));
+            Location::Remote {
+                alias, bucket, key, ..
+            } => {
+                assert_eq!(
+                    (alias.as_str(), bucket.as_deref(), key.as_str()),
+                    ("a", Some("bucket"), "backup/x/")
+                );
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(parse("a", &cfg).expect("alias only"), Location::Remote { bucket: None, .. }));
-        assert!(matches!(parse("a/B!", &cfg), Err(LocationError::BadBucket { .. })));
+        assert!(matches!(
+            parse("a", &cfg).expect("alias only"),
+            Location::Remote { bucket: None, .. }
+        ));
+        assert!(matches!(
+            parse("a/B!", &cfg),
+            Err(LocationError::BadBucket { .. })
+        ));
     }
 }

@@ -41,7 +41,10 @@ pub enum Error {
     },
     /// The store cannot do this operation (e.g. server-side copy between two endpoints).
     #[error("{path}: {operation} is not supported here")]
-    NotSupported { path: String, operation: &'static str },
+    NotSupported {
+        path: String,
+        operation: &'static str,
+    },
     /// The credentials are valid but may not do this.
     #[error("{path}: permission denied")]
     PermissionDenied {

@@ -117,7 +117,9 @@ pub fn check_key(key: &str) -> std::result::Result<&str, &'static str> {
             "" => return Err("empty path segment (`//`)"),
             "." => return Err("`.` segment"),
             ".." => return Err("`..` segment escapes the root"),
-            s if s.starts_with(TEMP_PREFIX) => return Err("name reserved for ferry's temporary files"),
+            s if s.starts_with(TEMP_PREFIX) => {
+                return Err("name reserved for ferry's temporary files");
+            }
             s if s.len() > 255 => return Err("path segment longer than 255 bytes"),
             _ => {}
         }
@@ -180,9 +182,13 @@ async fn blocking<T: Send + 'static>(
 
 /// Writes `data` to a temp file beside `path`, fsyncs, renames it into place, fsyncs the folder.
 fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
-    let dir = path.parent().ok_or_else(|| io::Error::other("no parent folder"))?;
+    let dir = path
+        .parent()
+        .ok_or_else(|| io::Error::other("no parent folder"))?;
     fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new().prefix(TEMP_PREFIX).tempfile_in(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .tempfile_in(dir)?;
     tmp.write_all(data)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
@@ -208,17 +214,25 @@ impl ObjectStore for LocalStore {
             };
             walker.run(&prefix);
         });
-        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
-            .boxed()
+        futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        })
+        .boxed()
     }
 
     async fn head(&self, key: &str) -> Result<ObjectMeta> {
         let path = self.path_of(key)?;
-        let md = tokio::fs::metadata(&path).await.map_err(|e| self.io_err(key, e))?;
+        let md = tokio::fs::metadata(&path)
+            .await
+            .map_err(|e| self.io_err(key, e))?;
         if md.is_dir() != key.ends_with('/') {
             return Err(Error::NotFound {
                 path: self.label(key),
-                source: msg(if md.is_dir() { "is a folder" } else { "is a file" }),
+                source: msg(if md.is_dir() {
+                    "is a folder"
+                } else {
+                    "is a file"
+                }),
             });
         }
         Ok(meta_of(key.to_owned(), &md))
@@ -244,7 +258,9 @@ impl ObjectStore for LocalStore {
                 body: futures::stream::empty().boxed(),
             });
         }
-        let mut file = tokio::fs::File::open(&path).await.map_err(|e| self.io_err(key, e))?;
+        let mut file = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| self.io_err(key, e))?;
         if range.start > 0 {
             file.seek(io::SeekFrom::Start(range.start))
                 .await
@@ -275,7 +291,8 @@ impl ObjectStore for LocalStore {
             } else {
                 write_atomic(&path, &payload)
             };
-            r.and_then(|()| fs::metadata(&path)).map_err(|e| io_error(label, e))
+            r.and_then(|()| fs::metadata(&path))
+                .map_err(|e| io_error(label, e))
         })
         .await?;
         Ok(PutResult {
@@ -297,7 +314,11 @@ impl ObjectStore for LocalStore {
         let upload = blocking(label.clone(), move || {
             let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
             let tmp = fs::create_dir_all(&dir)
-                .and_then(|()| tempfile::Builder::new().prefix(TEMP_PREFIX).tempfile_in(&dir))
+                .and_then(|()| {
+                    tempfile::Builder::new()
+                        .prefix(TEMP_PREFIX)
+                        .tempfile_in(&dir)
+                })
                 .map_err(|e| io_error(label.clone(), e))?;
             let (file, temp_path) = tmp.into_parts();
             Ok(LocalUpload {
@@ -344,7 +365,9 @@ impl ObjectStore for LocalStore {
             let dir = to.parent().map(Path::to_path_buf).unwrap_or_default();
             let run = || -> io::Result<fs::Metadata> {
                 fs::create_dir_all(&dir)?;
-                let tmp = tempfile::Builder::new().prefix(TEMP_PREFIX).tempfile_in(&dir)?;
+                let tmp = tempfile::Builder::new()
+                    .prefix(TEMP_PREFIX)
+                    .tempfile_in(&dir)?;
                 fs::copy(&from, tmp.path())?;
                 tmp.as_file().sync_all()?;
                 tmp.persist(&to).map_err(|e| e.error)?;
@@ -436,19 +459,27 @@ struct LocalUpload {
 
 impl fmt::Debug for LocalUpload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LocalUpload").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("LocalUpload")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
 #[async_trait]
 impl MultipartUpload for LocalUpload {
-    fn put_part(&self, number: u32, offset: u64, data: Bytes) -> BoxFuture<'static, Result<PartId>> {
+    fn put_part(
+        &self,
+        number: u32,
+        offset: u64,
+        data: Bytes,
+    ) -> BoxFuture<'static, Result<PartId>> {
         let file = self.file.clone();
         let label = self.label.clone();
         Box::pin(async move {
             let len = data.len();
             blocking(label.clone(), move || {
-                file.write_all_at(&data, offset).map_err(|e| io_error(label, e))
+                file.write_all_at(&data, offset)
+                    .map_err(|e| io_error(label, e))
             })
             .await?;
             Ok(PartId {
@@ -558,7 +589,8 @@ impl Walker<'_> {
                     continue;
                 }
                 let ok = if self.delimiter {
-                    self.start_after.is_some_and(|a| key.as_str() <= a) || self.send(Ok(ListEntry::Prefix(key)))
+                    self.start_after.is_some_and(|a| key.as_str() <= a)
+                        || self.send(Ok(ListEntry::Prefix(key)))
                 } else {
                     self.visit(&dir.join(&entry.name), &key, "")
                 };
@@ -584,7 +616,12 @@ impl Walker<'_> {
         true
     }
 
-    fn read_sorted(&self, dir: &Path, base: &str, name_prefix: &str) -> io::Result<Vec<DirEntryInfo>> {
+    fn read_sorted(
+        &self,
+        dir: &Path,
+        base: &str,
+        name_prefix: &str,
+    ) -> io::Result<Vec<DirEntryInfo>> {
         let mut out = Vec::new();
         for entry in fs::read_dir(dir)? {
             let entry = entry?;
@@ -613,7 +650,11 @@ impl Walker<'_> {
                 continue;
             }
             let is_dir = md.is_dir();
-            let sort_key = if is_dir { format!("{name}/") } else { name.clone() };
+            let sort_key = if is_dir {
+                format!("{name}/")
+            } else {
+                name.clone()
+            };
             out.push(DirEntryInfo {
                 name,
                 is_dir,
@@ -631,7 +672,17 @@ mod tests {
 
     #[test]
     fn keys_that_escape_are_refused() {
-        for bad in ["", "/etc/passwd", "../x", "a/../../x", "a/./b", "a//b", "a\0b", "/", ".ferry-tmp-x"] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a/./b",
+            "a//b",
+            "a\0b",
+            "/",
+            ".ferry-tmp-x",
+        ] {
             assert!(check_key(bad).is_err(), "{bad:?} must be refused");
         }
         assert_eq!(check_key("a/b c/ü.bin"), Ok("a/b c/ü.bin"));
@@ -644,7 +695,10 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tempdir");
         let root = tmp.path().join("root");
         let store = LocalStore::new(&root).expect("store");
-        let err = store.put("../outside", Bytes::from_static(b"x")).await.unwrap_err();
+        let err = store
+            .put("../outside", Bytes::from_static(b"x"))
+            .await
+            .unwrap_err();
         assert!(matches!(err, Error::InvalidKey { .. }), "{err:?}");
         assert!(!tmp.path().join("outside").exists());
         assert!(!root.exists());

@@ -198,7 +198,8 @@ pub trait ObjectStore: fmt::Debug + fmt::Display + Send + Sync + 'static {
 pub trait MultipartUpload: fmt::Debug + Send + Sync {
     /// Uploads part `number` (1-based), which starts at byte `offset` of the object. The
     /// returned future owns what it needs, so several may run at once.
-    fn put_part(&self, number: u32, offset: u64, data: Bytes) -> BoxFuture<'static, Result<PartId>>;
+    fn put_part(&self, number: u32, offset: u64, data: Bytes)
+    -> BoxFuture<'static, Result<PartId>>;
 
     /// Makes the object visible from these parts (in part-number order).
     async fn complete(self: Box<Self>, parts: Vec<PartId>) -> Result<PutResult>;

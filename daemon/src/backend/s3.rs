@@ -70,11 +70,18 @@ pub enum S3Credentials {
 impl fmt::Debug for S3Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            S3Credentials::Static { access_key, session_token, .. } => f
+            S3Credentials::Static {
+                access_key,
+                session_token,
+                ..
+            } => f
                 .debug_struct("Static")
                 .field("access_key", access_key)
                 .field("secret_key", &"<redacted>")
-                .field("session_token", &session_token.as_ref().map(|_| "<redacted>"))
+                .field(
+                    "session_token",
+                    &session_token.as_ref().map(|_| "<redacted>"),
+                )
                 .finish(),
             S3Credentials::DefaultChain => f.write_str("DefaultChain"),
         }
@@ -166,7 +173,10 @@ pub fn region_from_host(host: &str) -> Option<String> {
         return None;
     }
     if host.ends_with(".aliyuncs.com") {
-        return labels.iter().find(|l| l.starts_with("oss-")).map(|l| l.to_string());
+        return labels
+            .iter()
+            .find(|l| l.starts_with("oss-"))
+            .map(|l| l.to_string());
     }
     if host.ends_with(".myqcloud.com") {
         return labels
@@ -189,7 +199,9 @@ struct Inner {
 
 impl fmt::Debug for Inner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("S3Endpoint").field("label", &self.label).finish_non_exhaustive()
+        f.debug_struct("S3Endpoint")
+            .field("label", &self.label)
+            .finish_non_exhaustive()
     }
 }
 
@@ -229,7 +241,9 @@ impl S3Endpoint {
                 source: Box::new(e),
             })?;
         let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::Ring,
+            ))
             .tls_context(tls_context)
             .build_https();
 
@@ -402,7 +416,13 @@ impl S3Store {
         &self.inner.client
     }
 
-    async fn copy_multipart(&self, src: &S3Store, src_key: &str, dst_key: &str, size: u64) -> Result<PutResult> {
+    async fn copy_multipart(
+        &self,
+        src: &S3Store,
+        src_key: &str,
+        dst_key: &str,
+        size: u64,
+    ) -> Result<PutResult> {
         let path = self.path(dst_key);
         let created = self
             .client()
@@ -434,8 +454,13 @@ impl S3Store {
                     .copy_source_range(format!("bytes={start}-{end}"));
                 let path = path.clone();
                 async move {
-                    let out = req.send().await.map_err(|e| map_sdk_not_supported(path, e, "multipart server-side copy"))?;
-                    let etag = out.copy_part_result().and_then(|r| r.e_tag()).unwrap_or_default();
+                    let out = req.send().await.map_err(|e| {
+                        map_sdk_not_supported(path, e, "multipart server-side copy")
+                    })?;
+                    let etag = out
+                        .copy_part_result()
+                        .and_then(|r| r.e_tag())
+                        .unwrap_or_default();
                     Ok(CompletedPart::builder().part_number(n).e_tag(etag).build())
                 }
             })
@@ -458,13 +483,27 @@ impl S3Store {
             }
         };
         parts.sort_by_key(|p| p.part_number());
-        complete_upload(self.client(), &self.bucket, dst_key, &upload_id, parts, path).await
+        complete_upload(
+            self.client(),
+            &self.bucket,
+            dst_key,
+            &upload_id,
+            parts,
+            path,
+        )
+        .await
     }
 
     async fn delete_one_by_one(&self, keys: &[String]) -> Vec<DeleteFailure> {
         let results: Vec<Option<DeleteFailure>> = futures::stream::iter(keys.iter().cloned())
             .map(|key| async move {
-                let r = self.client().delete_object().bucket(&self.bucket).key(&key).send().await;
+                let r = self
+                    .client()
+                    .delete_object()
+                    .bucket(&self.bucket)
+                    .key(&key)
+                    .send()
+                    .await;
                 match r {
                     Ok(_) => None,
                     Err(e) => {
@@ -483,7 +522,12 @@ impl S3Store {
 /// `bucket/key`, percent-encoded as CopyObject's `x-amz-copy-source` wants.
 fn copy_source(bucket: &str, key: &str) -> String {
     use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-    const SET: &AsciiSet = &NON_ALPHANUMERIC.remove(b'/').remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    const SET: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'/')
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
     utf8_percent_encode(&format!("{bucket}/{key}"), SET).to_string()
 }
 
@@ -508,7 +552,11 @@ async fn complete_upload(
         .bucket(bucket)
         .key(key)
         .upload_id(upload_id)
-        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
         .send()
         .await
         .map_err(|e| map_sdk(path, e))?;
@@ -527,17 +575,28 @@ enum Cursor {
 }
 
 impl S3Store {
-    async fn list_page(&self, prefix: &str, delimiter: bool, cursor: Cursor) -> Result<(Vec<ListEntry>, Cursor)> {
+    async fn list_page(
+        &self,
+        prefix: &str,
+        delimiter: bool,
+        cursor: Cursor,
+    ) -> Result<(Vec<ListEntry>, Cursor)> {
         let path = self.path(prefix);
         let mut entries = Vec::new();
         let next;
         if self.inner.list_v1 {
-            let mut req = self.client().list_objects().bucket(&self.bucket).prefix(prefix);
+            let mut req = self
+                .client()
+                .list_objects()
+                .bucket(&self.bucket)
+                .prefix(prefix);
             if delimiter {
                 req = req.delimiter("/");
             }
             match cursor {
-                Cursor::Start(Some(a)) | Cursor::Marker(a) | Cursor::Token(a) => req = req.marker(a),
+                Cursor::Start(Some(a)) | Cursor::Marker(a) | Cursor::Token(a) => {
+                    req = req.marker(a)
+                }
                 Cursor::Start(None) => {}
                 Cursor::Done => return Ok((entries, Cursor::Done)),
             }
@@ -557,7 +616,11 @@ impl S3Store {
                 _ => Cursor::Done,
             };
         } else {
-            let mut req = self.client().list_objects_v2().bucket(&self.bucket).prefix(prefix);
+            let mut req = self
+                .client()
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix);
             if delimiter {
                 req = req.delimiter("/");
             }
@@ -577,7 +640,11 @@ impl S3Store {
                 }
             }
             entries.sort_by(|a, b| a.key().as_bytes().cmp(b.key().as_bytes()));
-            next = match (out.is_truncated(), out.next_continuation_token(), entries.last()) {
+            next = match (
+                out.is_truncated(),
+                out.next_continuation_token(),
+                entries.last(),
+            ) {
                 (Some(true), Some(t), _) => Cursor::Token(t.to_owned()),
                 (Some(true), None, Some(last)) => Cursor::Marker(last.key().to_owned()),
                 _ => Cursor::Done,
@@ -616,7 +683,10 @@ impl ObjectStore for S3Store {
                     return Ok(None);
                 }
                 let (entries, next) = store.list_page(&prefix, delimiter, cursor).await?;
-                Ok(Some((futures::stream::iter(entries.into_iter().map(Ok)), next)))
+                Ok(Some((
+                    futures::stream::iter(entries.into_iter().map(Ok)),
+                    next,
+                )))
             }
         })
         .try_flatten()
@@ -737,7 +807,12 @@ impl ObjectStore for S3Store {
         }))
     }
 
-    async fn copy_from(&self, src: &dyn ObjectStore, src_key: &str, dst_key: &str) -> Result<PutResult> {
+    async fn copy_from(
+        &self,
+        src: &dyn ObjectStore,
+        src_key: &str,
+        dst_key: &str,
+    ) -> Result<PutResult> {
         let Some(src) = src.as_any().downcast_ref::<S3Store>() else {
             return Err(Error::NotSupported {
                 path: self.path(dst_key),
@@ -834,29 +909,32 @@ impl ObjectStore for S3Store {
 
 /// Wraps an SDK body: maps errors and refuses a body shorter or longer than announced.
 fn checked_body(body: SdkByteStream, expected: u64, path: String) -> super::ByteStream {
-    futures::stream::try_unfold((body, 0u64, path), move |(mut body, seen, path)| async move {
-        match body.try_next().await {
-            Ok(Some(chunk)) => {
-                let seen = seen + chunk.len() as u64;
-                if seen > expected {
-                    return Err(Error::Transient {
-                        path,
-                        source: msg(format!("body longer than the announced {expected} bytes")),
-                    });
+    futures::stream::try_unfold(
+        (body, 0u64, path),
+        move |(mut body, seen, path)| async move {
+            match body.try_next().await {
+                Ok(Some(chunk)) => {
+                    let seen = seen + chunk.len() as u64;
+                    if seen > expected {
+                        return Err(Error::Transient {
+                            path,
+                            source: msg(format!("body longer than the announced {expected} bytes")),
+                        });
+                    }
+                    Ok(Some((chunk, (body, seen, path))))
                 }
-                Ok(Some((chunk, (body, seen, path))))
+                Ok(None) if seen == expected => Ok(None),
+                Ok(None) => Err(Error::Transient {
+                    path,
+                    source: msg(format!("body ended after {seen} of {expected} bytes")),
+                }),
+                Err(e) => Err(Error::Transient {
+                    path,
+                    source: Box::new(e),
+                }),
             }
-            Ok(None) if seen == expected => Ok(None),
-            Ok(None) => Err(Error::Transient {
-                path,
-                source: msg(format!("body ended after {seen} of {expected} bytes")),
-            }),
-            Err(e) => Err(Error::Transient {
-                path,
-                source: Box::new(e),
-            }),
-        }
-    })
+        },
+    )
     .boxed()
 }
 
@@ -878,7 +956,12 @@ impl fmt::Debug for S3Upload {
 
 #[async_trait]
 impl MultipartUpload for S3Upload {
-    fn put_part(&self, number: u32, _offset: u64, data: Bytes) -> BoxFuture<'static, Result<PartId>> {
+    fn put_part(
+        &self,
+        number: u32,
+        _offset: u64,
+        data: Bytes,
+    ) -> BoxFuture<'static, Result<PartId>> {
         let req = self
             .store
             .client()
@@ -908,7 +991,12 @@ impl MultipartUpload for S3Upload {
     async fn complete(self: Box<Self>, parts: Vec<PartId>) -> Result<PutResult> {
         let parts = parts
             .into_iter()
-            .map(|p| CompletedPart::builder().part_number(p.number as i32).e_tag(p.content_id).build())
+            .map(|p| {
+                CompletedPart::builder()
+                    .part_number(p.number as i32)
+                    .e_tag(p.content_id)
+                    .build()
+            })
             .collect();
         complete_upload(
             self.store.client(),
@@ -972,7 +1060,11 @@ fn status_of<E>(err: &SdkError<E, HttpResponse>) -> Option<u16> {
 }
 
 /// Maps an SDK error, turning "not implemented" answers into [`Error::NotSupported`].
-fn map_sdk_not_supported<E>(path: String, err: SdkError<E, HttpResponse>, operation: &'static str) -> Error
+fn map_sdk_not_supported<E>(
+    path: String,
+    err: SdkError<E, HttpResponse>,
+    operation: &'static str,
+) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -996,10 +1088,12 @@ where
             };
             classify(path, detail)
         }
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => Error::Transient {
-            path,
-            source: msg(connection_message(&err)),
-        },
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            Error::Transient {
+                path,
+                source: msg(connection_message(&err)),
+            }
+        }
         _ => Error::Generic {
             path,
             source: msg(DisplayErrorContext(&err).to_string()),
@@ -1032,21 +1126,34 @@ fn classify(path: String, detail: S3Detail) -> Error {
             Error::NotFound { path, source }
         }
         (
-            "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "ExpiredToken" | "InvalidToken" | "TokenRefreshRequired"
-            | "AuthorizationHeaderMalformed" | "InvalidSecurity" | "RequestTimeTooSkewed",
+            "InvalidAccessKeyId"
+            | "NotSignedUp"
+            | "SignatureDoesNotMatch"
+            | "ExpiredToken"
+            | "InvalidToken"
+            | "TokenRefreshRequired"
+            | "AuthorizationHeaderMalformed"
+            | "InvalidSecurity"
+            | "RequestTimeTooSkewed",
             _,
         )
         | (_, 401) => Error::Unauthenticated { path, source },
         ("AccessDenied" | "AllAccessDisabled" | "AccountProblem", _) | (_, 403) => {
             Error::PermissionDenied { path, source }
         }
-        ("PreconditionFailed" | "ConditionalRequestConflict", _) | (_, 412) => Error::Precondition { path, source },
-        ("BucketAlreadyExists" | "BucketAlreadyOwnedByYou", _) | (_, 409) if code != "BucketNotEmpty" => {
+        ("PreconditionFailed" | "ConditionalRequestConflict", _) | (_, 412) => {
+            Error::Precondition { path, source }
+        }
+        ("BucketAlreadyExists" | "BucketAlreadyOwnedByYou", _) | (_, 409)
+            if code != "BucketNotEmpty" =>
+        {
             Error::AlreadyExists { path, source }
         }
-        ("SlowDown" | "RequestTimeout" | "InternalError" | "ServiceUnavailable" | "Throttling", _) | (_, 429) => {
-            Error::Transient { path, source }
-        }
+        (
+            "SlowDown" | "RequestTimeout" | "InternalError" | "ServiceUnavailable" | "Throttling",
+            _,
+        )
+        | (_, 429) => Error::Transient { path, source },
         (_, s) if s >= 500 && s != 501 => Error::Transient { path, source },
         _ => Error::Generic { path, source },
     }
@@ -1066,11 +1173,23 @@ mod tests {
 
     #[test]
     fn regions_and_addressing_from_hosts() {
-        assert_eq!(region_from_host("s3.eu-west-1.amazonaws.com").as_deref(), Some("eu-west-1"));
-        assert_eq!(region_from_host("s3-us-west-2.amazonaws.com").as_deref(), Some("us-west-2"));
+        assert_eq!(
+            region_from_host("s3.eu-west-1.amazonaws.com").as_deref(),
+            Some("eu-west-1")
+        );
+        assert_eq!(
+            region_from_host("s3-us-west-2.amazonaws.com").as_deref(),
+            Some("us-west-2")
+        );
         assert_eq!(region_from_host("s3.amazonaws.com"), None);
-        assert_eq!(region_from_host("oss-cn-hangzhou.aliyuncs.com").as_deref(), Some("oss-cn-hangzhou"));
-        assert_eq!(region_from_host("cos.ap-guangzhou.myqcloud.com").as_deref(), Some("ap-guangzhou"));
+        assert_eq!(
+            region_from_host("oss-cn-hangzhou.aliyuncs.com").as_deref(),
+            Some("oss-cn-hangzhou")
+        );
+        assert_eq!(
+            region_from_host("cos.ap-guangzhou.myqcloud.com").as_deref(),
+            Some("ap-guangzhou")
+        );
         assert_eq!(region_from_host("127.0.0.1"), None);
         assert!(virtual_host_by_default("s3.amazonaws.com"));
         assert!(virtual_host_by_default("cos.ap-guangzhou.myqcloud.com"));
@@ -1080,7 +1199,10 @@ mod tests {
 
     #[test]
     fn copy_source_is_percent_encoded() {
-        assert_eq!(copy_source("b", "dir/a b+ü.txt"), "b/dir/a%20b%2B%C3%BC.txt");
+        assert_eq!(
+            copy_source("b", "dir/a b+ü.txt"),
+            "b/dir/a%20b%2B%C3%BC.txt"
+        );
     }
 
     #[test]
@@ -1091,7 +1213,11 @@ mod tests {
             session_token: Some("tok-secret".into()),
         };
         let shown = format!("{c:?}");
-        assert!(shown.contains("AKID") && !shown.contains("very-secret") && !shown.contains("tok-secret"));
+        assert!(
+            shown.contains("AKID")
+                && !shown.contains("very-secret")
+                && !shown.contains("tok-secret")
+        );
     }
 
     #[test]
@@ -1101,12 +1227,33 @@ mod tests {
             code: Some(code.to_owned()),
             message: None,
         };
-        assert!(matches!(classify("p".into(), d(404, "NoSuchBucket")), Error::NotFound { .. }));
-        assert!(matches!(classify("p".into(), d(403, "SignatureDoesNotMatch")), Error::Unauthenticated { .. }));
-        assert!(matches!(classify("p".into(), d(403, "AccessDenied")), Error::PermissionDenied { .. }));
-        assert!(matches!(classify("p".into(), d(503, "SlowDown")), Error::Transient { .. }));
-        assert!(matches!(classify("p".into(), d(412, "PreconditionFailed")), Error::Precondition { .. }));
-        assert!(matches!(classify("p".into(), d(409, "BucketNotEmpty")), Error::Generic { .. }));
-        assert!(matches!(classify("p".into(), d(409, "BucketAlreadyOwnedByYou")), Error::AlreadyExists { .. }));
+        assert!(matches!(
+            classify("p".into(), d(404, "NoSuchBucket")),
+            Error::NotFound { .. }
+        ));
+        assert!(matches!(
+            classify("p".into(), d(403, "SignatureDoesNotMatch")),
+            Error::Unauthenticated { .. }
+        ));
+        assert!(matches!(
+            classify("p".into(), d(403, "AccessDenied")),
+            Error::PermissionDenied { .. }
+        ));
+        assert!(matches!(
+            classify("p".into(), d(503, "SlowDown")),
+            Error::Transient { .. }
+        ));
+        assert!(matches!(
+            classify("p".into(), d(412, "PreconditionFailed")),
+            Error::Precondition { .. }
+        ));
+        assert!(matches!(
+            classify("p".into(), d(409, "BucketNotEmpty")),
+            Error::Generic { .. }
+        ));
+        assert!(matches!(
+            classify("p".into(), d(409, "BucketAlreadyOwnedByYou")),
+            Error::AlreadyExists { .. }
+        ));
     }
 }

@@ -122,7 +122,16 @@ pub(super) async fn put_stream<S: ObjectStore + ?Sized>(
         });
     };
     let upload = store.put_multipart(key).await?;
-    let outcome = upload_parts(&*upload, body, size, part_size, config, &store.to_string(), key).await;
+    let outcome = upload_parts(
+        &*upload,
+        body,
+        size,
+        part_size,
+        config,
+        &store.to_string(),
+        key,
+    )
+    .await;
     match outcome {
         Ok(parts) => upload.complete(parts).await,
         Err(e) => {
@@ -199,7 +208,9 @@ async fn upload_parts(
         offset += this_len;
         number += 1;
     }
-    if pending.is_some_and(|p| !p.is_empty()) || body.try_next().await?.is_some_and(|c| !c.is_empty()) {
+    if pending.is_some_and(|p| !p.is_empty())
+        || body.try_next().await?.is_some_and(|c| !c.is_empty())
+    {
         return Err(too_long(store, key, size));
     }
     while let Some(joined) = tasks.join_next().await {
@@ -237,7 +248,9 @@ fn too_short(store: &str, key: &str, got: u64, want: u64) -> Error {
 fn too_long(store: &str, key: &str, want: u64) -> Error {
     Error::Transient {
         path: format!("{store}/{key}"),
-        source: msg(format!("source body is longer than the expected {want} bytes")),
+        source: msg(format!(
+            "source body is longer than the expected {want} bytes"
+        )),
     }
 }
 
@@ -255,7 +268,10 @@ mod tests {
         };
         assert_eq!(cfg.part_size_for(2 * 1024 * MIB, &limits), Some(16 * MIB));
         // 1 TiB / 10_000 parts = 104.9 MiB, rounded up to 105 MiB.
-        assert_eq!(cfg.part_size_for(1024 * 1024 * MIB, &limits), Some(105 * MIB));
+        assert_eq!(
+            cfg.part_size_for(1024 * 1024 * MIB, &limits),
+            Some(105 * MIB)
+        );
         // 5 TiB fits (525 MiB parts); 60 TiB would need parts over 5 GiB.
         assert!(cfg.part_size_for(5 * 1024 * 1024 * MIB, &limits).is_some());
         assert_eq!(cfg.part_size_for(60 * 1024 * 1024 * MIB, &limits), None);
@@ -266,7 +282,8 @@ mod tests {
         let budget = MemoryBudget::new(2 * MIB);
         let a = budget.reserve(MIB + 1).await;
         // 2 MiB total, 1 MiB + 1 KiB held: another MiB must wait.
-        let waiting = tokio::time::timeout(std::time::Duration::from_millis(50), budget.reserve(MIB)).await;
+        let waiting =
+            tokio::time::timeout(std::time::Duration::from_millis(50), budget.reserve(MIB)).await;
         assert!(waiting.is_err());
         drop(a);
         let _b = tokio::time::timeout(std::time::Duration::from_secs(1), budget.reserve(MIB))

@@ -109,21 +109,28 @@ pub async fn resolve_source(
             base: base.clone(),
         },
     };
+    let has_children = |prefix: String| {
+        let store = store.clone();
+        async move {
+            let mut l = store.list(&prefix, ListOptions::default());
+            l.try_next().await.map(|e| e.is_some())
+        }
+    };
     if key.is_empty() || key.ends_with('/') {
         if !recursive {
             return Err(CpError::IsFolder(display.to_owned()));
+        }
+        // A bucket or folder root may be empty; a named prefix with nothing under it is a typo.
+        if !key.is_empty() && !has_children(key.to_owned()).await? {
+            return Err(CpError::NotFound(display.to_owned()));
         }
         return Ok(tree(key.to_owned()));
     }
     let folder = format!("{key}/");
     let head = store.head(key).await;
-    let has_children = || async {
-        let mut l = store.list(&folder, ListOptions::default());
-        l.try_next().await.map(|e| e.is_some())
-    };
     match head {
         Ok(meta) => {
-            if recursive && has_children().await? {
+            if recursive && has_children(folder.clone()).await? {
                 return Ok(tree(folder));
             }
             Ok(Source {
@@ -137,7 +144,7 @@ pub async fn resolve_source(
         }
         // Some servers answer HEAD of a "folder" key with an error other than 404.
         Err(e @ (Error::NotFound { .. } | Error::Transient { .. })) => {
-            if has_children().await? {
+            if has_children(folder.clone()).await? {
                 if recursive {
                     Ok(tree(folder))
                 } else {
@@ -168,8 +175,14 @@ pub fn check_not_into_itself(src: &Source, dst: &Target) -> Result<(), CpError> 
         }
         SourceKind::Tree { prefix, base } => {
             let src_root = src.store.canonical(prefix);
-            let dst_root = dst.store.canonical(&tree_target_prefix(base.as_deref(), dst));
-            let src_root = if src_root.ends_with('/') { src_root } else { format!("{src_root}/") };
+            let dst_root = dst
+                .store
+                .canonical(&tree_target_prefix(base.as_deref(), dst));
+            let src_root = if src_root.ends_with('/') {
+                src_root
+            } else {
+                format!("{src_root}/")
+            };
             if dst_root.starts_with(&src_root) {
                 return Err(refuse());
             }
@@ -293,7 +306,10 @@ pub struct CopyReport {
 
 /// Copies every job, `workers` at a time, and reports each as it finishes. Listing goes on
 /// while earlier objects are copied.
-pub fn run(jobs: BoxStream<'static, Result<CopyJob, Error>>, options: CpOptions) -> BoxStream<'static, CopyReport> {
+pub fn run(
+    jobs: BoxStream<'static, Result<CopyJob, Error>>,
+    options: CpOptions,
+) -> BoxStream<'static, CopyReport> {
     let workers = options.workers.max(1);
     let options = Arc::new(options);
     jobs.map(move |job| {
@@ -319,8 +335,15 @@ pub fn run(jobs: BoxStream<'static, Result<CopyJob, Error>>, options: CpOptions)
                     result: Ok(None),
                 };
             }
-            match transfer::copy_object(&*job.src, &job.src_key, job.size, &*job.dst, &job.dst_key, &options.transfer)
-                .await
+            match transfer::copy_object(
+                &*job.src,
+                &job.src_key,
+                job.size,
+                &*job.dst,
+                &job.dst_key,
+                &options.transfer,
+            )
+            .await
             {
                 Ok((method, size)) => CopyReport {
                     source,

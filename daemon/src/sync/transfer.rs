@@ -85,7 +85,8 @@ async fn copy_once(
     }
     let got = src.get(src_key, GetOptions::default()).await?;
     let moved = got.meta.size;
-    dst.put_stream(dst_key, moved, got.body, &config.upload).await?;
+    dst.put_stream(dst_key, moved, got.body, &config.upload)
+        .await?;
     Ok((Method::Streamed, moved))
 }
 

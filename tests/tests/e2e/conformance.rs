@@ -15,6 +15,12 @@ async fn local_backend_conforms() {
 async fn s3_backend_conforms_on_in_process_s3s() {
     let server = S3sServer::start("AKIAFERRYTEST", "ferry-test-secret-key");
     server.create_bucket("conformance");
-    let store = ferry_tests::s3_store(&server.url(), server.access_key(), server.secret_key(), "conformance").await;
+    let store = ferry_tests::s3_store(
+        &server.url(),
+        server.access_key(),
+        server.secret_key(),
+        "conformance",
+    )
+    .await;
     conformance::run_all(&store).await;
 }

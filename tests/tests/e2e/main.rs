@@ -1,3 +1,5 @@
 //! ferry's end-to-end tests: one test binary, one module per area.
 
+mod bad_input;
+mod cli;
 mod conformance;

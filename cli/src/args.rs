@@ -1,0 +1,212 @@
+//! Command-line arguments. Each flag is documented once, here; `--help` shows it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// ferry: copy and mirror object stores (S3-compatible servers and local folders), mc-style.
+///
+/// Targets are ALIAS/BUCKET[/PREFIX] (see `ferry alias`) or local paths.
+#[derive(Debug, Parser)]
+#[command(
+    name = "ferry",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Folder holding config.json (aliases).
+    #[arg(long, global = true, env = "FERRY_CONFIG_DIR", value_name = "DIR")]
+    pub config_dir: Option<PathBuf>,
+    /// Print one JSON object per line instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print only errors (no progress, no per-object lines).
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+    /// Log at debug level to stderr (RUST_LOG overrides).
+    #[arg(long, global = true)]
+    pub debug: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Manage aliases: named S3 endpoints with credentials.
+    #[command(subcommand)]
+    Alias(AliasCmd),
+    /// List buckets, objects and folders.
+    Ls(LsArgs),
+    /// Copy objects and folders between any two targets.
+    Cp(CpArgs),
+    /// Show an object's, folder's or bucket's metadata.
+    Stat(StatArgs),
+    /// Write objects to standard output.
+    Cat(CatArgs),
+    /// Remove objects (folders with --recursive --force).
+    Rm(RmArgs),
+    /// Make a bucket (or a local folder).
+    Mb(MbArgs),
+    /// Remove a bucket (its objects too with --force).
+    Rb(RbArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AliasCmd {
+    /// Add or replace an alias.
+    Set(AliasSetArgs),
+    /// List aliases (secrets are masked).
+    Ls {
+        /// Only this alias.
+        name: Option<String>,
+    },
+    /// Remove an alias.
+    Rm {
+        /// Alias to remove.
+        name: String,
+    },
+    /// Import an alias from `alias export` output (mc's too) or from an mc/ferry config.json.
+    Import {
+        /// Name to store it under (and to pick from a config.json).
+        name: String,
+        /// File to read, or `-` for standard input.
+        #[arg(default_value = "-")]
+        file: String,
+    },
+    /// Export an alias with its credentials as JSON (to a file or a pipe, never a terminal).
+    Export {
+        /// Alias to export.
+        name: String,
+        /// File to write (created 0600), or `-` for standard output.
+        #[arg(default_value = "-")]
+        file: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PathStyle {
+    /// Path-style, except for AWS, Alibaba OSS and Tencent COS hosts.
+    Auto,
+    /// Always path-style (`host/bucket/key`).
+    On,
+    /// Always virtual-host style (`bucket.host/key`).
+    Off,
+}
+
+#[derive(Debug, Args)]
+pub struct AliasSetArgs {
+    /// Alias name (letters, digits, '-', '_').
+    pub name: String,
+    /// Endpoint URL, e.g. https://s3.us-east-1.amazonaws.com or http://127.0.0.1:9000.
+    pub url: String,
+    /// Access key (omit both keys to use the AWS default credential chain).
+    pub access_key: Option<String>,
+    /// Secret key, or `-` to read it from standard input (keeps it out of shell history).
+    pub secret_key: Option<String>,
+    /// Signature version (only S3v4 is spoken).
+    #[arg(long, default_value = "S3v4")]
+    pub api: String,
+    /// Bucket addressing style.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub path: PathStyle,
+    /// Signing region (default: from the host, else us-east-1).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// PEM file of an extra CA certificate to trust for this endpoint.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// Use ListObjects v1 (older Ceph or Tencent COS).
+    #[arg(long)]
+    pub list_v1: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// What to list (ALIAS, ALIAS/BUCKET[/PREFIX] or a local path).
+    pub target: String,
+    /// List everything below, not just one level.
+    #[arg(long, short)]
+    pub recursive: bool,
+    /// Print totals at the end.
+    #[arg(long)]
+    pub summarize: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// Sources, then the target.
+    #[arg(required = true, num_args = 2.., value_name = "SOURCE... TARGET")]
+    pub paths: Vec<String>,
+    /// Copy folders and prefixes with everything below them.
+    #[arg(long, short)]
+    pub recursive: bool,
+    /// Show what would be copied; copy nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Objects copied at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub max_workers: u16,
+    /// Multipart part size in MiB (objects above it are uploaded in parallel parts).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(5..=5120), value_name = "MIB")]
+    pub part_size: u64,
+    /// Memory for buffered parts, shared by all workers, in MiB.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(16..=65536), value_name = "MIB")]
+    pub memory: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct StatArgs {
+    /// Object, folder or bucket.
+    pub target: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CatArgs {
+    /// Objects or files to print.
+    #[arg(required = true)]
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Objects to remove (prefixes with --recursive --force).
+    #[arg(required = true)]
+    pub targets: Vec<String>,
+    /// Remove everything under the given prefixes (needs --force).
+    #[arg(long, short)]
+    pub recursive: bool,
+    /// Confirm a recursive removal.
+    #[arg(long)]
+    pub force: bool,
+    /// Show what would be removed; remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MbArgs {
+    /// ALIAS/BUCKET (or a local path).
+    #[arg(required = true)]
+    pub targets: Vec<String>,
+    /// Succeed if the bucket already exists.
+    #[arg(long, short = 'p')]
+    pub ignore_existing: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RbArgs {
+    /// ALIAS/BUCKET.
+    #[arg(required = true)]
+    pub targets: Vec<String>,
+    /// Remove the bucket's objects first.
+    #[arg(long)]
+    pub force: bool,
+}

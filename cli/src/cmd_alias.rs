@@ -1,0 +1,208 @@
+//! `ferry alias set|ls|rm|import|export`.
+
+use std::io::{IsTerminal, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+
+use anyhow::{Context, bail};
+use ferry_daemon::alias::{self, AliasEntry, AliasError};
+use serde_json::json;
+
+use crate::args::{AliasCmd, AliasSetArgs, PathStyle};
+use crate::{Ctx, Status, output};
+
+pub fn run(ctx: &Ctx, cmd: AliasCmd) -> anyhow::Result<Status> {
+    match cmd {
+        AliasCmd::Set(a) => set(ctx, a),
+        AliasCmd::Ls { name } => ls(ctx, name.as_deref()),
+        AliasCmd::Rm { name } => rm(ctx, &name),
+        AliasCmd::Import { name, file } => import(ctx, &name, &file),
+        AliasCmd::Export { name, file } => export(ctx, &name, &file),
+    }
+}
+
+fn done(ctx: &Ctx, verb: &str, name: &str) -> anyhow::Result<Status> {
+    if ctx.json {
+        output::json(&json!({"status": "success", "alias": name, "op": verb.to_lowercase()}))?;
+    } else if !ctx.quiet {
+        output::line(&format!("{verb} `{name}` successfully."))?;
+    }
+    Ok(Status::Ok)
+}
+
+fn set(ctx: &Ctx, a: AliasSetArgs) -> anyhow::Result<Status> {
+    alias::validate_name(&a.name)?;
+    let secret = match (a.access_key.as_deref(), a.secret_key.as_deref()) {
+        (Some(_), None) => bail!(
+            "alias {:?}: an access key needs its secret key (give SECRET, or - to read it from standard input)",
+            a.name
+        ),
+        (_, Some("-")) => read_secret_from_stdin()?,
+        (_, s) => s.unwrap_or_default().to_owned(),
+    };
+    let mut entry = AliasEntry::new(&a.url, a.access_key.as_deref().unwrap_or(""), &secret);
+    entry.api = a.api;
+    entry.path = match a.path {
+        PathStyle::Auto => "auto",
+        PathStyle::On => "on",
+        PathStyle::Off => "off",
+    }
+    .to_owned();
+    entry.region = a.region;
+    entry.ca_cert = match a.ca_cert {
+        Some(p) => {
+            let abs =
+                std::path::absolute(&p).with_context(|| format!("--ca-cert {}", p.display()))?;
+            std::fs::metadata(&abs).with_context(|| format!("--ca-cert {}", abs.display()))?;
+            Some(abs.display().to_string())
+        }
+        None => None,
+    };
+    entry.list_v1 = a.list_v1.then_some(true);
+    entry.validate(&a.name)?;
+    let mut file = ctx.config.load()?;
+    file.aliases.insert(a.name.clone(), entry);
+    ctx.config.save(&file)?;
+    done(ctx, "Added", &a.name)
+}
+
+fn read_secret_from_stdin() -> anyhow::Result<String> {
+    let mut s = String::new();
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .context("reading the secret key from standard input")?;
+    let s = s.trim_end_matches(['\n', '\r']).to_owned();
+    if s.is_empty() {
+        bail!("no secret key on standard input");
+    }
+    Ok(s)
+}
+
+fn ls(ctx: &Ctx, only: Option<&str>) -> anyhow::Result<Status> {
+    let file = ctx.config.load()?;
+    if let Some(name) = only
+        && !file.aliases.contains_key(name)
+        && alias::from_env(name)?.is_none()
+    {
+        return Err(AliasError::NotFound {
+            name: name.to_owned(),
+        }
+        .into());
+    }
+    let mut entries: Vec<(String, AliasEntry, &str)> = Vec::new();
+    for (name, entry) in &file.aliases {
+        if only.is_none_or(|o| o == name) {
+            let shown = match alias::from_env(name)? {
+                Some(env_entry) => (name.clone(), env_entry, "env"),
+                None => (name.clone(), entry.clone(), "config"),
+            };
+            entries.push(shown);
+        }
+    }
+    if let Some(name) = only
+        && !file.aliases.contains_key(name)
+        && let Some(env_entry) = alias::from_env(name)?
+    {
+        entries.push((name.to_owned(), env_entry, "env"));
+    }
+    for (name, e, src) in entries {
+        let secret = if e.secret_key.is_empty() {
+            String::new()
+        } else {
+            "*".repeat(8)
+        };
+        if ctx.json {
+            output::json(&json!({
+                "status": "success", "alias": name, "URL": e.url, "accessKey": e.masked_access_key(),
+                "secretKey": secret, "api": e.api, "path": e.path, "region": e.region, "source": src,
+            }))?;
+        } else {
+            output::line(&name)?;
+            output::line(&format!("  URL       : {}", e.url))?;
+            let ak = if e.access_key.is_empty() {
+                "(AWS default chain)".to_owned()
+            } else {
+                e.masked_access_key()
+            };
+            output::line(&format!("  AccessKey : {ak}"))?;
+            output::line(&format!("  SecretKey : {secret}"))?;
+            output::line(&format!("  API       : {}", e.api.to_lowercase()))?;
+            output::line(&format!("  Path      : {}", e.path))?;
+            if let Some(r) = &e.region {
+                output::line(&format!("  Region    : {r}"))?;
+            }
+            if src == "env" {
+                output::line("  Source    : environment")?;
+            }
+            output::line("")?;
+        }
+    }
+    Ok(Status::Ok)
+}
+
+fn rm(ctx: &Ctx, name: &str) -> anyhow::Result<Status> {
+    let mut file = ctx.config.load()?;
+    if file.aliases.remove(name).is_none() {
+        return Err(AliasError::NotFound {
+            name: name.to_owned(),
+        }
+        .into());
+    }
+    ctx.config.save(&file)?;
+    done(ctx, "Removed", name)
+}
+
+fn import(ctx: &Ctx, name: &str, source: &str) -> anyhow::Result<Status> {
+    alias::validate_name(name)?;
+    let bytes = if source == "-" {
+        let mut b = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut b)
+            .context("reading standard input")?;
+        b
+    } else {
+        std::fs::read(source).with_context(|| format!("cannot read {source}"))?
+    };
+    let shown = if source == "-" {
+        "standard input"
+    } else {
+        source
+    };
+    let entry = alias::parse_import(name, shown, &bytes)?;
+    let mut file = ctx.config.load()?;
+    file.aliases.insert(name.to_owned(), entry);
+    ctx.config.save(&file)?;
+    done(ctx, "Imported", name)
+}
+
+fn export(ctx: &Ctx, name: &str, dest: &str) -> anyhow::Result<Status> {
+    let Some(entry) = ctx.config.resolve(name)? else {
+        return Err(AliasError::NotFound {
+            name: name.to_owned(),
+        }
+        .into());
+    };
+    let mut body = serde_json::to_string_pretty(&entry)?;
+    body.push('\n');
+    if dest == "-" {
+        if std::io::stdout().is_terminal() {
+            bail!(
+                "refusing to print the credentials of alias {name:?} to a terminal: give a FILE, or pipe the output"
+            );
+        }
+        std::io::stdout().write_all(body.as_bytes())?;
+    } else {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(dest)
+            .with_context(|| format!("cannot create {dest}"))?;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        f.write_all(body.as_bytes())
+            .with_context(|| format!("cannot write {dest}"))?;
+        f.sync_all()?;
+        if !ctx.quiet && !ctx.json {
+            eprintln!("Exported `{name}` to {dest} (mode 0600).");
+        }
+    }
+    Ok(Status::Ok)
+}

@@ -1,0 +1,178 @@
+//! Bad input: each a one-line `ferry: <ERROR>` naming what is wrong, a non-zero exit, and
+//! nothing written.
+
+use ferry_tests::s3s_server::S3sServer;
+use ferry_tests::{Ferry, data};
+
+struct Setup {
+    srv: S3sServer,
+    ferry: Ferry,
+    work: tempfile::TempDir,
+}
+
+fn setup() -> Setup {
+    let srv = S3sServer::start("AKIABADINPUT", "bad-input-secret");
+    let ferry = Ferry::new();
+    ferry.ok(&[
+        "alias",
+        "set",
+        "a",
+        &srv.url(),
+        srv.access_key(),
+        srv.secret_key(),
+    ]);
+    ferry.ok(&["mb", "a/bucket"]);
+    let work = tempfile::tempdir().expect("work");
+    let dir = work.path().join("dir");
+    std::fs::create_dir_all(dir.join("sub")).expect("mkdir");
+    std::fs::write(dir.join("a.txt"), data(1, 100)).expect("write");
+    std::fs::write(dir.join("sub/b.txt"), data(2, 100)).expect("write");
+    Setup { srv, ferry, work }
+}
+
+fn bucket_is_empty(s: &Setup) -> bool {
+    std::fs::read_dir(s.srv.root().join("bucket"))
+        .expect("bucket dir")
+        .next()
+        .is_none()
+}
+
+#[test]
+fn unknown_alias_as_source_and_as_target() {
+    let s = setup();
+    let dir = s.work.path().join("dir").display().to_string();
+    s.ferry
+        .fails(&["ls", "nosuch/bucket/x"], &["\"nosuch\" is not an alias"]);
+    s.ferry.fails(
+        &["cp", "nosuch/bucket/x", &dir],
+        &["\"nosuch\" is not an alias"],
+    );
+    // As a target it would silently create ./nosuch/...; refused instead.
+    let cwd = s.work.path();
+    let out = s
+        .ferry
+        .cmd()
+        .current_dir(cwd)
+        .args(["cp", "-r", "dir/", "nosuch/bucket/"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("\"nosuch\" is neither an alias nor an existing folder"),
+        "{err}"
+    );
+    assert!(!cwd.join("nosuch").exists());
+}
+
+#[test]
+fn malformed_url_is_refused_and_nothing_is_saved() {
+    let s = setup();
+    let before = std::fs::read(s.ferry.config_dir().join("config.json")).expect("config");
+    for bad in [
+        "htp//127.0.0.1:9000",
+        "ftp://127.0.0.1",
+        "http://127.0.0.1:9000/some/path",
+        "127.0.0.1:9000",
+    ] {
+        s.ferry
+            .fails(&["alias", "set", "x", bad, "k", "s"], &["invalid URL", bad]);
+    }
+    s.ferry.fails(
+        &["alias", "set", "x", "http://127.0.0.1:1", "only-access-key"],
+        &["secret key"],
+    );
+    assert_eq!(
+        before,
+        std::fs::read(s.ferry.config_dir().join("config.json")).expect("config")
+    );
+}
+
+#[test]
+fn wrong_secret_is_an_authentication_error_and_writes_nothing() {
+    let s = setup();
+    s.ferry.ok(&[
+        "alias",
+        "set",
+        "w",
+        &s.srv.url(),
+        s.srv.access_key(),
+        "not-the-secret",
+    ]);
+    let err = s.ferry.fails(
+        &["ls", "w/bucket"],
+        &["w/bucket", "authentication failed", "SignatureDoesNotMatch"],
+    );
+    assert!(!err.contains("not-the-secret"), "secret leaked: {err}");
+    let dir = format!("{}/", s.work.path().join("dir").display());
+    s.ferry
+        .fails(&["cp", "-r", &dir, "w/bucket/x/"], &["w/bucket"]);
+    assert!(bucket_is_empty(&s));
+}
+
+#[test]
+fn missing_bucket_is_named() {
+    let s = setup();
+    let file = s.work.path().join("dir/a.txt").display().to_string();
+    s.ferry
+        .fails(&["cp", &file, "a/nobucket/"], &["a/nobucket", "not found"]);
+    s.ferry
+        .fails(&["ls", "a/nobucket"], &["a/nobucket", "not found"]);
+    s.ferry
+        .fails(&["cp", "a/nobucket/x", &file], &["a/nobucket"]);
+    assert!(!s.srv.root().join("nobucket").exists());
+}
+
+#[test]
+fn folder_without_recursive_is_refused() {
+    let s = setup();
+    let dir = s.work.path().join("dir").display().to_string();
+    s.ferry
+        .fails(&["cp", &dir, "a/bucket/"], &["is a folder", "--recursive"]);
+    assert!(bucket_is_empty(&s));
+    s.ferry.ok(&["cp", "-r", &dir, "a/bucket/"]);
+    s.ferry.fails(
+        &["cp", "a/bucket/dir", s.work.path().to_str().expect("utf8")],
+        &["a/bucket/dir", "is a folder"],
+    );
+}
+
+#[test]
+fn copy_into_itself_is_refused() {
+    let s = setup();
+    let dir = s.work.path().join("dir");
+    let into = format!("{}/", dir.join("sub/inner").display());
+    s.ferry.fails(
+        &["cp", "-r", &format!("{}/", dir.display()), &into],
+        &["into itself"],
+    );
+    assert!(!dir.join("sub/inner").exists());
+    s.ferry
+        .ok(&["cp", "-r", &format!("{}/", dir.display()), "a/bucket/t/"]);
+    s.ferry.fails(
+        &["cp", "-r", "a/bucket/t/", "a/bucket/t/deeper/"],
+        &["into itself"],
+    );
+    s.ferry.fails(
+        &["cp", "a/bucket/t/a.txt", "a/bucket/t/a.txt"],
+        &["into itself"],
+    );
+    let ls = s.ferry.ok(&["ls", "-r", "a/bucket/"]);
+    assert_eq!(ls.lines().count(), 2, "{ls}");
+}
+
+#[test]
+fn missing_source_is_named() {
+    let s = setup();
+    s.ferry.fails(
+        &["cp", "a/bucket/nothing-here", "/tmp/"],
+        &["a/bucket/nothing-here", "no such object"],
+    );
+    s.ferry.fails(
+        &["cp", "-r", "a/bucket/nothing/", "/tmp/"],
+        &["a/bucket/nothing/", "no such object"],
+    );
+    let missing = s.work.path().join("missing.txt").display().to_string();
+    s.ferry
+        .fails(&["cp", &missing, "a/bucket/"], &["missing.txt", "no such"]);
+}
