@@ -15,7 +15,8 @@ use s3s::service::S3ServiceBuilder;
 #[derive(Debug)]
 pub struct S3sServer {
     addr: SocketAddr,
-    root: tempfile::TempDir,
+    root: PathBuf,
+    _owned_root: Option<tempfile::TempDir>,
     access_key: String,
     secret_key: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -23,10 +24,18 @@ pub struct S3sServer {
 }
 
 impl S3sServer {
-    /// Starts a server that accepts only the given keys.
+    /// Starts a server on a fresh temporary folder that accepts only the given keys.
     pub fn start(access_key: &str, secret_key: &str) -> S3sServer {
-        let root = tempfile::tempdir().expect("server root");
-        let fs = s3s_fs::FileSystem::new(root.path()).expect("s3s-fs root");
+        let tmp = tempfile::tempdir().expect("server root");
+        let mut server = Self::start_at(tmp.path(), "127.0.0.1:0", access_key, secret_key);
+        server._owned_root = Some(tmp);
+        server
+    }
+
+    /// Starts a server serving the folder `root` on `bind` (e.g. `127.0.0.1:0`).
+    pub fn start_at(root: &Path, bind: &str, access_key: &str, secret_key: &str) -> S3sServer {
+        let fs = s3s_fs::FileSystem::new(root).expect("s3s-fs root");
+        let bind = bind.to_owned();
         let mut b = S3ServiceBuilder::new(fs);
         b.set_auth(SimpleAuth::from_single(access_key, secret_key));
         let service = b.build();
@@ -42,7 +51,7 @@ impl S3sServer {
                     .build()
                     .expect("server runtime");
                 rt.block_on(async move {
-                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+                    let listener = tokio::net::TcpListener::bind(bind.as_str()).await.expect("bind");
                     addr_tx.send(listener.local_addr().expect("addr")).expect("report addr");
                     let http = ConnBuilder::new(TokioExecutor::new());
                     loop {
@@ -61,7 +70,8 @@ impl S3sServer {
         let addr = addr_rx.recv().expect("server address");
         S3sServer {
             addr,
-            root,
+            root: root.to_path_buf(),
+            _owned_root: None,
             access_key: access_key.to_owned(),
             secret_key: secret_key.to_owned(),
             stop: Some(stop_tx),
@@ -76,12 +86,12 @@ impl S3sServer {
 
     /// The folder holding the buckets.
     pub fn root(&self) -> &Path {
-        self.root.path()
+        &self.root
     }
 
     /// Creates a bucket directly on disk.
     pub fn create_bucket(&self, name: &str) -> PathBuf {
-        let p = self.root.path().join(name);
+        let p = self.root.join(name);
         std::fs::create_dir_all(&p).expect("bucket dir");
         p
     }

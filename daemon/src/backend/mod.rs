@@ -17,6 +17,7 @@
 pub mod error;
 pub mod local;
 pub mod s3;
+mod s3_quirks;
 mod upload;
 
 use std::any::Any;

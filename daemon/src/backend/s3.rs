@@ -246,6 +246,9 @@ impl S3Endpoint {
             ))
             .tls_context(tls_context)
             .build_https();
+        let http = aws_smithy_runtime_api::client::http::SharedHttpClient::new(
+            super::s3_quirks::QuirkFixingClient::new(http),
+        );
 
         let timeouts = aws_smithy_types::timeout::TimeoutConfig::builder()
             .connect_timeout(Duration::from_secs(10))
@@ -1081,10 +1084,18 @@ where
 {
     match &err {
         SdkError::ServiceError(se) => {
+            let code = se.err().code().map(str::to_owned);
+            // Without an S3 error code, the SDK's own text says what went wrong (e.g. a
+            // response it could not parse).
+            let message = match (se.err().message(), &code) {
+                (Some(m), _) => Some(m.to_owned()),
+                (None, None) => Some(DisplayErrorContext(se.err()).to_string()),
+                (None, Some(_)) => None,
+            };
             let detail = S3Detail {
                 status: Some(se.raw().status().as_u16()),
-                code: se.err().code().map(str::to_owned),
-                message: se.err().message().map(str::to_owned),
+                code,
+                message,
             };
             classify(path, detail)
         }

@@ -1,0 +1,160 @@
+//! Fixes for S3-compatible servers whose answers the SDK would refuse.
+//!
+//! aws-sdk-s3 checks the root element of every XML answer. Some servers that other S3 clients
+//! (Go SDK, boto) accept name it differently:
+//! - rclone serve s3 answers CreateMultipartUpload with `<InitiateMultipartUpload>`;
+//! - moto answers CompleteMultipartUpload with `<CompleteMultipartUploadResponse>`.
+//!
+//! [`QuirkFixingClient`] wraps the HTTP client: for those two POSTs only (small XML bodies),
+//! it reads the answer and renames the root element to what S3 sends. Every other request
+//! passes through untouched, bodies still streamed.
+
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::byte_stream::ByteStream;
+
+/// (root element sent by some servers, root element S3 sends)
+const ROOT_RENAMES: &[(&str, &str)] = &[
+    ("InitiateMultipartUpload", "InitiateMultipartUploadResult"),
+    (
+        "CompleteMultipartUploadResponse",
+        "CompleteMultipartUploadResult",
+    ),
+];
+
+/// An HTTP client that repairs known non-standard answers.
+#[derive(Debug, Clone)]
+pub(crate) struct QuirkFixingClient {
+    inner: SharedHttpClient,
+}
+
+impl QuirkFixingClient {
+    pub(crate) fn new(inner: SharedHttpClient) -> Self {
+        QuirkFixingClient { inner }
+    }
+}
+
+impl HttpClient for QuirkFixingClient {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(QuirkFixingConnector {
+            inner: self.inner.http_connector(settings, components),
+        })
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.inner.connector_metadata()
+    }
+}
+
+#[derive(Debug)]
+struct QuirkFixingConnector {
+    inner: SharedHttpConnector,
+}
+
+fn is_multipart_post(request: &HttpRequest) -> bool {
+    if request.method() != "POST" {
+        return false;
+    }
+    let uri = request.uri();
+    let query = uri.split_once('?').map_or("", |(_, q)| q);
+    query
+        .split('&')
+        .any(|p| p == "uploads" || p.starts_with("uploads=") || p.starts_with("uploadId="))
+}
+
+impl HttpConnector for QuirkFixingConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let fixable = is_multipart_post(&request);
+        let fut = self.inner.call(request);
+        if !fixable {
+            return fut;
+        }
+        HttpConnectorFuture::new(async move {
+            let mut resp = fut.await?;
+            if resp.status().as_u16() != 200 {
+                return Ok(resp);
+            }
+            let body = ByteStream::new(resp.take_body())
+                .collect()
+                .await
+                .map_err(|e| ConnectorError::io(Box::new(e)))?
+                .into_bytes();
+            let fixed = fix_root(&body).map_or(body, bytes::Bytes::from);
+            resp.headers_mut()
+                .insert("content-length", fixed.len().to_string());
+            *resp.body_mut() = SdkBody::from(fixed);
+            Ok(resp)
+        })
+    }
+}
+
+/// Renames a known-wrong XML root element; `None` when nothing needs fixing.
+fn fix_root(xml: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(xml).ok()?;
+    // The first element: skip the declaration, comments and whitespace.
+    let mut start = 0;
+    loop {
+        let i = start + text[start..].find('<')?;
+        match text[i + 1..].chars().next()? {
+            '?' | '!' => start = i + 1,
+            _ => {
+                start = i + 1;
+                break;
+            }
+        }
+    }
+    let name_len = text[start..].find(|c: char| c.is_whitespace() || c == '>' || c == '/')?;
+    let name = &text[start..start + name_len];
+    let (_, good) = ROOT_RENAMES.iter().find(|(bad, _)| *bad == name)?;
+    let close = format!("</{name}>");
+    let close_at = text.rfind(&close)?;
+    let mut out = String::with_capacity(text.len() + 16);
+    out.push_str(&text[..start]);
+    out.push_str(good);
+    out.push_str(&text[start + name_len..close_at]);
+    out.push_str(&format!("</{good}>"));
+    out.push_str(&text[close_at + close.len()..]);
+    Some(out.into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fix_root;
+
+    #[test]
+    fn renames_known_roots_only() {
+        let rclone = br#"<?xml version="1.0" encoding="UTF-8"?>
+<InitiateMultipartUpload><Bucket>b</Bucket><Key>k</Key><UploadId>u</UploadId></InitiateMultipartUpload>"#;
+        let fixed = String::from_utf8(fix_root(rclone).expect("fixed")).expect("utf8");
+        assert!(
+            fixed.contains("<InitiateMultipartUploadResult><Bucket>b</Bucket>"),
+            "{fixed}"
+        );
+        assert!(
+            fixed.ends_with("</InitiateMultipartUploadResult>"),
+            "{fixed}"
+        );
+
+        let moto = br#"<CompleteMultipartUploadResponse xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><ETag>"e-2"</ETag></CompleteMultipartUploadResponse>"#;
+        let fixed = String::from_utf8(fix_root(moto).expect("fixed")).expect("utf8");
+        assert!(
+            fixed.starts_with(r#"<CompleteMultipartUploadResult xmlns="#),
+            "{fixed}"
+        );
+
+        assert!(fix_root(b"<InitiateMultipartUploadResult><UploadId>u</UploadId></InitiateMultipartUploadResult>").is_none());
+        assert!(fix_root(b"<Error><Code>X</Code></Error>").is_none());
+        assert!(fix_root(b"not xml").is_none());
+    }
+}

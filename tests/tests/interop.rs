@@ -1,0 +1,160 @@
+//! The interop suite: the conformance suite and the CLI against external real S3 servers
+//! (rclone serve s3, moto). Ignored under plain `cargo test`; `tests/interop/run.sh` installs
+//! and starts the servers, then runs these with `--ignored`.
+//!
+//! Each server is given as `FERRY_INTEROP_<NAME>=http://AK:SK@127.0.0.1:PORT`.
+
+use ferry_daemon::backend::s3::{S3Config, S3Credentials, S3Endpoint};
+use ferry_tests::{Ferry, conformance, data, tree_hashes};
+
+struct Server {
+    url: String,
+    access_key: String,
+    secret_key: String,
+}
+
+fn server(name: &str) -> Server {
+    let var = format!("FERRY_INTEROP_{name}");
+    let value = std::env::var(&var)
+        .unwrap_or_else(|_| panic!("{var} is not set: run tests/interop/run.sh"));
+    let u = url::Url::parse(&value).unwrap_or_else(|e| panic!("{var}: {e}"));
+    Server {
+        url: format!(
+            "http://{}:{}",
+            u.host_str().expect("host"),
+            u.port().expect("port")
+        ),
+        access_key: u.username().to_owned(),
+        secret_key: u.password().unwrap_or_default().to_owned(),
+    }
+}
+
+async fn endpoint(s: &Server) -> S3Endpoint {
+    let creds = S3Credentials::Static {
+        access_key: s.access_key.clone(),
+        secret_key: s.secret_key.clone(),
+        session_token: None,
+    };
+    S3Endpoint::connect(&S3Config::for_endpoint("interop", &s.url, creds))
+        .await
+        .expect("client")
+}
+
+async fn conforms(name: &str) {
+    let s = server(name);
+    let ep = endpoint(&s).await;
+    let bucket = format!("conf-{}", name.to_lowercase());
+    ep.create_bucket(&bucket).await.expect("create bucket");
+    conformance::run_all(&ep.bucket(&bucket)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs external servers: tests/interop/run.sh"]
+async fn rclone_serve_s3_conforms() {
+    conforms("RCLONE").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs external servers: tests/interop/run.sh"]
+async fn moto_conforms() {
+    conforms("MOTO").await;
+}
+
+#[test]
+#[ignore = "needs external servers: tests/interop/run.sh"]
+fn cli_copies_between_rclone_and_moto_byte_identical() {
+    let (r, m) = (server("RCLONE"), server("MOTO"));
+    let ferry = Ferry::new();
+    ferry.ok(&["alias", "set", "r", &r.url, &r.access_key, &r.secret_key]);
+    ferry.ok(&["alias", "set", "m", &m.url, &m.access_key, &m.secret_key]);
+    ferry.ok(&["mb", "--ignore-existing", "r/cli-src"]);
+    ferry.ok(&["mb", "--ignore-existing", "m/cli-dst"]);
+    let work = tempfile::tempdir().expect("work");
+    let src = work.path().join("src");
+    for (i, (rel, len)) in [
+        ("meta/backup_meta.json", 512),
+        ("binlogs/a/b/1", 100_000),
+        ("binlogs/a/b/2", 11 * 1024 * 1024 + 3),
+        ("empty", 0),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let p = src.join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&p, data(i as u64, *len)).expect("write");
+    }
+    ferry.ok(&[
+        "cp",
+        "-r",
+        "--part-size",
+        "5",
+        &format!("{}/", src.display()),
+        "r/cli-src/backup/",
+    ]);
+    ferry.ok(&[
+        "cp",
+        "-r",
+        "--part-size",
+        "5",
+        "r/cli-src/backup/",
+        "m/cli-dst/backup/",
+    ]);
+    let out = work.path().join("out");
+    ferry.ok(&[
+        "cp",
+        "-r",
+        "m/cli-dst/backup/",
+        &format!("{}/", out.display()),
+    ]);
+    assert_eq!(tree_hashes(&src), tree_hashes(&out));
+    // Same-server copy on moto is server-side.
+    let json = ferry.ok(&["cp", "-r", "--json", "m/cli-dst/backup/", "m/cli-dst/copy/"]);
+    assert!(
+        json.lines()
+            .all(|l| l.contains("\"method\":\"server-side\"")),
+        "{json}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs external servers: tests/interop/run.sh"]
+async fn dotdot_key_from_s3_is_refused_at_a_local_target() {
+    let m = server("MOTO");
+    let ep = endpoint(&m).await;
+    let _ = ep.create_bucket("evil").await;
+    let store = ep.bucket("evil");
+    use ferry_daemon::backend::ObjectStore;
+    store
+        .put("x/../../escaped.txt", bytes::Bytes::from_static(b"owned"))
+        .await
+        .expect("moto accepts any key");
+    let listed = conformance::list_keys(&store, "x/", Default::default()).await;
+    assert_eq!(
+        listed,
+        ["x/../../escaped.txt"],
+        "the server kept the key as given"
+    );
+
+    let ferry = Ferry::new();
+    ferry.ok(&["alias", "set", "m", &m.url, &m.access_key, &m.secret_key]);
+    let work = tempfile::tempdir().expect("work");
+    let target = work.path().join("a/b/t");
+    std::fs::create_dir_all(&target).expect("mkdir");
+    let out = ferry
+        .cmd()
+        .args(["cp", "-r", "m/evil/x/", &format!("{}/", target.display())])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("`..` segment escapes the root"), "{err}");
+    assert!(
+        !work.path().join("a/escaped.txt").exists()
+            && !work.path().join("a/b/escaped.txt").exists()
+    );
+    assert!(
+        std::fs::read_dir(&target).expect("target").next().is_none(),
+        "nothing written"
+    );
+}
