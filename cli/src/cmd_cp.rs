@@ -158,7 +158,7 @@ async fn resolve_source(ctx: &mut Ctx, arg: &str, recursive: bool) -> anyhow::Re
                 let name = std::fs::canonicalize(path)
                     .ok()
                     .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
-                let literal_dot = matches!(path.file_name(), None) || path.ends_with(".");
+                let literal_dot = path.file_name().is_none() || path.ends_with(".");
                 let base = if *trailing_slash || literal_dot {
                     None
                 } else {

@@ -543,3 +543,27 @@ mod tests {
         assert_eq!(dir.load().expect("load"), f);
     }
 }
+
+#[cfg(test)]
+mod example_config {
+    use super::*;
+
+    /// configs/aliases.example.json (shown in README and docs/providers.md) stays valid.
+    #[test]
+    fn example_alias_file_parses_and_validates() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/aliases.example.json");
+        let bytes = std::fs::read(&path).expect("example file");
+        let file = parse_file(&path, &bytes).expect("parses");
+        assert!(file.aliases.len() >= 6);
+        for (name, entry) in &file.aliases {
+            entry.validate(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let imported = parse_import(name, "example", &bytes).expect("importable by name");
+            assert_eq!(&imported, entry);
+        }
+        let oss = file.aliases["oss"].s3_config("oss");
+        assert_eq!((oss.region.as_str(), oss.path_style), ("oss-cn-hangzhou", false));
+        let aws = file.aliases["aws"].s3_config("aws");
+        assert_eq!(aws.region, "eu-west-1");
+        assert!(matches!(aws.credentials, S3Credentials::DefaultChain));
+    }
+}

@@ -50,7 +50,7 @@ pub enum Location {
         /// Alias name.
         alias: String,
         /// The alias settings.
-        entry: AliasEntry,
+        entry: Box<AliasEntry>,
         /// Bucket, when given.
         bucket: Option<String>,
         /// Key or prefix inside the bucket (may be empty; keeps a trailing `/`).
@@ -126,7 +126,7 @@ pub fn parse(arg: &str, config: &ConfigDir) -> Result<Location, LocationError> {
             }
             return Ok(Location::Remote {
                 alias: head.to_owned(),
-                entry,
+                entry: Box::new(entry),
                 bucket,
                 key: key.to_owned(),
                 trailing_slash: arg.ends_with('/'),

@@ -698,7 +698,7 @@ mod tests {
         let err = store
             .put("../outside", Bytes::from_static(b"x"))
             .await
-            .unwrap_err();
+            .expect_err("escaping key must be refused");
         assert!(matches!(err, Error::InvalidKey { .. }), "{err:?}");
         assert!(!tmp.path().join("outside").exists());
         assert!(!root.exists());
