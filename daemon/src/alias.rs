@@ -556,12 +556,17 @@ mod example_config {
         let file = parse_file(&path, &bytes).expect("parses");
         assert!(file.aliases.len() >= 6);
         for (name, entry) in &file.aliases {
-            entry.validate(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+            entry
+                .validate(name)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
             let imported = parse_import(name, "example", &bytes).expect("importable by name");
             assert_eq!(&imported, entry);
         }
         let oss = file.aliases["oss"].s3_config("oss");
-        assert_eq!((oss.region.as_str(), oss.path_style), ("oss-cn-hangzhou", false));
+        assert_eq!(
+            (oss.region.as_str(), oss.path_style),
+            ("oss-cn-hangzhou", false)
+        );
         let aws = file.aliases["aws"].s3_config("aws");
         assert_eq!(aws.region, "eu-west-1");
         assert!(matches!(aws.credentials, S3Credentials::DefaultChain));
