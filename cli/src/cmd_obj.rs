@@ -144,16 +144,7 @@ pub async fn rm(ctx: &mut Ctx, a: RmArgs) -> anyhow::Result<Status> {
             } else {
                 format!("{key}/")
             };
-            let mut keys: Vec<String> = store
-                .list(&prefix, ListOptions::default())
-                .try_filter_map(|e| {
-                    futures::future::ready(Ok(match e {
-                        ListEntry::Object(m) => Some(m.key),
-                        ListEntry::Prefix(_) => None,
-                    }))
-                })
-                .try_collect()
-                .await?;
+            let mut keys = object_keys(&*store, &prefix).await?;
             if !key.is_empty() && !key.ends_with('/') && store.head(&key).await.is_ok() {
                 keys.push(key.clone());
             }
@@ -171,6 +162,20 @@ pub async fn rm(ctx: &mut Ctx, a: RmArgs) -> anyhow::Result<Status> {
         failed |= remove(ctx, &*store, &keys, a.dry_run).await?;
     }
     Ok(if failed { Status::Failed } else { Status::Ok })
+}
+
+/// Every object key under `prefix`.
+async fn object_keys(store: &dyn ObjectStore, prefix: &str) -> Result<Vec<String>, Error> {
+    store
+        .list(prefix, ListOptions::default())
+        .try_filter_map(|e| {
+            futures::future::ready(Ok(match e {
+                ListEntry::Object(m) => Some(m.key),
+                ListEntry::Prefix(_) => None,
+            }))
+        })
+        .try_collect()
+        .await
 }
 
 async fn remove(
@@ -270,16 +275,7 @@ pub async fn rb(ctx: &mut Ctx, a: RbArgs) -> anyhow::Result<Status> {
         let ep = ctx.stores.endpoint(alias, entry).await?;
         if a.force {
             let store = ep.bucket(bucket);
-            let keys: Vec<String> = store
-                .list("", ListOptions::default())
-                .try_filter_map(|e| {
-                    futures::future::ready(Ok(match e {
-                        ListEntry::Object(m) => Some(m.key),
-                        ListEntry::Prefix(_) => None,
-                    }))
-                })
-                .try_collect()
-                .await?;
+            let keys = object_keys(&store, "").await?;
             let failures = store.delete(&keys).await?;
             if let Some(f) = failures.into_iter().next() {
                 return Err(

@@ -585,7 +585,7 @@ impl S3Store {
         cursor: Cursor,
     ) -> Result<(Vec<ListEntry>, Cursor)> {
         let path = self.path(prefix);
-        let mut entries = Vec::new();
+        let entries;
         let next;
         if self.inner.list_v1 {
             let mut req = self
@@ -601,18 +601,10 @@ impl S3Store {
                     req = req.marker(a)
                 }
                 Cursor::Start(None) => {}
-                Cursor::Done => return Ok((entries, Cursor::Done)),
+                Cursor::Done => return Ok((Vec::new(), Cursor::Done)),
             }
             let out = req.send().await.map_err(|e| map_sdk(path, e))?;
-            for o in out.contents() {
-                entries.push(ListEntry::Object(object_meta(o)));
-            }
-            for p in out.common_prefixes() {
-                if let Some(p) = p.prefix() {
-                    entries.push(ListEntry::Prefix(p.to_owned()));
-                }
-            }
-            entries.sort_by(|a, b| a.key().as_bytes().cmp(b.key().as_bytes()));
+            entries = page_entries(out.contents(), out.common_prefixes());
             next = match (out.is_truncated(), out.next_marker(), entries.last()) {
                 (Some(true), Some(m), _) => Cursor::Marker(m.to_owned()),
                 (Some(true), None, Some(last)) => Cursor::Marker(last.key().to_owned()),
@@ -631,18 +623,10 @@ impl S3Store {
                 Cursor::Start(a) => req = req.set_start_after(a),
                 Cursor::Token(t) => req = req.continuation_token(t),
                 Cursor::Marker(m) => req = req.start_after(m),
-                Cursor::Done => return Ok((entries, Cursor::Done)),
+                Cursor::Done => return Ok((Vec::new(), Cursor::Done)),
             }
             let out = req.send().await.map_err(|e| map_sdk(path, e))?;
-            for o in out.contents() {
-                entries.push(ListEntry::Object(object_meta(o)));
-            }
-            for p in out.common_prefixes() {
-                if let Some(p) = p.prefix() {
-                    entries.push(ListEntry::Prefix(p.to_owned()));
-                }
-            }
-            entries.sort_by(|a, b| a.key().as_bytes().cmp(b.key().as_bytes()));
+            entries = page_entries(out.contents(), out.common_prefixes());
             next = match (
                 out.is_truncated(),
                 out.next_continuation_token(),
@@ -655,6 +639,24 @@ impl S3Store {
         }
         Ok((entries, next))
     }
+}
+
+/// One page's objects and common prefixes, merged in key byte order.
+fn page_entries(
+    contents: &[aws_sdk_s3::types::Object],
+    prefixes: &[aws_sdk_s3::types::CommonPrefix],
+) -> Vec<ListEntry> {
+    let mut entries: Vec<ListEntry> = contents
+        .iter()
+        .map(|o| ListEntry::Object(object_meta(o)))
+        .chain(
+            prefixes
+                .iter()
+                .filter_map(|p| p.prefix().map(|p| ListEntry::Prefix(p.to_owned()))),
+        )
+        .collect();
+    entries.sort_by(|a, b| a.key().as_bytes().cmp(b.key().as_bytes()));
+    entries
 }
 
 fn object_meta(o: &aws_sdk_s3::types::Object) -> ObjectMeta {
