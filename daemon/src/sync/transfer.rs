@@ -97,7 +97,8 @@ async fn copy_once(
     }
     let got = src.get(src_key, GetOptions::default()).await?;
     let moved = got.meta.size;
-    dst.put_stream(dst_key, moved, got.body, &config.upload).await?;
+    dst.put_stream(dst_key, moved, got.body, &config.upload)
+        .await?;
     Ok((Method::Streamed, moved))
 }
 
@@ -119,7 +120,9 @@ async fn copy_ranged(
     let Some(part_size) = config.upload.part_size_for(size, &dst.limits()) else {
         return Err(Error::Generic {
             path,
-            source: msg(format!("object of {size} bytes needs parts larger than the target allows")),
+            source: msg(format!(
+                "object of {size} bytes needs parts larger than the target allows"
+            )),
         });
     };
     let upload = dst.put_multipart(dst_key).await?;
@@ -132,7 +135,12 @@ async fn copy_ranged(
             async move {
                 let _permit = config.upload.budget.reserve(len).await;
                 let got = src
-                    .get(src_key, GetOptions { range: Some(offset..offset + len) })
+                    .get(
+                        src_key,
+                        GetOptions {
+                            range: Some(offset..offset + len),
+                        },
+                    )
                     .await?;
                 let seen = (got.meta.e_tag.clone(), got.meta.size);
                 if *version.get_or_init(|| seen.clone()) != seen || seen.1 != size {
