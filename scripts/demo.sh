@@ -8,7 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ferry/target}"
-cargo build --quiet -p ferry-cli -p ferry-tests --bins
+# Same invocation as the test suite, so RocksDB and friends are built once for both.
+cargo build --quiet --workspace --all-targets
 bin="$CARGO_TARGET_DIR/debug"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-demo.XXXXXX")

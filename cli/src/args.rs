@@ -47,6 +47,8 @@ pub enum Command {
     Ls(LsArgs),
     /// Copy objects and folders between any two targets.
     Cp(CpArgs),
+    /// Mirror a folder or prefix incrementally (only what changed since the last run).
+    Mirror(MirrorArgs),
     /// Show an object's, folder's or bucket's metadata.
     Stat(StatArgs),
     /// Write objects to standard output.
@@ -160,6 +162,41 @@ pub struct CpArgs {
     /// Memory for buffered parts, shared by all workers, in MiB.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(16..=65536), value_name = "MIB")]
     pub memory: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct MirrorArgs {
+    /// Source folder or prefix.
+    pub source: String,
+    /// Target folder or prefix.
+    pub target: String,
+    /// Delete target objects whose source object is gone.
+    #[arg(long)]
+    pub remove: bool,
+    /// Show what would be copied and deleted; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Skip relative keys matching this glob (repeatable), e.g. 'tmp/**' or '*.log'.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// With --remove: refuse to delete more than N objects, or more than P% of the target.
+    #[arg(long, value_name = "N|P%")]
+    pub max_delete: Option<String>,
+    /// Delete even above --max-delete or when the source lists no objects.
+    #[arg(long)]
+    pub force: bool,
+    /// Objects copied at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub max_workers: u16,
+    /// Multipart part size in MiB.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(5..=5120), value_name = "MIB")]
+    pub part_size: u64,
+    /// Memory for buffered parts, shared by all workers, in MiB.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(16..=65536), value_name = "MIB")]
+    pub memory: u64,
+    /// Folder of the manifest (default: <config dir>/state).
+    #[arg(long, env = "FERRY_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

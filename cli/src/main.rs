@@ -4,6 +4,7 @@ mod args;
 mod cmd_alias;
 mod cmd_cp;
 mod cmd_ls;
+mod cmd_mirror;
 mod cmd_obj;
 mod output;
 
@@ -109,6 +110,7 @@ async fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Alias(cmd) => cmd_alias::run(&ctx, cmd),
         Command::Ls(a) => cmd_ls::run(&mut ctx, a).await,
         Command::Cp(a) => cmd_cp::run(&mut ctx, a).await,
+        Command::Mirror(a) => cmd_mirror::run(&mut ctx, a).await,
         Command::Stat(a) => cmd_obj::stat(&mut ctx, a).await,
         Command::Cat(a) => cmd_obj::cat(&mut ctx, a).await,
         Command::Rm(a) => cmd_obj::rm(&mut ctx, a).await,

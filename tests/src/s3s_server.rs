@@ -5,6 +5,8 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
@@ -19,6 +21,7 @@ pub struct S3sServer {
     _owned_root: Option<tempfile::TempDir>,
     access_key: String,
     secret_key: String,
+    requests: Arc<AtomicU64>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -39,6 +42,8 @@ impl S3sServer {
         let mut b = S3ServiceBuilder::new(fs);
         b.set_auth(SimpleAuth::from_single(access_key, secret_key));
         let service = b.build();
+        let requests = Arc::new(AtomicU64::new(0));
+        let counter = requests.clone();
 
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -58,7 +63,12 @@ impl S3sServer {
                         tokio::select! {
                             accepted = listener.accept() => {
                                 let Ok((socket, _)) = accepted else { continue };
-                                let conn = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
+                                let (service, counter) = (service.clone(), counter.clone());
+                                let counted = hyper::service::service_fn(move |req| {
+                                    counter.fetch_add(1, Ordering::SeqCst);
+                                    hyper::service::Service::call(&service, req)
+                                });
+                                let conn = http.serve_connection(TokioIo::new(socket), counted).into_owned();
                                 tokio::spawn(async move { let _ = conn.await; });
                             }
                             _ = &mut stop_rx => break,
@@ -74,6 +84,7 @@ impl S3sServer {
             _owned_root: None,
             access_key: access_key.to_owned(),
             secret_key: secret_key.to_owned(),
+            requests,
             stop: Some(stop_tx),
             thread: Some(thread),
         }
@@ -94,6 +105,11 @@ impl S3sServer {
         let p = self.root.join(name);
         std::fs::create_dir_all(&p).expect("bucket dir");
         p
+    }
+
+    /// HTTP requests answered so far (to prove that a run sent none).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::SeqCst)
     }
 
     /// The access key the server accepts.

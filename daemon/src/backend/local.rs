@@ -321,7 +321,12 @@ impl ObjectStore for LocalStore {
                 })
                 .map_err(|e| io_error(label.clone(), e))?;
             let (file, temp_path) = tmp.into_parts();
+            let id = temp_path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             Ok(LocalUpload {
+                id,
                 file: Arc::new(file),
                 temp_path,
                 path,
@@ -423,6 +428,27 @@ impl ObjectStore for LocalStore {
         }
     }
 
+    async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<()> {
+        if !upload_id.starts_with(TEMP_PREFIX) || upload_id.contains('/') {
+            return Err(Error::InvalidKey {
+                path: self.label(key),
+                key: upload_id.to_owned(),
+                reason: "not an upload id of the local backend",
+            });
+        }
+        let path = self.path_of(key)?;
+        let tmp = path.parent().unwrap_or(self.root.as_path()).join(upload_id);
+        match tokio::fs::remove_file(&tmp).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(self.io_err(key, e)),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("file://{}", self.root.display())
+    }
+
     fn canonical(&self, key: &str) -> String {
         format!("file://{}/{key}", self.root.display())
     }
@@ -451,6 +477,7 @@ impl LocalStore {
 
 /// A multipart upload into a temp file: parts are written at their offsets, in any order.
 struct LocalUpload {
+    id: String,
     file: Arc<fs::File>,
     temp_path: tempfile::TempPath,
     path: PathBuf,
@@ -467,6 +494,10 @@ impl fmt::Debug for LocalUpload {
 
 #[async_trait]
 impl MultipartUpload for LocalUpload {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
     fn put_part(
         &self,
         number: u32,

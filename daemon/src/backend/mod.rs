@@ -178,12 +178,20 @@ pub trait ObjectStore: fmt::Debug + fmt::Display + Send + Sync + 'static {
         dst_key: &str,
     ) -> Result<PutResult>;
 
+    /// Aborts a multipart upload started earlier (possibly by a process that died), by the id
+    /// [`MultipartUpload::id`] reported. An upload that no longer exists counts as aborted.
+    async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<()>;
+
     /// Deletes many keys. Missing keys count as deleted (S3 semantics). The outer error is a
     /// failure of the whole request; the list holds per-key failures.
     async fn delete(&self, keys: &[String]) -> Result<Vec<DeleteFailure>>;
 
     /// The store's part-size limits.
     fn limits(&self) -> Limits;
+
+    /// Where this store is, without credentials: `file:///abs/root` or
+    /// `s3+https://host:port/bucket`. Stable across runs (the manifest keys pairs by it).
+    fn url(&self) -> String;
 
     /// A name for `key` that is equal for two stores exactly when they address the same
     /// object (used to refuse copying a tree into itself). May embed a credential
@@ -197,6 +205,9 @@ pub trait ObjectStore: fmt::Debug + fmt::Display + Send + Sync + 'static {
 /// An upload in progress.
 #[async_trait]
 pub trait MultipartUpload: fmt::Debug + Send + Sync {
+    /// The store's id for this upload, for [`ObjectStore::abort_multipart`] after a crash.
+    fn id(&self) -> &str;
+
     /// Uploads part `number` (1-based), which starts at byte `offset` of the object. The
     /// returned future owns what it needs, so several may run at once.
     fn put_part(&self, number: u32, offset: u64, data: Bytes)

@@ -191,6 +191,8 @@ pub fn region_from_host(host: &str) -> Option<String> {
 struct Inner {
     client: Client,
     label: String,
+    /// Endpoint URL, or `aws:<region>` for AWS's own endpoints.
+    endpoint: String,
     /// Endpoint + region + access key + secret fingerprint: two stores with equal identity can
     /// copy server-side.
     identity: String,
@@ -307,6 +309,10 @@ impl S3Endpoint {
             inner: Arc::new(Inner {
                 client: Client::from_conf(b.build()),
                 label,
+                endpoint: config
+                    .endpoint
+                    .clone()
+                    .unwrap_or_else(|| format!("aws:{}", config.region)),
                 identity,
                 list_v1: config.list_v1,
             }),
@@ -903,6 +909,28 @@ impl ObjectStore for S3Store {
         }
     }
 
+    async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<()> {
+        match self
+            .client()
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => match map_sdk(self.path(key), e) {
+                Error::NotFound { .. } => Ok(()),
+                other => Err(other),
+            },
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("s3+{}/{}", self.inner.endpoint, self.bucket)
+    }
+
     fn canonical(&self, key: &str) -> String {
         format!("s3://{}/{}/{key}", self.inner.identity, self.bucket)
     }
@@ -961,6 +989,10 @@ impl fmt::Debug for S3Upload {
 
 #[async_trait]
 impl MultipartUpload for S3Upload {
+    fn id(&self) -> &str {
+        &self.upload_id
+    }
+
     fn put_part(
         &self,
         number: u32,

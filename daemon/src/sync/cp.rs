@@ -342,10 +342,11 @@ pub fn run(
                 &*job.dst,
                 &job.dst_key,
                 &options.transfer,
+                None,
             )
             .await
             {
-                Ok((method, size)) => CopyReport {
+                Ok(transfer::Copied { method, size, .. }) => CopyReport {
                     source,
                     target,
                     size,

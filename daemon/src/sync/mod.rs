@@ -4,8 +4,9 @@
 //!   it, else streamed through bounded memory; transient failures retried with backoff.
 //! - [`cp`]: mc's `cp` rules (what lands where) and the parallel runner behind `ferry cp`.
 //!
-//! The manifest-driven scan → plan → transfer engine of `ferry mirror` and `ferryd` builds on
-//! these (see the manifest issue).
+//! - [`mirror`]: the manifest-driven scan → plan → transfer engine of `ferry mirror` (and of
+//!   `ferryd`, later).
 
 pub mod cp;
+pub mod mirror;
 pub mod transfer;

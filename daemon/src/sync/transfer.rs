@@ -1,10 +1,15 @@
-//! Copying one object from one store to another.
+//! Copying one object from one store to another, hashing it on the way.
+//!
+//! Every streamed byte goes through SHA-256 in the same pass that uploads it (never a second
+//! read): the hash is what makes "same content" true across providers whose ETags disagree.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures::{StreamExt, TryStreamExt};
+use sha2::{Digest, Sha256};
+use tokio::task::JoinSet;
 
 use crate::backend::error::{display_chain, msg};
 use crate::backend::{
@@ -30,6 +35,29 @@ impl Method {
     }
 }
 
+/// What a copy did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Copied {
+    /// How.
+    pub method: Method,
+    /// Bytes in the object.
+    pub size: u64,
+    /// SHA-256 of the content (`None` after a server-side copy: no byte passed through).
+    pub sha256: Option<[u8; 32]>,
+    /// The target's ETag after the write.
+    pub e_tag: Option<String>,
+    /// The target's version after the write.
+    pub version: Option<String>,
+}
+
+/// Told about multipart uploads so that a crash can be cleaned up later.
+pub trait UploadJournal: Send + Sync {
+    /// A multipart upload with this id started at the target (before any part is sent).
+    fn started(&self, upload_id: &str, part_size: u64);
+    /// The upload completed or was aborted.
+    fn finished(&self, upload_id: &str);
+}
+
 /// Transfer settings.
 #[derive(Debug, Clone)]
 pub struct TransferConfig {
@@ -52,8 +80,7 @@ impl Default for TransferConfig {
     }
 }
 
-/// Copies `src_key` of `src` (`size` bytes, as listed) to `dst_key` of `dst`; returns how,
-/// and how many bytes were moved.
+/// Copies `src_key` of `src` (`size` bytes, as listed) to `dst_key` of `dst`.
 pub async fn copy_object(
     src: &dyn ObjectStore,
     src_key: &str,
@@ -61,10 +88,11 @@ pub async fn copy_object(
     dst: &dyn ObjectStore,
     dst_key: &str,
     config: &TransferConfig,
-) -> Result<(Method, u64), Error> {
+    journal: Option<&dyn UploadJournal>,
+) -> Result<Copied, Error> {
     let mut attempt = 0;
     loop {
-        match copy_once(src, src_key, size, dst, dst_key, config).await {
+        match copy_once(src, src_key, size, dst, dst_key, config, journal).await {
             Err(e) if e.is_transient() && attempt < config.retries => {
                 let base = config.backoff.saturating_mul(1 << attempt.min(10));
                 let jitter = base.mul_f64(jitter_fraction());
@@ -84,28 +112,65 @@ async fn copy_once(
     dst: &dyn ObjectStore,
     dst_key: &str,
     config: &TransferConfig,
-) -> Result<(Method, u64), Error> {
+    journal: Option<&dyn UploadJournal>,
+) -> Result<Copied, Error> {
     match dst.copy_from(src, src_key, dst_key).await {
-        Ok(_) => return Ok((Method::ServerSide, size)),
+        Ok(put) => {
+            return Ok(Copied {
+                method: Method::ServerSide,
+                size,
+                sha256: None,
+                e_tag: put.e_tag,
+                version: put.version,
+            });
+        }
         Err(Error::NotSupported { .. }) => {}
         Err(e) => return Err(e),
     }
     if size > config.upload.multipart_threshold {
-        return copy_ranged(src, src_key, size, dst, dst_key, config)
-            .await
-            .map(|n| (Method::Streamed, n));
+        return copy_ranged(src, src_key, size, dst, dst_key, config, journal).await;
     }
     let got = src.get(src_key, GetOptions::default()).await?;
     let moved = got.meta.size;
-    dst.put_stream(dst_key, moved, got.body, &config.upload)
-        .await?;
-    Ok((Method::Streamed, moved))
+    let hasher = Arc::new(Mutex::new(Sha256::new()));
+    let h = hasher.clone();
+    let body = got
+        .body
+        .map_ok(move |chunk| {
+            if let Ok(mut h) = h.lock() {
+                h.update(&chunk);
+            }
+            chunk
+        })
+        .boxed();
+    let put = dst.put_stream(dst_key, moved, body, &config.upload).await?;
+    let sha = hasher.lock().map(|h| h.clone().finalize().into()).ok();
+    Ok(Copied {
+        method: Method::Streamed,
+        size: moved,
+        sha256: sha,
+        e_tag: put.e_tag,
+        version: put.version,
+    })
 }
 
-/// A large object: every part is read with its own ranged GET and uploaded as soon as it
-/// has arrived, `part_concurrency` parts at a time, so reads and writes both run in
-/// parallel. Each part reserves its size from the memory budget before it is read. All
-/// ranges must come from the same version of the source (same ETag and size): a source
+/// Reads an object once and returns its SHA-256 (for objects copied server-side).
+pub async fn hash_object(store: &dyn ObjectStore, key: &str) -> Result<[u8; 32], Error> {
+    let got = store.get(key, GetOptions::default()).await?;
+    let mut body = got.body;
+    let mut h = Sha256::new();
+    while let Some(chunk) = body.try_next().await? {
+        h.update(&chunk);
+    }
+    Ok(h.finalize().into())
+}
+
+/// A large object, part by part: each part is read with its own ranged GET (up to
+/// `part_concurrency` reads in flight, yielded in order), hashed in order, then uploaded by
+/// its own task (up to `part_concurrency` uploads in flight). Every part reserves its size
+/// from the memory budget before it is read and releases it once uploaded.
+///
+/// All ranges must come from one version of the source (same ETag and size): a source
 /// rewritten during the copy fails the attempt (transient, so it is retried) and the upload
 /// is aborted, never completed from mixed versions.
 async fn copy_ranged(
@@ -115,7 +180,8 @@ async fn copy_ranged(
     dst: &dyn ObjectStore,
     dst_key: &str,
     config: &TransferConfig,
-) -> Result<u64, Error> {
+    journal: Option<&dyn UploadJournal>,
+) -> Result<Copied, Error> {
     let path = format!("{dst}/{dst_key}");
     let Some(part_size) = config.upload.part_size_for(size, &dst.limits()) else {
         return Err(Error::Generic {
@@ -126,14 +192,18 @@ async fn copy_ranged(
         });
     };
     let upload = dst.put_multipart(dst_key).await?;
-    let version: OnceLock<(Option<String>, u64)> = OnceLock::new();
-    let parts: Result<Vec<PartId>, Error> = futures::stream::iter(0..size.div_ceil(part_size))
+    if let Some(j) = journal {
+        j.started(upload.id(), part_size);
+    }
+    let concurrency = config.upload.part_concurrency.max(1);
+    let src_path = format!("{src}/{src_key}");
+    let mut reads = futures::stream::iter(0..size.div_ceil(part_size))
         .map(|i| {
             let offset = i * part_size;
             let len = part_size.min(size - offset);
-            let (upload, version, path) = (&upload, &version, &path);
+            let src_path = &src_path;
             async move {
-                let _permit = config.upload.budget.reserve(len).await;
+                let permit = config.upload.budget.reserve(len).await;
                 let got = src
                     .get(
                         src_key,
@@ -142,40 +212,100 @@ async fn copy_ranged(
                         },
                     )
                     .await?;
-                let seen = (got.meta.e_tag.clone(), got.meta.size);
-                if *version.get_or_init(|| seen.clone()) != seen || seen.1 != size {
-                    return Err(Error::Transient {
-                        path: format!("{src}/{src_key}"),
-                        source: msg("the source object changed while it was being copied"),
-                    });
-                }
-                let data = collect_exact(got.body, len, path).await?;
-                let number = u32::try_from(i + 1).unwrap_or(u32::MAX);
-                // Spawned so that request signing and sending of parts use every core.
-                match tokio::spawn(upload.put_part(number, offset, data)).await {
-                    Ok(r) => r,
-                    Err(e) => Err(Error::Generic {
-                        path: path.clone(),
-                        source: Box::new(e),
-                    }),
-                }
+                let version = (got.meta.e_tag.clone(), got.meta.size);
+                let data = collect_exact(got.body, len, src_path).await?;
+                Ok::<_, Error>((i, offset, data, version, permit))
             }
         })
-        .buffer_unordered(config.upload.part_concurrency.max(1))
-        .try_collect()
-        .await;
-    match parts {
-        Ok(mut parts) => {
+        .buffered(concurrency);
+
+    let mut uploads: JoinSet<Result<PartId, Error>> = JoinSet::new();
+    let mut parts = Vec::new();
+    let mut hasher = Some(Sha256::new());
+    let mut expected: Option<(Option<String>, u64)> = None;
+    let outcome: Result<(), Error> = async {
+        while let Some(read) = reads.next().await {
+            let (i, offset, data, version, permit) = read?;
+            let expected = expected.get_or_insert_with(|| version.clone());
+            if *expected != version || version.1 != size {
+                return Err(Error::Transient {
+                    path: src_path.clone(),
+                    source: msg("the source object changed while it was being copied"),
+                });
+            }
+            // Hash in order, off the async threads.
+            let h = hasher.take().unwrap_or_default();
+            let chunk = data.clone();
+            let h = tokio::task::spawn_blocking(move || {
+                let mut h = h;
+                h.update(&chunk);
+                h
+            })
+            .await
+            .map_err(|e| Error::Generic {
+                path: path.clone(),
+                source: Box::new(e),
+            })?;
+            hasher = Some(h);
+            while uploads.len() >= concurrency {
+                parts.push(joined(uploads.join_next().await, &path)?);
+            }
+            let number = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            let fut = upload.put_part(number, offset, data);
+            uploads.spawn(async move {
+                let r = fut.await;
+                drop(permit);
+                r
+            });
+        }
+        while let Some(j) = uploads.join_next().await {
+            parts.push(joined(Some(j), &path)?);
+        }
+        Ok(())
+    }
+    .await;
+    drop(reads);
+    let upload_id = upload.id().to_owned();
+    let result = match outcome {
+        Ok(()) => {
             parts.sort_by_key(|p| p.number);
-            upload.complete(parts).await?;
-            Ok(size)
+            upload.complete(parts).await
         }
         Err(e) => {
+            uploads.shutdown().await;
             if let Err(abort) = upload.abort().await {
                 tracing::warn!(path, error = %display_chain(&abort), "aborting multipart upload failed");
             }
             Err(e)
         }
+    };
+    if let Some(j) = journal {
+        j.finished(&upload_id);
+    }
+    let put = result?;
+    Ok(Copied {
+        method: Method::Streamed,
+        size,
+        sha256: hasher.map(|h| h.finalize().into()),
+        e_tag: put.e_tag,
+        version: put.version,
+    })
+}
+
+fn joined(
+    j: Option<Result<Result<PartId, Error>, tokio::task::JoinError>>,
+    path: &str,
+) -> Result<PartId, Error> {
+    match j {
+        Some(Ok(r)) => r,
+        Some(Err(e)) => Err(Error::Generic {
+            path: path.to_owned(),
+            source: Box::new(e),
+        }),
+        None => Err(Error::Generic {
+            path: path.to_owned(),
+            source: msg("part upload vanished"),
+        }),
     }
 }
 

@@ -1,0 +1,232 @@
+//! `ferry mirror`.
+
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use ferry_daemon::backend::{MemoryBudget, UploadConfig};
+use ferry_daemon::location::Location;
+use ferry_daemon::sync::mirror::{self, Event, MaxDelete, MirrorOptions, Reason, Side};
+use ferry_daemon::sync::transfer::TransferConfig;
+use ferry_state::Manifest;
+use serde_json::json;
+
+use crate::args::MirrorArgs;
+use crate::{Ctx, Status, output};
+
+const MIB: u64 = 1024 * 1024;
+
+pub async fn run(ctx: &mut Ctx, a: MirrorArgs) -> anyhow::Result<Status> {
+    let src = side(ctx, &a.source, true).await?;
+    let dst = side(ctx, &a.target, false).await?;
+    let (s, d) = (
+        src.store.canonical(&src.prefix),
+        dst.store.canonical(&dst.prefix),
+    );
+    let (s, d) = (with_slash(s), with_slash(d));
+    if d.starts_with(&s) || s.starts_with(&d) {
+        bail!(
+            "{} and {} overlap: the target must not be inside the source, nor the source inside the target",
+            a.source,
+            a.target
+        );
+    }
+    let options = MirrorOptions {
+        remove: a.remove,
+        dry_run: a.dry_run,
+        exclude: globs(&a.exclude)?,
+        max_delete: a.max_delete.as_deref().map(parse_max_delete).transpose()?,
+        force: a.force,
+        workers: usize::from(a.max_workers),
+        transfer: TransferConfig {
+            upload: UploadConfig {
+                multipart_threshold: a.part_size * MIB,
+                part_size: a.part_size * MIB,
+                part_concurrency: 4,
+                budget: MemoryBudget::new(a.memory * MIB),
+            },
+            ..TransferConfig::default()
+        },
+    };
+    let state_dir = a
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| ctx.config.dir().join("state"));
+    let manifest = Manifest::open(&state_dir)?;
+
+    let started = Instant::now();
+    let (json, quiet) = (ctx.json, ctx.quiet);
+    let mut print_failed = None;
+    let mut on_event = |e: Event| {
+        if let Err(err) = print_event(json, quiet, a.dry_run, e) {
+            print_failed.get_or_insert(err);
+        }
+    };
+    let summary = mirror::mirror(&manifest, &src, &dst, &options, &mut on_event).await?;
+    if let Some(e) = print_failed {
+        return Err(e);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    if let Some(e) = &summary.scan_error {
+        let err =
+            anyhow::Error::msg(ferry_daemon::backend::error::display_chain(e)).context(format!(
+                "listing the source {} failed; nothing was deleted",
+                a.source
+            ));
+        output::print_error(&err);
+    }
+    if let Some(why) = &summary.delete_refused {
+        output::print_error(&anyhow::anyhow!("{why}"));
+    }
+    if json {
+        output::json(&json!({
+            "status": if summary.ok() { "success" } else { "error" }, "op": "summary",
+            "copied": summary.copied, "bytes": summary.bytes, "unchanged": summary.unchanged,
+            "deleted": summary.deleted, "kept": summary.kept, "failed": summary.failed,
+            "sourceObjects": summary.source_objects, "dryRun": a.dry_run, "seconds": secs,
+        }))?;
+    } else if !quiet {
+        let rate = if secs > 0.0 {
+            (summary.bytes as f64 / secs) as u64
+        } else {
+            0
+        };
+        let verb = if a.dry_run { "Would copy" } else { "Copied" };
+        let mut line = format!(
+            "{verb} {} objects ({}), {} unchanged, {} removed",
+            summary.copied,
+            output::human_size(summary.bytes),
+            summary.unchanged,
+            summary.deleted
+        );
+        if summary.kept > 0 {
+            line.push_str(&format!(
+                ", {} gone at the source kept at the target (use --remove)",
+                summary.kept
+            ));
+        }
+        if summary.failed > 0 {
+            line.push_str(&format!("; {} failed", summary.failed));
+        }
+        line.push_str(&format!(" in {secs:.1}s, {}/s", output::human_size(rate)));
+        eprintln!("{line}");
+    }
+    Ok(if summary.ok() {
+        Status::Ok
+    } else {
+        Status::Failed
+    })
+}
+
+fn with_slash(s: String) -> String {
+    if s.ends_with('/') { s } else { format!("{s}/") }
+}
+
+/// Opens one end as a folder: a local folder, or a bucket and prefix ending with `/`.
+async fn side(ctx: &mut Ctx, arg: &str, is_source: bool) -> anyhow::Result<Side> {
+    let loc = ctx.location(arg)?;
+    match &loc {
+        Location::Local { path, .. } => {
+            if is_source && !path.is_dir() {
+                if let Some(head) = ferry_daemon::location::missing_alias_like_head(arg) {
+                    bail!(
+                        "{arg}: no such folder, and {head:?} is not an alias (see `ferry alias ls`)"
+                    );
+                }
+                bail!("{arg}: no such folder");
+            }
+            if !is_source && let Some(head) = ferry_daemon::location::missing_alias_like_head(arg) {
+                bail!(
+                    "{arg}: {head:?} is neither an alias nor an existing folder (see `ferry alias ls`; for a new local folder write ./{arg})"
+                );
+            }
+        }
+        Location::Remote { bucket: None, .. } => {
+            bail!("{arg}: name a bucket (ALIAS/BUCKET[/PREFIX])")
+        }
+        Location::Remote { .. } => {}
+    }
+    let (store, key) = ctx.stores.open(&loc, true).await?;
+    let prefix = if key.is_empty() || key.ends_with('/') {
+        key
+    } else {
+        format!("{key}/")
+    };
+    Ok(Side { store, prefix })
+}
+
+fn globs(patterns: &[String]) -> anyhow::Result<globset::GlobSet> {
+    let mut b = globset::GlobSetBuilder::new();
+    for p in patterns {
+        let g = globset::GlobBuilder::new(p)
+            .literal_separator(false)
+            .build()
+            .with_context(|| format!("--exclude {p:?}"))?;
+        b.add(g);
+    }
+    b.build().context("--exclude")
+}
+
+fn parse_max_delete(v: &str) -> anyhow::Result<MaxDelete> {
+    let bad =
+        || anyhow::anyhow!("--max-delete {v:?}: expected a count (100) or a percentage (10%)");
+    match v.strip_suffix('%') {
+        Some(p) => {
+            let p: f64 = p.trim().parse().map_err(|_| bad())?;
+            if !(0.0..=100.0).contains(&p) {
+                return Err(bad());
+            }
+            Ok(MaxDelete::Percent(p))
+        }
+        None => v
+            .trim()
+            .parse::<u64>()
+            .map(MaxDelete::Count)
+            .map_err(|_| bad()),
+    }
+}
+
+fn print_event(json: bool, quiet: bool, dry_run: bool, e: Event) -> anyhow::Result<()> {
+    match e {
+        Event::Copied {
+            source,
+            target,
+            size,
+            method,
+            reason,
+        } => {
+            let reason = match reason {
+                Reason::New => "new",
+                Reason::Changed => "changed",
+            };
+            if json {
+                output::json(
+                    &json!({"status":"success","op":"copy","source":source,"target":target,"size":size,
+                    "method": method.map_or("dry-run", |m| m.as_str()), "reason": reason}),
+                )?;
+            } else if !quiet {
+                output::line(&format!("`{source}` -> `{target}` ({reason})"))?;
+            }
+        }
+        Event::Deleted { target } => {
+            if json {
+                output::json(
+                    &json!({"status":"success","op":"delete","target":target,"dryRun":dry_run}),
+                )?;
+            } else if !quiet {
+                let verb = if dry_run { "Would remove" } else { "Removed" };
+                output::line(&format!("{verb} `{target}`."))?;
+            }
+        }
+        Event::Failed { path, error } => {
+            let err = anyhow::Error::from(error);
+            if json {
+                output::json(
+                    &json!({"status":"error","path":path,"error":output::error_line(&err)}),
+                )?;
+            } else {
+                output::print_error(&err);
+            }
+        }
+    }
+    Ok(())
+}

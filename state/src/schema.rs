@@ -1,0 +1,370 @@
+//! The column families and their typed records.
+//!
+//! ```text
+//! meta     | name bytes                  | -> | u8 version | u64 value |
+//! pairs    | pair_id u32 BE              | -> | u8 version | source | target | created ms | last scan ms? | objects | bytes |
+//! objects  | pair_id u32 BE | key bytes  | -> | u8 version | size u64 | src etag? | src mtime ms? | sha256? | dst etag? | dst version? | synced ms |
+//! uploads  | pair_id u32 BE | key bytes  | -> | u8 version | upload id | src etag? | part size u64 | started ms |
+//! ```
+//! `?` marks an optional field (tag byte 0/1). Strings are `u32 BE length ‖ UTF-8 bytes`.
+//! Object keys are stored as raw bytes after the pair id, so one pair's rows sort exactly like an
+//! S3 listing of its source and a merge-walk between the two needs no sorting.
+
+use crate::codec::{DecodeError, KeyCodec, Reader, Schema, ValueCodec, Writer};
+
+/// Identifies a mirror pair (source → target).
+pub type PairId = u32;
+
+const V1: u8 = 1;
+
+fn check_version(r: &mut Reader<'_>) -> Result<(), DecodeError> {
+    match r.u8()? {
+        V1 => Ok(()),
+        v => Err(DecodeError::UnknownVersion(v)),
+    }
+}
+
+/// A small named counter or setting (`format`, `next_pair`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetaValue(pub u64);
+
+/// Key of [`MetaSchema`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetaKey(pub &'static str);
+
+impl KeyCodec for MetaKey {
+    fn encode_key(&self) -> Vec<u8> {
+        self.0.as_bytes().to_vec()
+    }
+    fn decode_key(bytes: &[u8]) -> Result<Self, DecodeError> {
+        match bytes {
+            b"format" => Ok(MetaKey("format")),
+            b"next_pair" => Ok(MetaKey("next_pair")),
+            _ => Err(DecodeError::InvalidTag(bytes.first().copied().unwrap_or(0))),
+        }
+    }
+}
+
+impl ValueCodec for MetaValue {
+    fn encode_value(&self) -> Vec<u8> {
+        let mut w = Writer::with_version(V1);
+        w.u64(self.0);
+        w.finish()
+    }
+    fn decode_value(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        check_version(&mut r)?;
+        let v = r.u64()?;
+        r.end()?;
+        Ok(MetaValue(v))
+    }
+}
+
+/// `meta`: format version and counters.
+#[derive(Debug)]
+pub struct MetaSchema;
+impl Schema for MetaSchema {
+    const CF: &'static str = "meta";
+    type Key = MetaKey;
+    type Value = MetaValue;
+}
+
+/// Key of pair-scoped families: a pair id alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PairKey(pub PairId);
+
+impl KeyCodec for PairKey {
+    fn encode_key(&self) -> Vec<u8> {
+        self.0.to_be_bytes().to_vec()
+    }
+    fn decode_key(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let id = r.u32()?;
+        r.end()?;
+        Ok(PairKey(id))
+    }
+}
+
+/// A registered source → target pair and its last scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairRecord {
+    /// Normalised source URL.
+    pub source: String,
+    /// Normalised target URL.
+    pub target: String,
+    /// When the pair was registered (ms since the epoch).
+    pub created_ms: i64,
+    /// When the last complete scan ended.
+    pub last_scan_ms: Option<i64>,
+    /// Objects at the source at the last complete scan.
+    pub objects: u64,
+    /// Bytes at the source at the last complete scan.
+    pub bytes: u64,
+}
+
+impl ValueCodec for PairRecord {
+    fn encode_value(&self) -> Vec<u8> {
+        let mut w = Writer::with_version(V1);
+        w.str(&self.source)
+            .str(&self.target)
+            .i64(self.created_ms)
+            .opt_i64(self.last_scan_ms)
+            .u64(self.objects)
+            .u64(self.bytes);
+        w.finish()
+    }
+    fn decode_value(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        check_version(&mut r)?;
+        let rec = PairRecord {
+            source: r.string()?,
+            target: r.string()?,
+            created_ms: r.i64()?,
+            last_scan_ms: r.opt_i64()?,
+            objects: r.u64()?,
+            bytes: r.u64()?,
+        };
+        r.end()?;
+        Ok(rec)
+    }
+}
+
+/// `pairs`: registered mirror pairs.
+#[derive(Debug)]
+pub struct PairsSchema;
+impl Schema for PairsSchema {
+    const CF: &'static str = "pairs";
+    type Key = PairKey;
+    type Value = PairRecord;
+}
+
+/// Key of per-object families: pair id, then the object's key relative to the pair's source.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ObjectKey {
+    /// The pair.
+    pub pair: PairId,
+    /// Key relative to the source prefix.
+    pub key: String,
+}
+
+impl KeyCodec for ObjectKey {
+    fn encode_key(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(4 + self.key.len());
+        v.extend_from_slice(&self.pair.to_be_bytes());
+        v.extend_from_slice(self.key.as_bytes());
+        v
+    }
+    fn decode_key(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let pair = r.u32()?;
+        let key = std::str::from_utf8(r.rest())
+            .map_err(|_| DecodeError::InvalidUtf8)?
+            .to_owned();
+        Ok(ObjectKey { pair, key })
+    }
+}
+
+/// What ferry knows of one object it mirrored: the source version it copied, the content hash
+/// and what the target answered. A row exists only once the target confirmed the object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectRecord {
+    /// Size in bytes.
+    pub size: u64,
+    /// Source ETag when copied (a fingerprint on local sources).
+    pub src_etag: Option<String>,
+    /// Source last-modified when copied (ms since the epoch).
+    pub src_mtime_ms: Option<i64>,
+    /// SHA-256 of the content, computed while streaming it.
+    pub sha256: Option<[u8; 32]>,
+    /// Target ETag after the write.
+    pub dst_etag: Option<String>,
+    /// Target version after the write (versioned buckets).
+    pub dst_version: Option<String>,
+    /// When the target confirmed the write (ms since the epoch).
+    pub synced_ms: i64,
+}
+
+impl ValueCodec for ObjectRecord {
+    fn encode_value(&self) -> Vec<u8> {
+        let mut w = Writer::with_version(V1);
+        w.u64(self.size)
+            .opt_str(self.src_etag.as_deref())
+            .opt_i64(self.src_mtime_ms)
+            .opt_arr32(self.sha256.as_ref())
+            .opt_str(self.dst_etag.as_deref())
+            .opt_str(self.dst_version.as_deref())
+            .i64(self.synced_ms);
+        w.finish()
+    }
+    fn decode_value(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        check_version(&mut r)?;
+        let rec = ObjectRecord {
+            size: r.u64()?,
+            src_etag: r.opt_string()?,
+            src_mtime_ms: r.opt_i64()?,
+            sha256: r.opt_arr32()?,
+            dst_etag: r.opt_string()?,
+            dst_version: r.opt_string()?,
+            synced_ms: r.i64()?,
+        };
+        r.end()?;
+        Ok(rec)
+    }
+}
+
+/// `objects`: one row per mirrored object.
+#[derive(Debug)]
+pub struct ObjectsSchema;
+impl Schema for ObjectsSchema {
+    const CF: &'static str = "objects";
+    type Key = ObjectKey;
+    type Value = ObjectRecord;
+}
+
+/// A multipart upload in flight at the target, so a crash can abort (or resume) it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRecord {
+    /// The target's upload id.
+    pub upload_id: String,
+    /// The target key being written.
+    pub target_key: String,
+    /// Source ETag being copied.
+    pub src_etag: Option<String>,
+    /// Part size used.
+    pub part_size: u64,
+    /// When it started (ms since the epoch).
+    pub started_ms: i64,
+}
+
+impl ValueCodec for UploadRecord {
+    fn encode_value(&self) -> Vec<u8> {
+        let mut w = Writer::with_version(V1);
+        w.str(&self.upload_id)
+            .str(&self.target_key)
+            .opt_str(self.src_etag.as_deref())
+            .u64(self.part_size)
+            .i64(self.started_ms);
+        w.finish()
+    }
+    fn decode_value(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        check_version(&mut r)?;
+        let rec = UploadRecord {
+            upload_id: r.string()?,
+            target_key: r.string()?,
+            src_etag: r.opt_string()?,
+            part_size: r.u64()?,
+            started_ms: r.i64()?,
+        };
+        r.end()?;
+        Ok(rec)
+    }
+}
+
+/// `uploads`: multipart uploads in flight.
+#[derive(Debug)]
+pub struct UploadsSchema;
+impl Schema for UploadsSchema {
+    const CF: &'static str = "uploads";
+    type Key = ObjectKey;
+    type Value = UploadRecord;
+}
+
+/// Every column family the manifest opens.
+pub const COLUMN_FAMILIES: &[&str] = &[
+    MetaSchema::CF,
+    PairsSchema::CF,
+    ObjectsSchema::CF,
+    UploadsSchema::CF,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn opt_str() -> impl Strategy<Value = Option<String>> {
+        proptest::option::of(".{0,40}")
+    }
+
+    prop_compose! {
+        fn object_record()(size in any::<u64>(), src_etag in opt_str(), src_mtime_ms in any::<Option<i64>>(),
+            sha256 in any::<Option<[u8; 32]>>(), dst_etag in opt_str(), dst_version in opt_str(), synced_ms in any::<i64>())
+            -> ObjectRecord {
+            ObjectRecord { size, src_etag, src_mtime_ms, sha256, dst_etag, dst_version, synced_ms }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn object_key_round_trips_and_keeps_order(p1 in any::<u32>(), k1 in ".{0,60}", p2 in any::<u32>(), k2 in ".{0,60}") {
+            let a = ObjectKey { pair: p1, key: k1 };
+            let b = ObjectKey { pair: p2, key: k2 };
+            prop_assert_eq!(ObjectKey::decode_key(&a.encode_key()).unwrap(), a.clone());
+            // Byte order of encoded keys == (pair, key bytes) order == S3 listing order.
+            let logical = (a.pair, a.key.as_bytes()).cmp(&(b.pair, b.key.as_bytes()));
+            prop_assert_eq!(a.encode_key().cmp(&b.encode_key()), logical);
+        }
+
+        #[test]
+        fn object_record_round_trips(rec in object_record()) {
+            prop_assert_eq!(ObjectRecord::decode_value(&rec.encode_value()).unwrap(), rec);
+        }
+
+        #[test]
+        fn pair_record_round_trips(source in ".{0,80}", target in ".{0,80}", created_ms in any::<i64>(),
+            last_scan_ms in any::<Option<i64>>(), objects in any::<u64>(), bytes in any::<u64>()) {
+            let rec = PairRecord { source, target, created_ms, last_scan_ms, objects, bytes };
+            prop_assert_eq!(PairRecord::decode_value(&rec.encode_value()).unwrap(), rec);
+            prop_assert_eq!(PairKey::decode_key(&PairKey(objects as u32).encode_key()).unwrap(), PairKey(objects as u32));
+        }
+
+        #[test]
+        fn upload_record_round_trips(upload_id in ".{0,80}", target_key in ".{0,80}", src_etag in opt_str(),
+            part_size in any::<u64>(), started_ms in any::<i64>()) {
+            let rec = UploadRecord { upload_id, target_key, src_etag, part_size, started_ms };
+            prop_assert_eq!(UploadRecord::decode_value(&rec.encode_value()).unwrap(), rec);
+        }
+
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = ObjectRecord::decode_value(&bytes);
+            let _ = PairRecord::decode_value(&bytes);
+            let _ = UploadRecord::decode_value(&bytes);
+            let _ = MetaValue::decode_value(&bytes);
+            let _ = ObjectKey::decode_key(&bytes);
+            let _ = PairKey::decode_key(&bytes);
+            let _ = MetaKey::decode_key(&bytes);
+        }
+
+        #[test]
+        fn truncated_or_extended_values_are_errors(rec in object_record(), cut in 0usize..64, extra in 1usize..4) {
+            let bytes = rec.encode_value();
+            let cut = cut.min(bytes.len() - 1);
+            prop_assert!(ObjectRecord::decode_value(&bytes[..cut]).is_err());
+            let mut longer = bytes.clone();
+            longer.extend(std::iter::repeat_n(0u8, extra));
+            prop_assert!(ObjectRecord::decode_value(&longer).is_err());
+        }
+    }
+
+    #[test]
+    fn newer_value_versions_are_refused() {
+        let mut bytes = ObjectRecord {
+            size: 1,
+            src_etag: None,
+            src_mtime_ms: None,
+            sha256: None,
+            dst_etag: None,
+            dst_version: None,
+            synced_ms: 0,
+        }
+        .encode_value();
+        bytes[0] = 2;
+        assert_eq!(
+            ObjectRecord::decode_value(&bytes),
+            Err(DecodeError::UnknownVersion(2))
+        );
+    }
+}

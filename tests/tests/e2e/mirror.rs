@@ -1,0 +1,324 @@
+//! `ferry mirror` end to end: the real binary, real S3 servers (with request counters), local
+//! folders, and the manifest on disk.
+
+use std::path::Path;
+
+use ferry_tests::s3s_server::S3sServer;
+use ferry_tests::{Ferry, data, tree_hashes};
+
+const MIB: usize = 1024 * 1024;
+
+fn write_tree(root: &Path, n: usize) {
+    for i in 0..n {
+        let rel = format!("backup/b1/binlogs/insert_log/1/2/{}/{i}", i % 3);
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&p, data(i as u64, 1000 + i * 37)).expect("write");
+    }
+    let meta = root.join("backup/b1/meta/backup_meta.json");
+    std::fs::create_dir_all(meta.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&meta, data(999, 12 * MIB + 1)).expect("write big");
+}
+
+fn records(out: &str) -> Vec<serde_json::Value> {
+    out.lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect()
+}
+
+fn summary(out: &str) -> serde_json::Value {
+    records(out)
+        .into_iter()
+        .find(|r| r["op"] == "summary")
+        .expect("summary line")
+}
+
+struct Env {
+    ferry: Ferry,
+    work: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        Env {
+            ferry: Ferry::new(),
+            work: tempfile::tempdir().expect("work"),
+        }
+    }
+    fn path(&self, rel: &str) -> String {
+        format!("{}/{rel}", self.work.path().display())
+    }
+    fn state(&self) -> String {
+        self.path("state")
+    }
+    fn mirror(&self, extra: &[&str], src: &str, dst: &str) -> (i32, String, String) {
+        let state = self.state();
+        let mut args = vec![
+            "mirror",
+            "--json",
+            "--part-size",
+            "5",
+            "--state-dir",
+            state.as_str(),
+        ];
+        args.extend_from_slice(extra);
+        args.push(src);
+        args.push(dst);
+        self.ferry.run(&args)
+    }
+    fn mirror_ok(&self, extra: &[&str], src: &str, dst: &str) -> serde_json::Value {
+        let (code, out, err) = self.mirror(extra, src, dst);
+        assert_eq!(code, 0, "mirror failed\nstdout:\n{out}\nstderr:\n{err}");
+        summary(&out)
+    }
+}
+
+fn alias(ferry: &Ferry, name: &str, s: &S3sServer) {
+    ferry.ok(&[
+        "alias",
+        "set",
+        name,
+        &s.url(),
+        s.access_key(),
+        s.secret_key(),
+    ]);
+}
+
+#[test]
+fn local_to_s3_mirror_is_incremental_and_a_no_op_sends_no_request_to_the_target() {
+    let srv = S3sServer::start("AKIAMIRROR1", "mirror-secret-1");
+    let env = Env::new();
+    alias(&env.ferry, "t", &srv);
+    env.ferry.ok(&["mb", "t/dst"]);
+    let src_dir = env.work.path().join("src");
+    write_tree(&src_dir, 20);
+    let src = format!("{}/", src_dir.display());
+
+    let first = env.mirror_ok(&[], &src, "t/dst/mirror/");
+    assert_eq!(first["copied"], 21, "{first}");
+    let back = env.path("back/");
+    env.ferry.ok(&["cp", "-r", "t/dst/mirror/", &back]);
+    assert_eq!(tree_hashes(&src_dir), tree_hashes(Path::new(&back)));
+
+    // Nothing changed: the source is listed, the target is not touched at all.
+    let before = srv.requests();
+    let second = env.mirror_ok(&[], &src, "t/dst/mirror/");
+    assert_eq!(
+        (second["copied"].as_u64(), second["unchanged"].as_u64()),
+        (Some(0), Some(21)),
+        "{second}"
+    );
+    assert_eq!(
+        srv.requests(),
+        before,
+        "a no-op mirror sent requests to the target"
+    );
+
+    // One changed file: exactly one copy.
+    std::fs::write(
+        src_dir.join("backup/b1/binlogs/insert_log/1/2/0/3"),
+        data(4242, 1111),
+    )
+    .expect("rewrite");
+    let (code, out, err) = env.mirror(&[], &src, "t/dst/mirror/");
+    assert_eq!(code, 0, "{err}");
+    let copies: Vec<_> = records(&out)
+        .into_iter()
+        .filter(|r| r["op"] == "copy")
+        .collect();
+    assert_eq!(copies.len(), 1, "{out}");
+    assert_eq!(copies[0]["reason"], "changed");
+    assert!(
+        copies[0]["target"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("insert_log/1/2/0/3"))
+    );
+
+    // A deleted source object stays at the target without --remove...
+    std::fs::remove_file(src_dir.join("backup/b1/binlogs/insert_log/1/2/1/4")).expect("rm");
+    let s = env.mirror_ok(&[], &src, "t/dst/mirror/");
+    assert_eq!(
+        (s["deleted"].as_u64(), s["kept"].as_u64()),
+        (Some(0), Some(1)),
+        "{s}"
+    );
+    assert!(
+        env.ferry
+            .ok(&["ls", "-r", "t/dst/mirror/"])
+            .contains("insert_log/1/2/1/4")
+    );
+    // ... and goes with it.
+    let s = env.mirror_ok(&["--remove"], &src, "t/dst/mirror/");
+    assert_eq!(s["deleted"], 1, "{s}");
+    assert!(
+        !env.ferry
+            .ok(&["ls", "-r", "t/dst/mirror/"])
+            .contains("insert_log/1/2/1/4")
+    );
+
+    // A dry run changes nothing, not even the manifest.
+    std::fs::write(src_dir.join("backup/b1/new-file"), b"new").expect("write");
+    let before = env.ferry.ok(&["ls", "-r", "t/dst/mirror/"]);
+    let dry = env.mirror_ok(&["--dry-run"], &src, "t/dst/mirror/");
+    assert_eq!(dry["copied"], 1);
+    assert_eq!(env.ferry.ok(&["ls", "-r", "t/dst/mirror/"]), before);
+    assert_eq!(env.mirror_ok(&[], &src, "t/dst/mirror/")["copied"], 1);
+
+    // --exclude: matching keys are neither copied nor deleted.
+    std::fs::write(src_dir.join("backup/b1/scratch.tmp"), b"tmp").expect("write");
+    assert_eq!(
+        env.mirror_ok(&["--exclude", "*.tmp"], &src, "t/dst/mirror/")["copied"],
+        0
+    );
+}
+
+#[test]
+fn s3_to_other_s3_mirror_no_op_sends_nothing_to_the_target() {
+    let a = S3sServer::start("AKIAMIRRORA", "mirror-secret-a");
+    let b = S3sServer::start("AKIAMIRRORB", "mirror-secret-b");
+    let env = Env::new();
+    alias(&env.ferry, "a", &a);
+    alias(&env.ferry, "b", &b);
+    env.ferry.ok(&["mb", "a/src"]);
+    env.ferry.ok(&["mb", "b/dst"]);
+    let local = env.work.path().join("seed");
+    write_tree(&local, 12);
+    env.ferry.ok(&[
+        "cp",
+        "-r",
+        "--part-size",
+        "5",
+        &format!("{}/", local.display()),
+        "a/src/",
+    ]);
+
+    let first = env.mirror_ok(&[], "a/src/backup/", "b/dst/backup/");
+    assert_eq!(first["copied"], 13);
+    let (a_before, b_before) = (a.requests(), b.requests());
+    let again = env.mirror_ok(&[], "a/src/backup/", "b/dst/backup/");
+    assert_eq!(again["unchanged"], 13, "{again}");
+    assert_eq!(b.requests(), b_before, "no-op mirror touched the target");
+    assert!(a.requests() > a_before, "the source must have been listed");
+
+    let back = env.path("back/");
+    env.ferry.ok(&["cp", "-r", "b/dst/backup/", &back]);
+    assert_eq!(
+        tree_hashes(&local.join("backup")),
+        tree_hashes(Path::new(&back))
+    );
+}
+
+#[test]
+fn mirror_refuses_bad_state_overlap_and_unsafe_deletes() {
+    let srv = S3sServer::start("AKIAMIRRORX", "mirror-secret-x");
+    let env = Env::new();
+    alias(&env.ferry, "t", &srv);
+    env.ferry.ok(&["mb", "t/dst"]);
+    let src_dir = env.work.path().join("src");
+    write_tree(&src_dir, 3);
+    let src = format!("{}/", src_dir.display());
+    let state = env.state();
+
+    // Overlapping ends.
+    env.ferry.fails(
+        &["mirror", "--state-dir", &state, "t/dst/a/", "t/dst/a/b/"],
+        &["overlap"],
+    );
+    env.ferry.fails(
+        &["mirror", "--state-dir", &state, "t/dst/a/", "t/dst/a/"],
+        &["overlap"],
+    );
+    env.ferry.fails(
+        &[
+            "mirror",
+            "--state-dir",
+            &state,
+            &src,
+            &format!("{src}inner/"),
+        ],
+        &["overlap"],
+    );
+
+    // A foreign folder as the state dir.
+    let foreign = env.path("foreign");
+    std::fs::create_dir_all(&foreign).expect("mkdir");
+    std::fs::write(format!("{foreign}/notes.txt"), "mine").expect("write");
+    env.ferry.fails(
+        &["mirror", "--state-dir", &foreign, &src, "t/dst/m/"],
+        &["is not a ferry manifest"],
+    );
+    assert_eq!(
+        std::fs::read_to_string(format!("{foreign}/notes.txt")).expect("kept"),
+        "mine"
+    );
+
+    // The manifest in use by another process.
+    env.mirror_ok(&[], &src, "t/dst/m/");
+    {
+        let _held = ferry_state::Manifest::open(Path::new(&state)).expect("hold the manifest");
+        env.ferry.fails(
+            &["mirror", "--state-dir", &state, &src, "t/dst/m/"],
+            &["in use"],
+        );
+    }
+
+    // An unreachable source with --remove: error, nothing deleted.
+    env.ferry
+        .ok(&["alias", "set", "gone", "http://127.0.0.1:9", "k", "s"]);
+    env.ferry.ok(&["mb", "--ignore-existing", "t/dst"]);
+    let before = env.ferry.ok(&["ls", "-r", "t/dst/m/"]);
+    let (code, _, err) = env.mirror(&["--remove"], "gone/bucket/", "t/dst/m/");
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("cannot connect") || err.contains("listing the source"),
+        "{err}"
+    );
+    assert_eq!(env.ferry.ok(&["ls", "-r", "t/dst/m/"]), before);
+
+    // A source that lists nothing: deleting everything is refused without --force.
+    for f in walk_files(&src_dir) {
+        std::fs::remove_file(f).expect("rm");
+    }
+    let (code, out, err) = env.mirror(&["--remove"], &src, "t/dst/m/");
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("the source listed no objects"), "{err}");
+    assert_eq!(env.ferry.ok(&["ls", "-r", "t/dst/m/"]), before);
+
+    // Above --max-delete: refused.
+    write_tree(&src_dir, 1);
+    let (code, _, err) = env.mirror(&["--remove", "--max-delete", "1"], &src, "t/dst/m/");
+    assert_eq!(code, 1);
+    assert!(err.contains("exceed --max-delete"), "{err}");
+    env.ferry.fails(
+        &[
+            "mirror",
+            "--state-dir",
+            &state,
+            "--max-delete",
+            "lots",
+            &src,
+            "t/dst/m/",
+        ],
+        &["--max-delete"],
+    );
+    // With --force it goes through.
+    let s = env.mirror_ok(
+        &["--remove", "--max-delete", "1", "--force"],
+        &src,
+        "t/dst/m/",
+    );
+    assert_eq!(s["deleted"], 2, "{s}");
+}
+
+fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("read_dir") {
+        let p = e.expect("entry").path();
+        if p.is_dir() {
+            out.extend(walk_files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
