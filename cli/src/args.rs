@@ -49,6 +49,10 @@ pub enum Command {
     Cp(CpArgs),
     /// Mirror a folder or prefix incrementally (only what changed since the last run).
     Mirror(MirrorArgs),
+    /// List differences between two folders or prefixes (mc's `<`, `>`, `!`).
+    Diff(DiffArgs),
+    /// Read both sides and compare SHA-256 of every object.
+    Verify(VerifyArgs),
     /// Show an object's, folder's or bucket's metadata.
     Stat(StatArgs),
     /// Write objects to standard output.
@@ -197,6 +201,28 @@ pub struct MirrorArgs {
     /// Folder of the manifest (default: <config dir>/state).
     #[arg(long, env = "FERRY_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// First (source) folder or prefix.
+    pub source: String,
+    /// Second (target) folder or prefix.
+    pub target: String,
+    /// Manifest folder: content known from earlier mirrors is compared too.
+    #[arg(long, env = "FERRY_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Source folder or prefix.
+    pub source: String,
+    /// Target folder or prefix.
+    pub target: String,
+    /// Objects hashed at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub max_workers: u16,
 }
 
 #[derive(Debug, Args)]

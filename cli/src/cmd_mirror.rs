@@ -10,7 +10,7 @@ use ferry_daemon::sync::transfer::TransferConfig;
 use ferry_state::Manifest;
 use serde_json::json;
 
-use crate::args::MirrorArgs;
+use crate::args::{DiffArgs, MirrorArgs, VerifyArgs};
 use crate::{Ctx, Status, output};
 
 const MIB: u64 = 1024 * 1024;
@@ -229,4 +229,91 @@ fn print_event(json: bool, quiet: bool, dry_run: bool, e: Event) -> anyhow::Resu
         }
     }
     Ok(())
+}
+
+fn print_difference(
+    json: bool,
+    src: &Side,
+    dst: &Side,
+    d: &ferry_daemon::sync::diff::Difference,
+) -> anyhow::Result<()> {
+    use ferry_daemon::sync::diff::Difference as D;
+    let k = d.key();
+    let (first, second) = (
+        format!("{}/{}{k}", src.store, src.prefix),
+        format!("{}/{}{k}", dst.store, dst.prefix),
+    );
+    let (mark, kind, url) = match d {
+        D::OnlyInSource(_) => ("<", "only-in-first", &first),
+        D::OnlyInTarget(_) => (">", "only-in-second", &second),
+        D::Size { .. } => ("!", "size", &first),
+        D::Content(_) => ("!", "content", &first),
+    };
+    if json {
+        output::json(&json!({"status":"success","first":first,"second":second,"diff":kind}))?;
+    } else {
+        output::line(&format!("{mark} {url}"))?;
+    }
+    Ok(())
+}
+
+pub async fn diff(ctx: &mut Ctx, a: DiffArgs) -> anyhow::Result<Status> {
+    use ferry_daemon::sync::diff::{self, Known, NothingKnown};
+    use futures::TryStreamExt;
+    let src = side(ctx, &a.source, true).await?;
+    let dst = side(ctx, &a.target, true).await?;
+    let state_dir = a
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| ctx.config.dir().join("state"));
+    let manifest = if state_dir.join("CURRENT").exists() {
+        Some(Manifest::open(&state_dir)?)
+    } else {
+        None
+    };
+    let pair = match &manifest {
+        Some(m) => m.find_pair(&src.url(), &dst.url())?,
+        None => None,
+    };
+    let known_manifest = match (&manifest, pair) {
+        (Some(m), Some(p)) => Some(mirror::ManifestKnown {
+            manifest: m,
+            pair: p,
+        }),
+        _ => None,
+    };
+    let known: &dyn Known = match &known_manifest {
+        Some(k) => k,
+        None => &NothingKnown,
+    };
+    let mut diffs = diff::diff(&src, &dst, known);
+    let mut n = 0u64;
+    while let Some(d) = diffs.try_next().await? {
+        n += 1;
+        print_difference(ctx.json, &src, &dst, &d)?;
+    }
+    Ok(if n == 0 { Status::Ok } else { Status::Failed })
+}
+
+pub async fn verify(ctx: &mut Ctx, a: VerifyArgs) -> anyhow::Result<Status> {
+    use futures::TryStreamExt;
+    let src = side(ctx, &a.source, true).await?;
+    let dst = side(ctx, &a.target, true).await?;
+    let mut results = ferry_daemon::sync::diff::verify(&src, &dst, usize::from(a.max_workers));
+    let (mut checked, mut bad) = (0u64, 0u64);
+    while let Some(r) = results.try_next().await? {
+        checked += 1;
+        if let Some(d) = r {
+            bad += 1;
+            print_difference(ctx.json, &src, &dst, &d)?;
+        }
+    }
+    if ctx.json {
+        output::json(
+            &json!({"status": if bad == 0 {"success"} else {"error"}, "op":"summary","checked":checked,"mismatches":bad}),
+        )?;
+    } else if !ctx.quiet {
+        eprintln!("Verified {checked} objects by SHA-256: {bad} mismatched or missing");
+    }
+    Ok(if bad == 0 { Status::Ok } else { Status::Failed })
 }

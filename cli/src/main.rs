@@ -111,6 +111,8 @@ async fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Ls(a) => cmd_ls::run(&mut ctx, a).await,
         Command::Cp(a) => cmd_cp::run(&mut ctx, a).await,
         Command::Mirror(a) => cmd_mirror::run(&mut ctx, a).await,
+        Command::Diff(a) => cmd_mirror::diff(&mut ctx, a).await,
+        Command::Verify(a) => cmd_mirror::verify(&mut ctx, a).await,
         Command::Stat(a) => cmd_obj::stat(&mut ctx, a).await,
         Command::Cat(a) => cmd_obj::cat(&mut ctx, a).await,
         Command::Rm(a) => cmd_obj::rm(&mut ctx, a).await,

@@ -349,6 +349,15 @@ impl Manifest {
         Ok(id)
     }
 
+    /// The pair id for `source → target`, if registered.
+    pub fn find_pair(&self, source: &str, target: &str) -> Result<Option<PairId>> {
+        Ok(self
+            .pairs()?
+            .into_iter()
+            .find(|(_, p)| p.source == source && p.target == target)
+            .map(|(id, _)| id))
+    }
+
     /// Every registered pair.
     pub fn pairs(&self) -> Result<Vec<(PairId, PairRecord)>> {
         Ok(self

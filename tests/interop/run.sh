@@ -49,4 +49,5 @@ echo "interop: rclone serve s3 on :$rport, moto on :$mport"
 export FERRY_INTEROP_RCLONE="http://AKIARCLONE:rclone-secret@127.0.0.1:$rport"
 export FERRY_INTEROP_MOTO="http://AKIAMOTO:moto-secret@127.0.0.1:$mport"
 cargo build --workspace --all-targets --quiet
-cargo test -p ferry-tests --test interop -- --ignored --test-threads=2
+# --workspace: the same feature resolution as `cargo test --workspace`, so nothing is rebuilt.
+cargo test --workspace --test interop -- --ignored --test-threads=2

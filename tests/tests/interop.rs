@@ -158,3 +158,80 @@ async fn dotdot_key_from_s3_is_refused_at_a_local_target() {
         "nothing written"
     );
 }
+
+#[test]
+#[ignore = "needs external servers: tests/interop/run.sh"]
+fn mirror_from_rclone_to_moto_is_incremental() {
+    let (r, m) = (server("RCLONE"), server("MOTO"));
+    let ferry = Ferry::new();
+    ferry.ok(&["alias", "set", "r", &r.url, &r.access_key, &r.secret_key]);
+    ferry.ok(&["alias", "set", "m", &m.url, &m.access_key, &m.secret_key]);
+    ferry.ok(&["mb", "--ignore-existing", "r/mir-src"]);
+    ferry.ok(&["mb", "--ignore-existing", "m/mir-dst"]);
+    let work = tempfile::tempdir().expect("work");
+    let src = work.path().join("src");
+    for i in 0..8u64 {
+        let p = src.join(format!("backup/b/binlogs/{i}"));
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        let len = if i == 0 {
+            11 * 1024 * 1024
+        } else {
+            3000 + i as usize
+        };
+        std::fs::write(&p, data(i, len)).expect("write");
+    }
+    ferry.ok(&[
+        "cp",
+        "-r",
+        "--part-size",
+        "5",
+        &format!("{}/", src.display()),
+        "r/mir-src/",
+    ]);
+    let state = work.path().join("state").display().to_string();
+    let mirror = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec![
+            "mirror",
+            "--json",
+            "--part-size",
+            "5",
+            "--state-dir",
+            state.as_str(),
+        ];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["r/mir-src/backup/", "m/mir-dst/backup/"]);
+        let out = ferry.ok(&args);
+        out.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
+            .find(|v| v["op"] == "summary")
+            .expect("summary")
+    };
+    assert_eq!(mirror(&[])["copied"], 8);
+    let again = mirror(&[]);
+    assert_eq!(
+        (again["copied"].as_u64(), again["unchanged"].as_u64()),
+        (Some(0), Some(8)),
+        "{again}"
+    );
+    let changed = work.path().join("changed");
+    std::fs::write(&changed, data(77, 5000)).expect("write");
+    ferry.ok(&[
+        "cp",
+        &changed.display().to_string(),
+        "r/mir-src/backup/b/binlogs/3",
+    ]);
+    assert_eq!(mirror(&[])["copied"], 1);
+    ferry.ok(&["rm", "r/mir-src/backup/b/binlogs/5"]);
+    assert_eq!(mirror(&["--remove"])["deleted"], 1);
+
+    let out = work.path().join("out");
+    ferry.ok(&[
+        "cp",
+        "-r",
+        "m/mir-dst/backup/",
+        &format!("{}/", out.display()),
+    ]);
+    std::fs::copy(&changed, src.join("backup/b/binlogs/3")).expect("mirror the change locally");
+    std::fs::remove_file(src.join("backup/b/binlogs/5")).expect("and the removal");
+    assert_eq!(tree_hashes(&src.join("backup")), tree_hashes(&out));
+}

@@ -4,9 +4,11 @@
 //!   it, else streamed through bounded memory; transient failures retried with backoff.
 //! - [`cp`]: mc's `cp` rules (what lands where) and the parallel runner behind `ferry cp`.
 //!
+//! - [`diff`]: compare two trees (sizes, manifest-known content, or SHA-256 of both sides).
 //! - [`mirror`]: the manifest-driven scan → plan → transfer engine of `ferry mirror` (and of
 //!   `ferryd`, later).
 
 pub mod cp;
+pub mod diff;
 pub mod mirror;
 pub mod transfer;

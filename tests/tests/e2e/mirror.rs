@@ -322,3 +322,78 @@ fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn diff_and_verify_report_what_differs() {
+    let srv = S3sServer::start("AKIADIFF", "diff-secret");
+    let env = Env::new();
+    alias(&env.ferry, "t", &srv);
+    env.ferry.ok(&["mb", "t/dst"]);
+    let src_dir = env.work.path().join("src");
+    write_tree(&src_dir, 4);
+    let src = format!("{}/", src_dir.display());
+    env.mirror_ok(&[], &src, "t/dst/m/");
+    let state = env.state();
+    env.ferry
+        .ok(&["diff", "--state-dir", &state, &src, "t/dst/m/"]);
+    env.ferry.ok(&["verify", &src, "t/dst/m/"]);
+
+    let bin = "backup/b1/binlogs/insert_log/1/2";
+    std::fs::write(src_dir.join("backup/b1/only-local"), b"x").expect("write");
+    env.ferry.ok(&["rm", &format!("t/dst/m/{bin}/1/1")]);
+    // Same size, other content: invisible to sizes, caught by SHA-256.
+    let tampered = env.work.path().join("tampered");
+    std::fs::write(&tampered, data(5555, 1000 + 2 * 37)).expect("write");
+    env.ferry.ok(&[
+        "cp",
+        &tampered.display().to_string(),
+        &format!("t/dst/m/{bin}/2/2"),
+    ]);
+    // Other size.
+    std::fs::write(&tampered, b"short").expect("write");
+    env.ferry.ok(&[
+        "cp",
+        &tampered.display().to_string(),
+        &format!("t/dst/m/{bin}/0/0"),
+    ]);
+
+    let (code, out, err) = env
+        .ferry
+        .run(&["diff", "--state-dir", &state, &src, "t/dst/m/"]);
+    assert_eq!(code, 1, "{out}{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("< ") && l.ends_with("backup/b1/only-local")),
+        "{out}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("< ") && l.ends_with(&format!("{bin}/1/1"))),
+        "{out}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("! ") && l.ends_with(&format!("{bin}/0/0"))),
+        "{out}"
+    );
+    assert_eq!(lines.len(), 3, "{out}");
+
+    let (code, out, err) = env.ferry.run(&["verify", "--json", &src, "t/dst/m/"]);
+    assert_eq!(code, 1, "{out}{err}");
+    let recs = records(&out);
+    let content: Vec<_> = recs.iter().filter(|r| r["diff"] == "content").collect();
+    assert_eq!(content.len(), 1, "{out}");
+    assert!(
+        content[0]["first"]
+            .as_str()
+            .is_some_and(|f| f.ends_with(&format!("{bin}/2/2")))
+    );
+    assert_eq!(
+        recs.iter().find(|r| r["op"] == "summary").expect("summary")["mismatches"],
+        4
+    );
+}

@@ -1,0 +1,194 @@
+//! `diff` and `verify`: compare a source and a target tree.
+//!
+//! Both list both sides (in key byte order) and merge-walk the two listings. `diff` compares
+//! sizes, and content where the manifest knows it: a row whose source ETag still matches and
+//! whose target ETag no longer does means the target was changed behind ferry's back.
+//! `verify` reads both sides and compares SHA-256.
+
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+
+use super::mirror::Side;
+use super::transfer::hash_object;
+use crate::backend::{Error, ListEntry, ListOptions, ObjectMeta};
+
+/// One difference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Difference {
+    /// Only at the source (mc's `<`).
+    OnlyInSource(String),
+    /// Only at the target (mc's `>`).
+    OnlyInTarget(String),
+    /// At both, with other sizes (mc's `!`).
+    Size {
+        /// Relative key.
+        key: String,
+        /// Source size.
+        source: u64,
+        /// Target size.
+        target: u64,
+    },
+    /// At both, same size, other content (known from the manifest or by hashing).
+    Content(String),
+}
+
+impl Difference {
+    /// The relative key.
+    pub fn key(&self) -> &str {
+        match self {
+            Difference::OnlyInSource(k) | Difference::OnlyInTarget(k) | Difference::Content(k) => k,
+            Difference::Size { key, .. } => key,
+        }
+    }
+}
+
+/// A pair of objects at the same relative key, or one side alone.
+#[derive(Debug)]
+pub enum Matched {
+    /// Only at the source.
+    Source(String, ObjectMeta),
+    /// Only at the target.
+    Target(String, ObjectMeta),
+    /// At both.
+    Both(String, ObjectMeta, ObjectMeta),
+}
+
+fn objects(side: &Side) -> BoxStream<'static, Result<(String, ObjectMeta), Error>> {
+    let n = side.prefix.len();
+    side.store
+        .list(&side.prefix, ListOptions::default())
+        .try_filter_map(move |e| {
+            futures::future::ready(Ok(match e {
+                ListEntry::Object(m) if m.key.len() > n && !m.key.ends_with('/') => {
+                    Some((m.key[n..].to_owned(), m))
+                }
+                _ => None,
+            }))
+        })
+        .boxed()
+}
+
+/// Merge-walks the listings of both sides.
+pub fn matched(src: &Side, dst: &Side) -> BoxStream<'static, Result<Matched, Error>> {
+    struct State {
+        a: BoxStream<'static, Result<(String, ObjectMeta), Error>>,
+        b: BoxStream<'static, Result<(String, ObjectMeta), Error>>,
+        pa: Option<(String, ObjectMeta)>,
+        pb: Option<(String, ObjectMeta)>,
+        a_done: bool,
+        b_done: bool,
+    }
+    let state = State {
+        a: objects(src),
+        b: objects(dst),
+        pa: None,
+        pb: None,
+        a_done: false,
+        b_done: false,
+    };
+    futures::stream::try_unfold(state, |mut s| async move {
+        if s.pa.is_none() && !s.a_done {
+            s.pa = s.a.try_next().await?;
+            s.a_done = s.pa.is_none();
+        }
+        if s.pb.is_none() && !s.b_done {
+            s.pb = s.b.try_next().await?;
+            s.b_done = s.pb.is_none();
+        }
+        let out = match (s.pa.take(), s.pb.take()) {
+            (None, None) => return Ok(None),
+            (Some(a), None) => Matched::Source(a.0, a.1),
+            (None, Some(b)) => Matched::Target(b.0, b.1),
+            (Some(a), Some(b)) => match a.0.as_bytes().cmp(b.0.as_bytes()) {
+                std::cmp::Ordering::Less => {
+                    s.pb = Some(b);
+                    Matched::Source(a.0, a.1)
+                }
+                std::cmp::Ordering::Greater => {
+                    s.pa = Some(a);
+                    Matched::Target(b.0, b.1)
+                }
+                std::cmp::Ordering::Equal => Matched::Both(a.0, a.1, b.1),
+            },
+        };
+        Ok(Some((out, s)))
+    })
+    .boxed()
+}
+
+/// What the manifest remembers of one object, for `diff`.
+pub trait Known: Sync {
+    /// `Some(true)` when the content is known to be the same, `Some(false)` known to differ,
+    /// `None` unknown.
+    fn same_content(&self, key: &str, source: &ObjectMeta, target: &ObjectMeta) -> Option<bool>;
+}
+
+/// Nothing is known beyond sizes.
+#[derive(Debug)]
+pub struct NothingKnown;
+
+impl Known for NothingKnown {
+    fn same_content(&self, _: &str, _: &ObjectMeta, _: &ObjectMeta) -> Option<bool> {
+        None
+    }
+}
+
+/// The differences between `src` and `dst`, by size and, where `known` can tell, content.
+pub fn diff<'a>(
+    src: &Side,
+    dst: &Side,
+    known: &'a dyn Known,
+) -> BoxStream<'a, Result<Difference, Error>> {
+    matched(src, dst)
+        .try_filter_map(move |m| {
+            let d = match m {
+                Matched::Source(k, _) => Some(Difference::OnlyInSource(k)),
+                Matched::Target(k, _) => Some(Difference::OnlyInTarget(k)),
+                Matched::Both(key, a, b) if a.size != b.size => Some(Difference::Size {
+                    key,
+                    source: a.size,
+                    target: b.size,
+                }),
+                Matched::Both(key, a, b) => match known.same_content(&key, &a, &b) {
+                    Some(false) => Some(Difference::Content(key)),
+                    _ => None,
+                },
+            };
+            futures::future::ready(Ok(d))
+        })
+        .boxed()
+}
+
+/// Reads every object present on both sides and compares SHA-256; reports missing objects,
+/// size and content mismatches. `workers` objects are hashed at once.
+pub fn verify(
+    src: &Side,
+    dst: &Side,
+    workers: usize,
+) -> BoxStream<'static, Result<Option<Difference>, Error>> {
+    let (s, d) = (src.clone(), dst.clone());
+    matched(src, dst)
+        .map(move |m| {
+            let (s, d) = (s.clone(), d.clone());
+            async move {
+                Ok(match m? {
+                    Matched::Source(k, _) => Some(Difference::OnlyInSource(k)),
+                    Matched::Target(k, _) => Some(Difference::OnlyInTarget(k)),
+                    Matched::Both(key, a, b) if a.size != b.size => Some(Difference::Size {
+                        key,
+                        source: a.size,
+                        target: b.size,
+                    }),
+                    Matched::Both(key, a, b) => {
+                        let (ha, hb) = futures::try_join!(
+                            hash_object(&*s.store, &a.key),
+                            hash_object(&*d.store, &b.key)
+                        )?;
+                        (ha != hb).then_some(Difference::Content(key))
+                    }
+                })
+            }
+        })
+        .buffered(workers.max(1))
+        .boxed()
+}
