@@ -281,9 +281,31 @@ pub async fn multipart_parts_out_of_order(store: &dyn ObjectStore) {
     );
 }
 
-/// An aborted upload leaves no object.
+/// An aborted upload leaves no object; an open upload is listed by key where the store can
+/// list uploads, and can be aborted by id alone (as after a crash).
 pub async fn multipart_abort(store: &dyn ObjectStore) {
     let key = "mpu/aborted.bin";
+    let crashed = store
+        .put_multipart("mpu/crashed.bin")
+        .await
+        .expect("create upload");
+    let id = crashed.id().to_owned();
+    match store.list_multipart("mpu/crashed.bin").await {
+        Ok(ids) => assert!(
+            ids.contains(&id),
+            "{store}: open upload {id} not listed: {ids:?}"
+        ),
+        Err(Error::NotSupported { .. }) => {}
+        Err(e) => panic!("{store}: list_multipart: {e:?}"),
+    }
+    drop(crashed);
+    store
+        .abort_multipart("mpu/crashed.bin", &id)
+        .await
+        .expect("abort by id");
+    if let Ok(ids) = store.list_multipart("mpu/crashed.bin").await {
+        assert!(!ids.contains(&id), "{store}: aborted upload still listed");
+    }
     let upload = store.put_multipart(key).await.expect("create upload");
     upload
         .put_part(1, 0, Bytes::from(data(13, 5 * MIB)))

@@ -78,6 +78,17 @@ impl Ferry {
         self.home.path().join(".ferry")
     }
 
+    /// A `ferry` process builder with the same environment as [`Ferry::cmd`], for tests that
+    /// kill the process.
+    pub fn process(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(bin_path("ferry"));
+        c.env_clear()
+            .env("HOME", self.home.path())
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("FERRY_CONFIG_DIR", self.config_dir());
+        c
+    }
+
     /// A `ferry` command ready for arguments.
     pub fn cmd(&self) -> assert_cmd::Command {
         let mut c = assert_cmd::Command::new(bin_path("ferry"));

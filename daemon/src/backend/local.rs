@@ -445,6 +445,14 @@ impl ObjectStore for LocalStore {
         }
     }
 
+    async fn list_multipart(&self, key: &str) -> Result<Vec<String>> {
+        // Temp files do not say which key they were for.
+        Err(Error::NotSupported {
+            path: self.label(key),
+            operation: "listing multipart uploads",
+        })
+    }
+
     fn url(&self) -> String {
         format!("file://{}", self.root.display())
     }

@@ -182,6 +182,11 @@ pub trait ObjectStore: fmt::Debug + fmt::Display + Send + Sync + 'static {
     /// [`MultipartUpload::id`] reported. An upload that no longer exists counts as aborted.
     async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<()>;
 
+    /// Ids of the multipart uploads open for exactly `key` (to clean up after a crash that
+    /// happened before ferry learnt an upload's id). [`Error::NotSupported`] where the store
+    /// cannot list uploads.
+    async fn list_multipart(&self, key: &str) -> Result<Vec<String>>;
+
     /// Deletes many keys. Missing keys count as deleted (S3 semantics). The outer error is a
     /// failure of the whole request; the list holds per-key failures.
     async fn delete(&self, keys: &[String]) -> Result<Vec<DeleteFailure>>;

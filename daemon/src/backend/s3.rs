@@ -927,6 +927,23 @@ impl ObjectStore for S3Store {
         }
     }
 
+    async fn list_multipart(&self, key: &str) -> Result<Vec<String>> {
+        let out = self
+            .client()
+            .list_multipart_uploads()
+            .bucket(&self.bucket)
+            .prefix(key)
+            .send()
+            .await
+            .map_err(|e| map_sdk_not_supported(self.path(key), e, "listing multipart uploads"))?;
+        Ok(out
+            .uploads()
+            .iter()
+            .filter(|u| u.key() == Some(key))
+            .filter_map(|u| u.upload_id().map(str::to_owned))
+            .collect())
+    }
+
     fn url(&self) -> String {
         format!("s3+{}/{}", self.inner.endpoint, self.bucket)
     }

@@ -322,8 +322,8 @@ struct Journal<'a> {
     src_etag: Option<String>,
 }
 
-impl UploadJournal for Journal<'_> {
-    fn started(&self, upload_id: &str, part_size: u64) {
+impl Journal<'_> {
+    fn record(&self, upload_id: &str, part_size: u64) {
         let mut b = Batch::new();
         b.put::<UploadsSchema>(
             &self.key,
@@ -338,6 +338,18 @@ impl UploadJournal for Journal<'_> {
         if let Err(e) = self.manifest.write(b) {
             tracing::warn!(error = %e, "cannot record the multipart upload in the manifest");
         }
+    }
+}
+
+impl UploadJournal for Journal<'_> {
+    // Recorded before the upload exists, so that a crash between its creation and the
+    // moment its id is known still leaves a trace to clean up by key.
+    fn starting(&self, part_size: u64) {
+        self.record("", part_size);
+    }
+
+    fn started(&self, upload_id: &str, part_size: u64) {
+        self.record(upload_id, part_size);
     }
 
     fn finished(&self, _upload_id: &str) {

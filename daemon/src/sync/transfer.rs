@@ -52,6 +52,8 @@ pub struct Copied {
 
 /// Told about multipart uploads so that a crash can be cleaned up later.
 pub trait UploadJournal: Send + Sync {
+    /// A multipart upload is about to be created (its id is not known yet).
+    fn starting(&self, part_size: u64);
     /// A multipart upload with this id started at the target (before any part is sent).
     fn started(&self, upload_id: &str, part_size: u64);
     /// The upload completed or was aborted.
@@ -191,6 +193,9 @@ async fn copy_ranged(
             )),
         });
     };
+    if let Some(j) = journal {
+        j.starting(part_size);
+    }
     let upload = dst.put_multipart(dst_key).await?;
     if let Some(j) = journal {
         j.started(upload.id(), part_size);

@@ -96,6 +96,11 @@ fn local_to_s3_mirror_is_incremental_and_a_no_op_sends_no_request_to_the_target(
 
     let first = env.mirror_ok(&[], &src, "t/dst/mirror/");
     assert_eq!(first["copied"], 21, "{first}");
+    assert_eq!(
+        open_uploads(srv.root()),
+        Vec::<String>::new(),
+        "a completed mirror left uploads open"
+    );
     let back = env.path("back/");
     env.ferry.ok(&["cp", "-r", "t/dst/mirror/", &back]);
     assert_eq!(tree_hashes(&src_dir), tree_hashes(Path::new(&back)));
@@ -395,5 +400,131 @@ fn diff_and_verify_report_what_differs() {
     assert_eq!(
         recs.iter().find(|r| r["op"] == "summary").expect("summary")["mismatches"],
         4
+    );
+}
+
+/// Upload bookkeeping files s3s-fs keeps in its root while a multipart upload is open.
+fn open_uploads(server_root: &Path) -> Vec<String> {
+    std::fs::read_dir(server_root)
+        .expect("server root")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with(".upload"))
+        .collect()
+}
+
+#[test]
+fn mirror_killed_at_random_points_converges_with_nothing_lost() {
+    let srv = S3sServer::start("AKIACRASH", "crash-secret");
+    let env = Env::new();
+    alias(&env.ferry, "t", &srv);
+    env.ferry.ok(&["mb", "t/dst"]);
+    let src_dir = env.work.path().join("src");
+    // Many small objects and several multipart ones (5 MiB parts), so kills land in listing,
+    // mid-part, between parts and between the upload and the manifest write.
+    for i in 0..40u64 {
+        let p = src_dir.join(format!("backup/b/binlogs/{}/{i}", i % 4));
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        let len = if i % 8 == 0 {
+            11 * MIB + i as usize
+        } else {
+            20_000 + i as usize
+        };
+        std::fs::write(&p, data(i, len)).expect("write");
+    }
+    let src = format!("{}/", src_dir.display());
+    let state = env.state();
+    let mut rng = fastrand::Rng::with_seed(20261121);
+    let cycles = 24;
+    let mut killed = 0;
+    for cycle in 0..cycles {
+        if cycle > 0 {
+            // The source keeps changing between runs, as a backup folder does: every run has
+            // work to be killed in the middle of (one rewritten object is multipart-sized).
+            for n in 0..5u64 {
+                let i = if n == 0 {
+                    8 * rng.u64(0..5)
+                } else {
+                    rng.u64(0..40)
+                };
+                let p = src_dir.join(format!("backup/b/binlogs/{}/{i}", i % 4));
+                let len = if i % 8 == 0 {
+                    11 * MIB + cycle as usize
+                } else {
+                    20_000 + cycle as usize
+                };
+                std::fs::write(&p, data(1000 * cycle + n, len)).expect("rewrite");
+            }
+        }
+        let mut child = env
+            .ferry
+            .process()
+            .args([
+                "mirror",
+                "-q",
+                "--part-size",
+                "5",
+                "--max-workers",
+                "4",
+                "--state-dir",
+                &state,
+                &src,
+                "t/dst/m/",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(
+                std::fs::File::create(env.work.path().join(format!("stderr-{cycle}")))
+                    .expect("log"),
+            )
+            .spawn()
+            .expect("spawn ferry");
+        std::thread::sleep(std::time::Duration::from_millis(rng.u64(10..250)));
+        if child.try_wait().expect("poll").is_none() {
+            child.kill().expect("kill -9");
+            killed += 1;
+        }
+        child.wait().expect("reap");
+    }
+    assert!(
+        killed >= cycles / 2,
+        "only {killed} of {cycles} runs were killed mid-way: make the tree bigger"
+    );
+
+    if std::env::var_os("FERRY_DEBUG_CRASH").is_some() {
+        let m = ferry_state::Manifest::open(Path::new(&state)).expect("manifest");
+        for (pair, _) in m.pairs().expect("pairs") {
+            eprintln!(
+                "rows before final run: {:?}",
+                m.uploads(pair).expect("uploads")
+            );
+        }
+        eprintln!(
+            "open at server before final run: {:?}",
+            open_uploads(srv.root())
+        );
+    }
+    // A clean run converges: the target equals the source by SHA-256, nothing extra.
+    let last = env.mirror_ok(&["--remove"], &src, "t/dst/m/");
+    assert_eq!(last["failed"], 0, "{last}");
+    env.ferry.ok(&["verify", &src, "t/dst/m/"]);
+    env.ferry
+        .ok(&["diff", "--state-dir", &state, &src, "t/dst/m/"]);
+    // Every multipart upload the manifest recorded as in flight was aborted by a later run
+    // (checked below). Uploads left open at the server are *counted, not asserted*: this loop
+    // shows 0-2 per 24 kills that no manifest row ever named (not the creation window: an
+    // intent row is written before CreateMultipartUpload). Open finding, see docs/manifest.md.
+    let open = open_uploads(srv.root());
+    if std::env::var_os("FERRY_DEBUG_CRASH").is_some() {
+        eprintln!("open after final run: {open:?}");
+    }
+    let manifest = ferry_state::Manifest::open(Path::new(&state)).expect("manifest");
+    for (pair, _) in manifest.pairs().expect("pairs") {
+        assert!(
+            manifest.uploads(pair).expect("uploads").is_empty(),
+            "upload records left in the manifest"
+        );
+    }
+    eprintln!(
+        "crash loop: {cycles} runs, {killed} killed mid-way, 40 objects verified by SHA-256, {} unrecorded uploads left open",
+        open.len()
     );
 }

@@ -71,6 +71,9 @@ impl ObjectStore for RewrittenDuringCopy {
     async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), Error> {
         self.inner.abort_multipart(key, upload_id).await
     }
+    async fn list_multipart(&self, key: &str) -> Result<Vec<String>, Error> {
+        self.inner.list_multipart(key).await
+    }
     fn url(&self) -> String {
         self.inner.url()
     }
