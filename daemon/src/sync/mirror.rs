@@ -371,9 +371,11 @@ pub async fn mirror(
 ) -> Result<Summary, MirrorError> {
     let pair = manifest.pair(&src.url(), &dst.url())?;
     let mut summary = Summary::default();
-    if !options.dry_run {
-        abort_stale_uploads(manifest, pair, dst).await?;
-    }
+    let unresolved = if options.dry_run {
+        Default::default()
+    } else {
+        abort_stale_uploads(manifest, pair, dst).await?
+    };
 
     let listed = Cell::new(0u64);
     let unchanged_count = Cell::new(0u64);
@@ -419,7 +421,23 @@ pub async fn mirror(
             };
             futures::future::ready(out)
         })
-        .map(|(rel, meta, reason)| copy_one(manifest, pair, src, dst, options, rel, meta, reason))
+        .map(|(rel, meta, reason)| {
+            let blocked = unresolved.contains(&rel);
+            async move {
+                if blocked {
+                    return Event::Failed {
+                        path: src.display(&rel),
+                        error: Error::Transient {
+                            path: dst.display(&rel),
+                            source: crate::backend::error::msg(
+                                "an interrupted multipart upload of this object could not be aborted yet; retried next run",
+                            ),
+                        },
+                    };
+                }
+                copy_one(manifest, pair, src, dst, options, rel, meta, reason).await
+            }
+        })
         .buffer_unordered(options.workers.max(1));
     let mut copies = Box::pin(copies);
     while let Some(event) = copies.next().await {
@@ -474,28 +492,59 @@ pub async fn mirror(
     Ok(summary)
 }
 
+/// Aborts the multipart uploads recorded as in flight by an earlier run. Returns the keys whose
+/// upload could not be cleaned up: they are not copied in this run, so that their record (the
+/// only trace of the open upload) is not replaced; the next run tries again.
 async fn abort_stale_uploads(
     manifest: &Manifest,
     pair: PairId,
     dst: &Side,
-) -> Result<(), MirrorError> {
+) -> Result<std::collections::HashSet<String>, MirrorError> {
+    let mut unresolved = std::collections::HashSet::new();
     for (rel, rec) in manifest.uploads(pair)? {
-        match dst
-            .store
-            .abort_multipart(&rec.target_key, &rec.upload_id)
-            .await
-        {
+        let aborted = if rec.upload_id.is_empty() {
+            // Killed before the upload's id was known: find the uploads open for that key.
+            match dst.store.list_multipart(&rec.target_key).await {
+                Ok(ids) => {
+                    let mut r = Ok(());
+                    for id in ids {
+                        r = r.and(dst.store.abort_multipart(&rec.target_key, &id).await);
+                    }
+                    r
+                }
+                Err(e) => Err(e),
+            }
+        } else {
+            dst.store
+                .abort_multipart(&rec.target_key, &rec.upload_id)
+                .await
+        };
+        match aborted {
             Ok(()) => {
                 let mut b = Batch::new();
                 b.delete::<UploadsSchema>(&ObjectKey { pair, key: rel });
                 manifest.write(b)?;
             }
+            Err(e) if e.is_transient() => {
+                tracing::warn!(key = %rec.target_key, error = %crate::backend::error::display_chain(&e), "cannot abort an interrupted upload yet; the object waits for the next run");
+                unresolved.insert(rel);
+            }
             Err(e) => {
-                tracing::warn!(key = %rec.target_key, error = %crate::backend::error::display_chain(&e), "cannot abort an interrupted upload; will retry next run")
+                // The server will not list or abort it (or no longer knows it): say so, once,
+                // with the id, and stop tracking it.
+                let id = if rec.upload_id.is_empty() {
+                    "(id unknown)"
+                } else {
+                    rec.upload_id.as_str()
+                };
+                tracing::warn!(key = %rec.target_key, upload_id = id, error = %crate::backend::error::display_chain(&e), "multipart upload may remain open at the target");
+                let mut b = Batch::new();
+                b.delete::<UploadsSchema>(&ObjectKey { pair, key: rel });
+                manifest.write(b)?;
             }
         }
     }
-    Ok(())
+    Ok(unresolved)
 }
 
 #[allow(clippy::too_many_arguments)]
