@@ -157,6 +157,13 @@ pub struct CpArgs {
     /// Show what would be copied; copy nothing.
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub transfer: TransferArgs,
+}
+
+/// How objects are moved (cp and mirror).
+#[derive(Debug, Args)]
+pub struct TransferArgs {
     /// Objects copied at once.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub max_workers: u16,
@@ -189,15 +196,8 @@ pub struct MirrorArgs {
     /// Delete even above --max-delete or when the source lists no objects.
     #[arg(long)]
     pub force: bool,
-    /// Objects copied at once.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
-    pub max_workers: u16,
-    /// Multipart part size in MiB.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(5..=5120), value_name = "MIB")]
-    pub part_size: u64,
-    /// Memory for buffered parts, shared by all workers, in MiB.
-    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(16..=65536), value_name = "MIB")]
-    pub memory: u64,
+    #[command(flatten)]
+    pub transfer: TransferArgs,
     /// Folder of the manifest (default: <config dir>/state).
     #[arg(long, env = "FERRY_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
@@ -272,4 +272,25 @@ pub struct RbArgs {
     /// Remove the bucket's objects first.
     #[arg(long)]
     pub force: bool,
+}
+
+impl TransferArgs {
+    /// Objects at once.
+    pub fn workers(&self) -> usize {
+        usize::from(self.max_workers)
+    }
+
+    /// The engine's transfer settings.
+    pub fn config(&self) -> ferry_daemon::sync::transfer::TransferConfig {
+        const MIB: u64 = 1024 * 1024;
+        ferry_daemon::sync::transfer::TransferConfig {
+            upload: ferry_daemon::backend::UploadConfig {
+                multipart_threshold: self.part_size * MIB,
+                part_size: self.part_size * MIB,
+                part_concurrency: 4,
+                budget: ferry_daemon::backend::MemoryBudget::new(self.memory * MIB),
+            },
+            ..Default::default()
+        }
+    }
 }

@@ -5,18 +5,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use ferry_daemon::backend::{MemoryBudget, UploadConfig};
 use ferry_daemon::location::{self, Location};
 use ferry_daemon::sync::cp::{self, CpError, CpOptions, Source, Target};
-use ferry_daemon::sync::transfer::TransferConfig;
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use crate::args::CpArgs;
 use crate::{Ctx, Status, output};
-
-const MIB: u64 = 1024 * 1024;
 
 pub async fn run(ctx: &mut Ctx, a: CpArgs) -> anyhow::Result<Status> {
     let (dst_arg, src_args) = a
@@ -49,17 +45,9 @@ pub async fn run(ctx: &mut Ctx, a: CpArgs) -> anyhow::Result<Status> {
     .flatten()
     .boxed();
     let options = CpOptions {
-        workers: usize::from(a.max_workers),
+        workers: a.transfer.workers(),
         dry_run: a.dry_run,
-        transfer: TransferConfig {
-            upload: UploadConfig {
-                multipart_threshold: a.part_size * MIB,
-                part_size: a.part_size * MIB,
-                part_concurrency: 4,
-                budget: MemoryBudget::new(a.memory * MIB),
-            },
-            ..TransferConfig::default()
-        },
+        transfer: a.transfer.config(),
     };
     report(ctx, cp::run(jobs, options), a.dry_run).await
 }

@@ -3,17 +3,13 @@
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use ferry_daemon::backend::{MemoryBudget, UploadConfig};
 use ferry_daemon::location::Location;
 use ferry_daemon::sync::mirror::{self, Event, MaxDelete, MirrorOptions, Reason, Side};
-use ferry_daemon::sync::transfer::TransferConfig;
 use ferry_state::Manifest;
 use serde_json::json;
 
 use crate::args::{DiffArgs, MirrorArgs, VerifyArgs};
 use crate::{Ctx, Status, output};
-
-const MIB: u64 = 1024 * 1024;
 
 pub async fn run(ctx: &mut Ctx, a: MirrorArgs) -> anyhow::Result<Status> {
     let src = side(ctx, &a.source, true).await?;
@@ -36,16 +32,8 @@ pub async fn run(ctx: &mut Ctx, a: MirrorArgs) -> anyhow::Result<Status> {
         exclude: globs(&a.exclude)?,
         max_delete: a.max_delete.as_deref().map(parse_max_delete).transpose()?,
         force: a.force,
-        workers: usize::from(a.max_workers),
-        transfer: TransferConfig {
-            upload: UploadConfig {
-                multipart_threshold: a.part_size * MIB,
-                part_size: a.part_size * MIB,
-                part_concurrency: 4,
-                budget: MemoryBudget::new(a.memory * MIB),
-            },
-            ..TransferConfig::default()
-        },
+        workers: a.transfer.workers(),
+        transfer: a.transfer.config(),
     };
     let state_dir = a
         .state_dir
