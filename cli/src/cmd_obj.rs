@@ -199,20 +199,16 @@ async fn remove(
             output::line(&format!("{verb} `{shown}`."))?;
         }
     }
-    for f in &failures {
-        let err = anyhow::Error::new(clone_error(&f.error));
+    let any_failed = !failures.is_empty();
+    for f in failures {
+        let err = anyhow::Error::from(f.error);
         if ctx.json {
             output::json(&json!({"status":"error","key":f.key,"error":output::error_line(&err)}))?;
         } else {
             output::print_error(&err);
         }
     }
-    Ok(!failures.is_empty())
-}
-
-/// Store errors are not Clone; keep their rendered chain.
-fn clone_error(e: &Error) -> std::io::Error {
-    std::io::Error::other(ferry_daemon::backend::error::display_chain(e))
+    Ok(any_failed)
 }
 
 pub async fn mb(ctx: &mut Ctx, a: MbArgs) -> anyhow::Result<Status> {

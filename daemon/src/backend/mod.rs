@@ -32,6 +32,7 @@ use futures::stream::BoxStream;
 
 pub use error::{BoxError, Error, Result};
 pub use upload::{MemoryBudget, UploadConfig};
+pub(crate) use upload::{join_part, read_exact};
 
 /// What a store knows about one object.
 #[derive(Debug, Clone, PartialEq, Eq)]

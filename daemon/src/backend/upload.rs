@@ -8,7 +8,7 @@ use futures::TryStreamExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
-use super::error::msg;
+use super::error::{display_chain, msg};
 use super::{ByteStream, Error, Limits, ObjectStore, PartId, PutResult, Result};
 
 const KIB: u64 = 1024;
@@ -106,15 +106,16 @@ pub(super) async fn put_stream<S: ObjectStore + ?Sized>(
     body: ByteStream,
     config: &UploadConfig,
 ) -> Result<PutResult> {
+    let path = format!("{store}/{key}");
     if size <= config.multipart_threshold {
         let _permit = config.budget.reserve(size).await;
-        let data = read_exact(body, size, &store.to_string(), key).await?;
+        let data = read_exact(body, size, &path).await?;
         return store.put(key, data).await;
     }
     let limits = store.limits();
     let Some(part_size) = config.part_size_for(size, &limits) else {
         return Err(Error::Generic {
-            path: format!("{store}/{key}"),
+            path,
             source: msg(format!(
                 "object of {size} bytes needs parts larger than this store allows ({} bytes)",
                 limits.max_part_size
@@ -122,41 +123,31 @@ pub(super) async fn put_stream<S: ObjectStore + ?Sized>(
         });
     };
     let upload = store.put_multipart(key).await?;
-    let outcome = upload_parts(
-        &*upload,
-        body,
-        size,
-        part_size,
-        config,
-        &store.to_string(),
-        key,
-    )
-    .await;
+    let outcome = upload_parts(&*upload, body, size, part_size, config, &path).await;
     match outcome {
         Ok(parts) => upload.complete(parts).await,
         Err(e) => {
             if let Err(abort_err) = upload.abort().await {
-                tracing::warn!(key, error = %error::display_chain(&abort_err), "aborting multipart upload failed");
+                tracing::warn!(key, error = %display_chain(&abort_err), "aborting multipart upload failed");
             }
             Err(e)
         }
     }
 }
 
-use super::error;
-
-/// Reads exactly `size` bytes from `body`.
-async fn read_exact(mut body: ByteStream, size: u64, store: &str, key: &str) -> Result<Bytes> {
-    let cap = usize::try_from(size).map_err(|_| too_long(store, key, size))?;
+/// Reads exactly `size` bytes of `body` into one buffer; a body that ends early or runs long
+/// is a transient error about `path`.
+pub(crate) async fn read_exact(mut body: ByteStream, size: u64, path: &str) -> Result<Bytes> {
+    let cap = usize::try_from(size).map_err(|_| too_long(path, size))?;
     let mut buf = BytesMut::with_capacity(cap);
     while let Some(chunk) = body.try_next().await? {
         if (buf.len() + chunk.len()) as u64 > size {
-            return Err(too_long(store, key, size));
+            return Err(too_long(path, size));
         }
         buf.extend_from_slice(&chunk);
     }
     if buf.len() as u64 != size {
-        return Err(too_short(store, key, buf.len() as u64, size));
+        return Err(too_short(path, buf.len() as u64, size));
     }
     Ok(buf.freeze())
 }
@@ -167,8 +158,7 @@ async fn upload_parts(
     size: u64,
     part_size: u64,
     config: &UploadConfig,
-    store: &str,
-    key: &str,
+    path: &str,
 ) -> Result<Vec<PartId>> {
     let concurrency = config.part_concurrency.max(1);
     let mut tasks: JoinSet<Result<PartId>> = JoinSet::new();
@@ -181,7 +171,7 @@ async fn upload_parts(
         let this_len = part_size.min(size - offset);
         // Keep at most `concurrency` parts in flight before buffering another.
         while tasks.len() >= concurrency {
-            parts.push(join_part(tasks.join_next().await, store, key)?);
+            parts.push(join_part(tasks.join_next().await, path)?);
         }
         let permit = config.budget.reserve(this_len).await;
         let mut buf = BytesMut::with_capacity(this_len as usize);
@@ -190,7 +180,7 @@ async fn upload_parts(
                 Some(c) => c,
                 None => match body.try_next().await? {
                     Some(c) => c,
-                    None => return Err(too_short(store, key, offset + buf.len() as u64, size)),
+                    None => return Err(too_short(path, offset + buf.len() as u64, size)),
                 },
             };
             let room = (this_len - buf.len() as u64) as usize;
@@ -211,43 +201,43 @@ async fn upload_parts(
     if pending.is_some_and(|p| !p.is_empty())
         || body.try_next().await?.is_some_and(|c| !c.is_empty())
     {
-        return Err(too_long(store, key, size));
+        return Err(too_long(path, size));
     }
     while let Some(joined) = tasks.join_next().await {
-        parts.push(join_part(Some(joined), store, key)?);
+        parts.push(join_part(Some(joined), path)?);
     }
     parts.sort_by_key(|p| p.number);
     Ok(parts)
 }
 
-fn join_part(
+/// The result of a spawned part upload (`None`: the set was empty).
+pub(crate) fn join_part(
     joined: Option<std::result::Result<Result<PartId>, tokio::task::JoinError>>,
-    store: &str,
-    key: &str,
+    path: &str,
 ) -> Result<PartId> {
     match joined {
         Some(Ok(r)) => r,
         Some(Err(e)) => Err(Error::Generic {
-            path: format!("{store}/{key}"),
+            path: path.to_owned(),
             source: Box::new(e),
         }),
         None => Err(Error::Generic {
-            path: format!("{store}/{key}"),
+            path: path.to_owned(),
             source: msg("part upload vanished"),
         }),
     }
 }
 
-fn too_short(store: &str, key: &str, got: u64, want: u64) -> Error {
+fn too_short(path: &str, got: u64, want: u64) -> Error {
     Error::Transient {
-        path: format!("{store}/{key}"),
+        path: path.to_owned(),
         source: msg(format!("source body ended after {got} of {want} bytes")),
     }
 }
 
-fn too_long(store: &str, key: &str, want: u64) -> Error {
+fn too_long(path: &str, want: u64) -> Error {
     Error::Transient {
-        path: format!("{store}/{key}"),
+        path: path.to_owned(),
         source: msg(format!(
             "source body is longer than the expected {want} bytes"
         )),

@@ -116,6 +116,21 @@ pub fn matched(src: &Side, dst: &Side) -> BoxStream<'static, Result<Matched, Err
     .boxed()
 }
 
+/// What the listings alone decide: presence and size. Objects at both ends with the same size
+/// are handed back (`Ok`) for a content check.
+fn by_listing(m: Matched) -> Result<(String, ObjectMeta, ObjectMeta), Difference> {
+    match m {
+        Matched::Source(k, _) => Err(Difference::OnlyInSource(k)),
+        Matched::Target(k, _) => Err(Difference::OnlyInTarget(k)),
+        Matched::Both(key, a, b) if a.size != b.size => Err(Difference::Size {
+            key,
+            source: a.size,
+            target: b.size,
+        }),
+        Matched::Both(key, a, b) => Ok((key, a, b)),
+    }
+}
+
 /// What the manifest remembers of one object, for `diff`.
 pub trait Known: Sync {
     /// `Some(true)` when the content is known to be the same, `Some(false)` known to differ,
@@ -141,18 +156,10 @@ pub fn diff<'a>(
 ) -> BoxStream<'a, Result<Difference, Error>> {
     matched(src, dst)
         .try_filter_map(move |m| {
-            let d = match m {
-                Matched::Source(k, _) => Some(Difference::OnlyInSource(k)),
-                Matched::Target(k, _) => Some(Difference::OnlyInTarget(k)),
-                Matched::Both(key, a, b) if a.size != b.size => Some(Difference::Size {
-                    key,
-                    source: a.size,
-                    target: b.size,
-                }),
-                Matched::Both(key, a, b) => match known.same_content(&key, &a, &b) {
-                    Some(false) => Some(Difference::Content(key)),
-                    _ => None,
-                },
+            let d = match by_listing(m) {
+                Err(d) => Some(d),
+                Ok((key, a, b)) => (known.same_content(&key, &a, &b) == Some(false))
+                    .then_some(Difference::Content(key)),
             };
             futures::future::ready(Ok(d))
         })
@@ -171,22 +178,15 @@ pub fn verify(
         .map(move |m| {
             let (s, d) = (s.clone(), d.clone());
             async move {
-                Ok(match m? {
-                    Matched::Source(k, _) => Some(Difference::OnlyInSource(k)),
-                    Matched::Target(k, _) => Some(Difference::OnlyInTarget(k)),
-                    Matched::Both(key, a, b) if a.size != b.size => Some(Difference::Size {
-                        key,
-                        source: a.size,
-                        target: b.size,
-                    }),
-                    Matched::Both(key, a, b) => {
-                        let (ha, hb) = futures::try_join!(
-                            hash_object(&*s.store, &a.key),
-                            hash_object(&*d.store, &b.key)
-                        )?;
-                        (ha != hb).then_some(Difference::Content(key))
-                    }
-                })
+                let (key, a, b) = match by_listing(m?) {
+                    Err(d) => return Ok(Some(d)),
+                    Ok(same_size) => same_size,
+                };
+                let (ha, hb) = futures::try_join!(
+                    hash_object(&*s.store, &a.key),
+                    hash_object(&*d.store, &b.key)
+                )?;
+                Ok((ha != hb).then_some(Difference::Content(key)))
             }
         })
         .buffered(workers.max(1))

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use ferry_state::schema::{
-    ObjectKey, ObjectRecord, ObjectsSchema, PairId, PairKey, PairRecord, PairsSchema, UploadsSchema,
+    ObjectKey, ObjectRecord, ObjectsSchema, PairId, PairKey, PairsSchema, UploadsSchema,
 };
 use ferry_state::{Batch, Manifest, StateError, UploadRecord};
 use futures::stream::BoxStream;
@@ -485,7 +485,7 @@ pub async fn mirror(
         if let Some(mut rec) = manifest.get::<PairsSchema>(&PairKey(pair))? {
             rec.last_scan_ms = Some(Utc::now().timestamp_millis());
             rec.objects = summary.source_objects;
-            b.put::<PairsSchema>(&PairKey(pair), &PairRecord { ..rec });
+            b.put::<PairsSchema>(&PairKey(pair), &rec);
             manifest.write(b)?;
         }
     }

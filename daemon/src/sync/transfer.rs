@@ -6,14 +6,13 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
 use futures::{StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
 use tokio::task::JoinSet;
 
 use crate::backend::error::{display_chain, msg};
 use crate::backend::{
-    ByteStream, Error, GetOptions, ObjectStore, ObjectStoreExt, PartId, UploadConfig,
+    Error, GetOptions, ObjectStore, ObjectStoreExt, PartId, UploadConfig, join_part, read_exact,
 };
 
 /// How an object was copied.
@@ -218,7 +217,7 @@ async fn copy_ranged(
                     )
                     .await?;
                 let version = (got.meta.e_tag.clone(), got.meta.size);
-                let data = collect_exact(got.body, len, src_path).await?;
+                let data = read_exact(got.body, len, src_path).await?;
                 Ok::<_, Error>((i, offset, data, version, permit))
             }
         })
@@ -253,7 +252,7 @@ async fn copy_ranged(
             })?;
             hasher = Some(h);
             while uploads.len() >= concurrency {
-                parts.push(joined(uploads.join_next().await, &path)?);
+                parts.push(join_part(uploads.join_next().await, &path)?);
             }
             let number = u32::try_from(i + 1).unwrap_or(u32::MAX);
             let fut = upload.put_part(number, offset, data);
@@ -264,7 +263,7 @@ async fn copy_ranged(
             });
         }
         while let Some(j) = uploads.join_next().await {
-            parts.push(joined(Some(j), &path)?);
+            parts.push(join_part(Some(j), &path)?);
         }
         Ok(())
     }
@@ -295,41 +294,6 @@ async fn copy_ranged(
         e_tag: put.e_tag,
         version: put.version,
     })
-}
-
-fn joined(
-    j: Option<Result<Result<PartId, Error>, tokio::task::JoinError>>,
-    path: &str,
-) -> Result<PartId, Error> {
-    match j {
-        Some(Ok(r)) => r,
-        Some(Err(e)) => Err(Error::Generic {
-            path: path.to_owned(),
-            source: Box::new(e),
-        }),
-        None => Err(Error::Generic {
-            path: path.to_owned(),
-            source: msg("part upload vanished"),
-        }),
-    }
-}
-
-/// Reads exactly `len` bytes of a body into one buffer.
-async fn collect_exact(mut body: ByteStream, len: u64, path: &str) -> Result<Bytes, Error> {
-    let mut buf = BytesMut::with_capacity(usize::try_from(len).unwrap_or(0));
-    while let Some(chunk) = body.try_next().await? {
-        buf.extend_from_slice(&chunk);
-        if buf.len() as u64 > len {
-            break;
-        }
-    }
-    if buf.len() as u64 != len {
-        return Err(Error::Transient {
-            path: path.to_owned(),
-            source: msg(format!("read {} bytes of a {len}-byte range", buf.len())),
-        });
-    }
-    Ok(buf.freeze())
 }
 
 /// A fraction in [0, 0.5) from the clock's low bits: enough to spread retries apart.
