@@ -395,12 +395,12 @@ pub async fn copy_within_store(store: &dyn ObjectStore) {
         .await
         .expect("put old");
     store
-        .copy_from(store, "copy/src", "copy/dst")
+        .copy_from(store, "copy/src", body.len() as u64, "copy/dst")
         .await
         .expect("copy");
     assert!(store.get_bytes("copy/dst").await.expect("get") == body);
     store
-        .copy_from(store, "copy/src", "copy/deeper/new")
+        .copy_from(store, "copy/src", body.len() as u64, "copy/deeper/new")
         .await
         .expect("copy to new path");
     assert_eq!(
@@ -408,7 +408,7 @@ pub async fn copy_within_store(store: &dyn ObjectStore) {
         body.len() as u64
     );
     let missing = store
-        .copy_from(store, "copy/missing", "copy/x")
+        .copy_from(store, "copy/missing", 10, "copy/x")
         .await
         .expect_err("copy of missing");
     assert!(missing.is_not_found(), "{store}: {missing:?}");
@@ -459,7 +459,7 @@ pub async fn awkward_keys(store: &dyn ObjectStore) {
     }
     let copy_to = "odd/copied ü+%.txt";
     store
-        .copy_from(store, keys[1], copy_to)
+        .copy_from(store, keys[1], 1001, copy_to)
         .await
         .unwrap_or_else(|e| panic!("{store}: copy: {e:?}"));
     assert_eq!(store.head(copy_to).await.expect("head").size, 1001);
@@ -492,7 +492,7 @@ pub async fn zero_byte_objects(store: &dyn ObjectStore) {
         .expect("put_stream empty");
     assert_eq!(store.head("zero/streamed").await.expect("head").size, 0);
     store
-        .copy_from(store, "zero/empty", "zero/copied")
+        .copy_from(store, "zero/empty", 0, "zero/copied")
         .await
         .expect("copy empty");
     assert_eq!(store.head("zero/copied").await.expect("head").size, 0);

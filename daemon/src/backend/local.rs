@@ -341,6 +341,7 @@ impl ObjectStore for LocalStore {
         &self,
         src: &dyn ObjectStore,
         src_key: &str,
+        _size: u64,
         dst_key: &str,
     ) -> Result<PutResult> {
         let Some(src) = src.as_any().downcast_ref::<LocalStore>() else {

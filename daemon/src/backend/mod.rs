@@ -168,7 +168,8 @@ pub trait ObjectStore: fmt::Debug + fmt::Display + Send + Sync + 'static {
     /// [`MultipartUpload::complete`].
     async fn put_multipart(&self, key: &str) -> Result<Box<dyn MultipartUpload>>;
 
-    /// Copies `src_key` of `src` to `dst_key` of this store **without moving the bytes through
+    /// Copies `src_key` of `src` (`size` bytes, as listed: it picks single or multipart copy
+    /// without another request) to `dst_key` of this store **without moving the bytes through
     /// this process** when the store can (same S3 endpoint and credentials: CopyObject, or
     /// UploadPartCopy above 5 GiB; local to local: a file copy). Returns
     /// [`Error::NotSupported`] when it cannot: the caller then streams.
@@ -176,6 +177,7 @@ pub trait ObjectStore: fmt::Debug + fmt::Display + Send + Sync + 'static {
         &self,
         src: &dyn ObjectStore,
         src_key: &str,
+        size: u64,
         dst_key: &str,
     ) -> Result<PutResult>;
 
@@ -254,14 +256,6 @@ pub trait ObjectStoreExt: ObjectStore {
             buf.extend_from_slice(&chunk);
         }
         Ok(Bytes::from(buf))
-    }
-
-    /// Same-store copy (see [`ObjectStore::copy_from`]).
-    async fn copy(&self, src_key: &str, dst_key: &str) -> Result<PutResult>
-    where
-        Self: Sized,
-    {
-        self.copy_from(self, src_key, dst_key).await
     }
 }
 

@@ -822,6 +822,7 @@ impl ObjectStore for S3Store {
         &self,
         src: &dyn ObjectStore,
         src_key: &str,
+        size: u64,
         dst_key: &str,
     ) -> Result<PutResult> {
         let Some(src) = src.as_any().downcast_ref::<S3Store>() else {
@@ -836,7 +837,6 @@ impl ObjectStore for S3Store {
                 operation: "server-side copy between different endpoints or credentials",
             });
         }
-        let size = src.head(src_key).await?.size;
         if size > MAX_SINGLE_COPY {
             return self.copy_multipart(src, src_key, dst_key, size).await;
         }

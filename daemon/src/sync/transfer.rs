@@ -115,7 +115,7 @@ async fn copy_once(
     config: &TransferConfig,
     journal: Option<&dyn UploadJournal>,
 ) -> Result<Copied, Error> {
-    match dst.copy_from(src, src_key, dst_key).await {
+    match dst.copy_from(src, src_key, size, dst_key).await {
         Ok(put) => {
             return Ok(Copied {
                 method: Method::ServerSide,

@@ -61,9 +61,10 @@ impl ObjectStore for RewrittenDuringCopy {
         &self,
         src: &dyn ObjectStore,
         src_key: &str,
+        size: u64,
         dst_key: &str,
     ) -> Result<PutResult, Error> {
-        self.inner.copy_from(src, src_key, dst_key).await
+        self.inner.copy_from(src, src_key, size, dst_key).await
     }
     async fn delete(&self, keys: &[String]) -> Result<Vec<DeleteFailure>, Error> {
         self.inner.delete(keys).await
