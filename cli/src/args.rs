@@ -196,6 +196,15 @@ pub struct MirrorArgs {
     /// Delete even above --max-delete or when the source lists no objects.
     #[arg(long)]
     pub force: bool,
+    /// Replace target objects that ferry did not write and whose content differs from the source.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// List the target too and repair drift (objects deleted or changed behind ferry's back).
+    #[arg(long)]
+    pub check_target: bool,
+    /// Read back target objects and compare their SHA-256 with the source's; repair mismatches.
+    #[arg(long)]
+    pub verify: bool,
     #[command(flatten)]
     pub transfer: TransferArgs,
     /// Folder of the manifest (default: <config dir>/state).

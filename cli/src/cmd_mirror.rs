@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use ferry_daemon::location::Location;
-use ferry_daemon::sync::mirror::{self, Event, MaxDelete, MirrorOptions, Reason, Side};
+use ferry_daemon::sync::mirror::{self, Event, MaxDelete, MirrorOptions, Side};
 use ferry_state::Manifest;
 use serde_json::json;
 
@@ -32,6 +32,9 @@ pub async fn run(ctx: &mut Ctx, a: MirrorArgs) -> anyhow::Result<Status> {
         exclude: globs(&a.exclude)?,
         max_delete: a.max_delete.as_deref().map(parse_max_delete).transpose()?,
         force: a.force,
+        check_target: a.check_target,
+        verify: a.verify,
+        overwrite: a.overwrite,
         workers: a.transfer.workers(),
         transfer: a.transfer.config(),
     };
@@ -62,6 +65,14 @@ pub async fn run(ctx: &mut Ctx, a: MirrorArgs) -> anyhow::Result<Status> {
             ));
         output::print_error(&err);
     }
+    if let Some(e) = &summary.target_scan_error {
+        let err =
+            anyhow::Error::msg(ferry_daemon::backend::error::display_chain(e)).context(format!(
+                "listing the target {} failed; nothing was deleted",
+                a.target
+            ));
+        output::print_error(&err);
+    }
     if let Some(why) = &summary.delete_refused {
         output::print_error(&anyhow::anyhow!("{why}"));
     }
@@ -69,7 +80,8 @@ pub async fn run(ctx: &mut Ctx, a: MirrorArgs) -> anyhow::Result<Status> {
         output::json(&json!({
             "status": if summary.ok() { "success" } else { "error" }, "op": "summary",
             "copied": summary.copied, "bytes": summary.bytes, "unchanged": summary.unchanged,
-            "deleted": summary.deleted, "kept": summary.kept, "failed": summary.failed,
+            "deleted": summary.deleted, "kept": summary.kept,
+            "adopted": summary.adopted, "verified": summary.verified, "targetListed": summary.target_listed, "failed": summary.failed,
             "sourceObjects": summary.source_objects, "dryRun": a.dry_run, "seconds": secs,
         }))?;
     } else if !quiet {
@@ -86,6 +98,15 @@ pub async fn run(ctx: &mut Ctx, a: MirrorArgs) -> anyhow::Result<Status> {
             summary.unchanged,
             summary.deleted
         );
+        if summary.adopted > 0 {
+            line.push_str(&format!(
+                ", {} already at the target (recorded)",
+                summary.adopted
+            ));
+        }
+        if a.verify {
+            line.push_str(&format!(", {} verified by SHA-256", summary.verified));
+        }
         if summary.kept > 0 {
             line.push_str(&format!(
                 ", {} gone at the source kept at the target (use --remove)",
@@ -182,10 +203,7 @@ fn print_event(json: bool, quiet: bool, dry_run: bool, e: Event) -> anyhow::Resu
             method,
             reason,
         } => {
-            let reason = match reason {
-                Reason::New => "new",
-                Reason::Changed => "changed",
-            };
+            let reason = reason.as_str();
             if json {
                 output::json(
                     &json!({"status":"success","op":"copy","source":source,"target":target,"size":size,
@@ -193,6 +211,20 @@ fn print_event(json: bool, quiet: bool, dry_run: bool, e: Event) -> anyhow::Resu
                 )?;
             } else if !quiet {
                 output::line(&format!("`{source}` -> `{target}` ({reason})"))?;
+            }
+        }
+        Event::Adopted { target } => {
+            if json {
+                output::json(&json!({"status":"success","op":"adopt","target":target}))?;
+            } else if !quiet {
+                output::line(&format!(
+                    "`{target}` already has the source's content (recorded)"
+                ))?;
+            }
+        }
+        Event::Verified { target } => {
+            if json {
+                output::json(&json!({"status":"success","op":"verify","target":target}))?;
             }
         }
         Event::Deleted { target } => {

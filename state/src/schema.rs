@@ -94,7 +94,8 @@ pub struct PairRecord {
     pub target: String,
     /// When the pair was registered (ms since the epoch).
     pub created_ms: i64,
-    /// When the last complete scan ended.
+    /// When the last complete scan without failures ended (`None`: the target was never
+    /// seen whole, so the next mirror lists it).
     pub last_scan_ms: Option<i64>,
     /// Objects at the source at the last complete scan.
     pub objects: u64,

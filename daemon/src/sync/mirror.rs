@@ -1,14 +1,26 @@
 //! `mirror`: scan → plan → transfer, driven by the manifest.
 //!
 //! Scan lists **only the source** and merge-walks it against the manifest rows of the pair
-//! (both are in key byte order, so the walk needs no sorting and holds one page of rows):
+//! (both are in key byte order, so the walk needs no sorting and holds one page of rows). With
+//! `check_target`, and always on a pair's first run, the target is listed too and joins the
+//! walk: a three-way merge, still one pass, still no sorting. [`plan`] decides each key:
 //!
-//! | source | manifest row | action |
-//! |---|---|---|
-//! | present | none | copy (new) |
-//! | present | same size and ETag (or same size and mtime when the listing has no ETag) | nothing: no request to the target |
-//! | present | differs | copy (changed) |
-//! | absent | present | delete at the target, only with `remove` and only if the scan completed |
+//! | source | manifest row | target (when listed) | action |
+//! |---|---|---|---|
+//! | present | none | not listed / absent | copy (new) |
+//! | present | none | present, same content | adopt: record the row, no copy |
+//! | present | none | present, other content | copy only with `overwrite`, else a conflict |
+//! | present | unchanged (size + ETag) | not listed | nothing: no request to the target (`verify`: read it back) |
+//! | present | unchanged | absent | copy (missing at the target) |
+//! | present | unchanged | present, changed since ferry wrote it | copy (changed at the target) |
+//! | present | changed | any | copy (changed) |
+//! | absent | present | absent | forget the row |
+//! | absent | present | not listed / present | delete at the target, only with `remove` |
+//! | absent | none | present | delete at the target, only with `remove` (mc's "extraneous") |
+//!
+//! "Same content" for an object ferry has no row for: equal plain (MD5) ETags, or, when the
+//! sizes match, equal SHA-256 of both sides read back. Deletions happen only after a complete
+//! scan of every listed side, and never when the source listed nothing (unless forced).
 //!
 //! A row is written only after the target confirmed the object, in one batch with the removal
 //! of its in-flight upload record: a crash never leaves a row claiming an object the target
@@ -28,6 +40,7 @@ use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 
 use super::transfer::{self, Method, TransferConfig, UploadJournal};
+use crate::backend::error::{display_chain, msg};
 use crate::backend::{Error, ListEntry, ListOptions, ObjectMeta, ObjectStore};
 
 /// Rows read from the manifest at a time during the walk.
@@ -50,6 +63,10 @@ impl Side {
 
     fn display(&self, rel: &str) -> String {
         format!("{}/{}{rel}", self.store, self.prefix)
+    }
+
+    fn key(&self, rel: &str) -> String {
+        format!("{}{rel}", self.prefix)
     }
 }
 
@@ -75,6 +92,12 @@ pub struct MirrorOptions {
     pub max_delete: Option<MaxDelete>,
     /// Override `max_delete` and the empty-source guard.
     pub force: bool,
+    /// List the target too and repair drift (objects deleted or changed behind ferry's back).
+    pub check_target: bool,
+    /// Read back target objects (unchanged ones and fresh copies) and compare SHA-256.
+    pub verify: bool,
+    /// Replace target objects that ferry did not write and whose content differs.
+    pub overwrite: bool,
     /// Objects copied at once.
     pub workers: usize,
     /// Transfer settings.
@@ -88,6 +111,28 @@ pub enum Reason {
     New,
     /// In the manifest with another size or ETag.
     Changed,
+    /// In the manifest, gone at the target.
+    Missing,
+    /// In the manifest, changed at the target behind ferry's back.
+    TargetChanged,
+    /// Read back with another SHA-256 than the source's.
+    Corrupt,
+    /// At the target with other content, not written by ferry; replaced (`overwrite`).
+    Overwrite,
+}
+
+impl Reason {
+    /// A word for output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::New => "new",
+            Reason::Changed => "changed",
+            Reason::Missing => "missing-at-target",
+            Reason::TargetChanged => "changed-at-target",
+            Reason::Corrupt => "corrupt-at-target",
+            Reason::Overwrite => "overwrite",
+        }
+    }
 }
 
 /// What happened, object by object.
@@ -105,6 +150,16 @@ pub enum Event {
         method: Option<Method>,
         /// Why.
         reason: Reason,
+    },
+    /// Already at the target with the same content, not written by ferry: recorded, not copied.
+    Adopted {
+        /// Target, for messages.
+        target: String,
+    },
+    /// Read back from the target: same SHA-256 as the source.
+    Verified {
+        /// Target, for messages.
+        target: String,
     },
     /// Deleted at the target (or would be).
     Deleted {
@@ -127,8 +182,12 @@ pub struct Summary {
     pub copied: u64,
     /// Bytes copied.
     pub bytes: u64,
-    /// Objects unchanged (no request made for them).
+    /// Objects unchanged (no copy; no request at all unless the target was listed or verified).
     pub unchanged: u64,
+    /// Objects found at the target with the source's content and recorded without a copy.
+    pub adopted: u64,
+    /// Objects read back from the target with the right SHA-256.
+    pub verified: u64,
     /// Objects deleted at the target.
     pub deleted: u64,
     /// Objects gone at the source but kept at the target (no `remove`).
@@ -137,8 +196,12 @@ pub struct Summary {
     pub failed: u64,
     /// Objects listed at the source.
     pub source_objects: u64,
-    /// The source listing failed: nothing was deleted.
+    /// The target was listed (`check_target`, or the pair's first run).
+    pub target_listed: bool,
+    /// Listing the source failed: nothing was deleted.
     pub scan_error: Option<Error>,
+    /// Listing the target failed: nothing was deleted.
+    pub target_scan_error: Option<Error>,
     /// Deletions refused by a safety rule.
     pub delete_refused: Option<String>,
 }
@@ -146,7 +209,10 @@ pub struct Summary {
 impl Summary {
     /// True when everything listed was mirrored.
     pub fn ok(&self) -> bool {
-        self.failed == 0 && self.scan_error.is_none() && self.delete_refused.is_none()
+        self.failed == 0
+            && self.scan_error.is_none()
+            && self.target_scan_error.is_none()
+            && self.delete_refused.is_none()
     }
 }
 
@@ -159,14 +225,72 @@ pub enum MirrorError {
     State(#[from] StateError),
 }
 
-enum Action {
+/// What the target holds at a key, as far as this run knows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TargetState {
+    /// The target was not listed.
+    Unknown,
+    /// Listed, not there.
+    Absent,
+    /// Listed, there.
+    Present(ObjectMeta),
+}
+
+/// One key of the walk: what the source, the manifest and the target say about it.
+#[derive(Debug)]
+pub struct Entry {
+    /// Relative key.
+    pub rel: String,
+    /// The source object.
+    pub source: Option<ObjectMeta>,
+    /// The manifest row.
+    pub row: Option<ObjectRecord>,
+    /// The target object.
+    pub target: TargetState,
+}
+
+/// What to do with one key.
+#[derive(Debug, PartialEq)]
+pub enum Action {
+    /// Copy the source object.
     Copy {
+        /// Relative key.
         rel: String,
+        /// The source object.
         meta: ObjectMeta,
+        /// Why.
         reason: Reason,
     },
+    /// Nothing to do.
     Skip,
+    /// Read the target back and compare with the row's SHA-256 (computing the source's when
+    /// the row has none); copy again on a mismatch.
+    Verify {
+        /// Relative key.
+        rel: String,
+        /// The source object.
+        meta: ObjectMeta,
+        /// The row.
+        row: ObjectRecord,
+    },
+    /// At the target, no row: record it if the content is the same, else a conflict (or a copy
+    /// with `overwrite`).
+    Compare {
+        /// Relative key.
+        rel: String,
+        /// The source object.
+        meta: ObjectMeta,
+        /// The target object.
+        target: ObjectMeta,
+    },
+    /// Gone at the source: delete at the target with `remove`.
     Delete {
+        /// Relative key.
+        rel: String,
+    },
+    /// Gone at both ends: drop the row.
+    Forget {
+        /// Relative key.
         rel: String,
     },
 }
@@ -185,6 +309,88 @@ fn unchanged(meta: &ObjectMeta, rec: &ObjectRecord) -> bool {
     matches!((meta.last_modified.as_ref().map(ms), rec.src_mtime_ms), (Some(a), Some(b)) if a == b)
 }
 
+/// Whether the target's ETag now says the object changed since ferry wrote it (`then`):
+/// `Some(false)` when equal, `Some(true)` when both are comparable and differ, `None` when it
+/// cannot tell. Multipart ETags and local fingerprints (with '-') can differ between a write's
+/// answer and later listings on some servers: not proof of a change.
+fn target_etag_changed(then: Option<&str>, now: Option<&str>) -> Option<bool> {
+    match (then, now) {
+        (Some(then), Some(now)) if then == now => Some(false),
+        (Some(then), Some(now)) if !then.contains('-') && !now.contains('-') => Some(true),
+        _ => None,
+    }
+}
+
+/// A plain S3 ETag: the MD5 of the content (32 hex digits), on every S3 without SSE-KMS/C.
+fn is_md5_etag(e: &str) -> bool {
+    e.len() == 32 && e.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Same content by ETag alone: both plain MD5 ETags, equal.
+fn same_md5(a: &ObjectMeta, b: &ObjectMeta) -> bool {
+    match (&a.e_tag, &b.e_tag) {
+        (Some(x), Some(y)) => is_md5_etag(x) && x.eq_ignore_ascii_case(y),
+        _ => false,
+    }
+}
+
+/// The decision table (module docs) for one key.
+pub fn plan(e: Entry, verify: bool) -> Action {
+    let Entry {
+        rel,
+        source,
+        row,
+        target,
+    } = e;
+    match (source, row, target) {
+        (Some(meta), None, TargetState::Present(t)) => Action::Compare {
+            rel,
+            meta,
+            target: t,
+        },
+        (Some(meta), None, _) => Action::Copy {
+            rel,
+            meta,
+            reason: Reason::New,
+        },
+        (Some(meta), Some(row), target) => {
+            if !unchanged(&meta, &row) {
+                return Action::Copy {
+                    rel,
+                    meta,
+                    reason: Reason::Changed,
+                };
+            }
+            match target {
+                TargetState::Absent => Action::Copy {
+                    rel,
+                    meta,
+                    reason: Reason::Missing,
+                },
+                TargetState::Present(t)
+                    if t.size != row.size
+                        || target_etag_changed(row.dst_etag.as_deref(), t.e_tag.as_deref())
+                            == Some(true) =>
+                {
+                    Action::Copy {
+                        rel,
+                        meta,
+                        reason: Reason::TargetChanged,
+                    }
+                }
+                _ if verify => Action::Verify { rel, meta, row },
+                _ => Action::Skip,
+            }
+        }
+        (None, Some(_), TargetState::Absent) => Action::Forget { rel },
+        (None, _, TargetState::Present(_)) | (None, Some(_), TargetState::Unknown) => {
+            Action::Delete { rel }
+        }
+        // Nothing anywhere: the walk never yields that.
+        (None, None, _) => Action::Skip,
+    }
+}
+
 /// What the manifest knows of a pair's objects, for `diff`.
 #[derive(Debug)]
 pub struct ManifestKnown<'a> {
@@ -201,52 +407,61 @@ impl super::diff::Known for ManifestKnown<'_> {
         if !unchanged(source, &rec) {
             return None;
         }
-        match (&target.e_tag, &rec.dst_etag) {
-            (Some(now), Some(then)) if now == then => Some(true),
-            // Multipart ETags and local fingerprints (with '-') differ between a write's answer
-            // and later listings on some servers: not proof of a change.
-            (Some(now), Some(then)) if !now.contains('-') && !then.contains('-') => Some(false),
-            _ => None,
-        }
+        target_etag_changed(rec.dst_etag.as_deref(), target.e_tag.as_deref()).map(|c| !c)
     }
 }
 
-/// The merge-walk of a source listing against the manifest rows of a pair.
+type Listing = BoxStream<'static, Result<ListEntry, Error>>;
+
+/// Relative key of a listed object worth mirroring: not a folder marker, not excluded.
+fn relative(m: &ObjectMeta, prefix_len: usize, exclude: &globset::GlobSet) -> Option<String> {
+    let rel = m.key.get(prefix_len..)?;
+    // A "folder marker" (key ending in /) carries no data worth mirroring.
+    if rel.is_empty() || rel.ends_with('/') || exclude.is_match(rel) {
+        return None;
+    }
+    Some(rel.to_owned())
+}
+
+/// The next object of a listing, skipping what [`relative`] refuses.
+async fn next_object(
+    listing: &mut Listing,
+    prefix_len: usize,
+    exclude: &globset::GlobSet,
+) -> Result<Option<(String, ObjectMeta)>, Error> {
+    while let Some(e) = listing.try_next().await? {
+        if let ListEntry::Object(m) = e
+            && let Some(rel) = relative(&m, prefix_len, exclude)
+        {
+            return Ok(Some((rel, m)));
+        }
+    }
+    Ok(None)
+}
+
+/// The merge-walk of a source listing, the manifest rows of a pair and (optionally) a target
+/// listing. All three are in key byte order; the walk holds one head of each and a page of
+/// rows.
 struct Walk<'a> {
-    listing: BoxStream<'static, Result<ListEntry, Error>>,
+    source: Listing,
+    target: Option<Listing>,
     manifest: &'a Manifest,
     pair: PairId,
-    prefix_len: usize,
+    src_prefix_len: usize,
+    dst_prefix_len: usize,
     exclude: &'a globset::GlobSet,
     rows: VecDeque<(String, ObjectRecord)>,
     rows_after: Option<String>,
     rows_done: bool,
-    src: Option<ObjectMeta>,
+    src: Option<(String, ObjectMeta)>,
     src_done: bool,
+    dst: Option<(String, ObjectMeta)>,
+    dst_done: bool,
     listed: &'a Cell<u64>,
     failure: &'a RefCell<Option<WalkError>>,
 }
 
 impl Walk<'_> {
-    async fn next_source(&mut self) -> Result<(), Error> {
-        while self.src.is_none() && !self.src_done {
-            match self.listing.try_next().await? {
-                None => self.src_done = true,
-                Some(ListEntry::Prefix(_)) => {}
-                Some(ListEntry::Object(m)) => {
-                    // A "folder marker" (key ending in /) carries no data worth mirroring.
-                    let rel = &m.key[self.prefix_len.min(m.key.len())..];
-                    if rel.is_empty() || rel.ends_with('/') || self.exclude.is_match(rel) {
-                        continue;
-                    }
-                    self.listed.set(self.listed.get() + 1);
-                    self.src = Some(m);
-                }
-            }
-        }
-        Ok(())
-    }
-
     fn next_rows(&mut self) -> Result<(), StateError> {
         while self.rows.is_empty() && !self.rows_done {
             let page = self
@@ -263,54 +478,72 @@ impl Walk<'_> {
         Ok(())
     }
 
-    /// The next action, `None` at the end; an `Err` ends the walk.
-    async fn next(&mut self) -> Option<Result<Action, WalkError>> {
-        if let Err(e) = self.next_source().await {
-            return Some(Err(WalkError::Scan(e)));
+    /// The next key, `None` at the end; an `Err` ends the walk.
+    async fn next(&mut self) -> Option<Result<Entry, WalkError>> {
+        if self.src.is_none() && !self.src_done {
+            match next_object(&mut self.source, self.src_prefix_len, self.exclude).await {
+                Ok(Some(o)) => {
+                    self.listed.set(self.listed.get() + 1);
+                    self.src = Some(o);
+                }
+                Ok(None) => self.src_done = true,
+                Err(e) => return Some(Err(WalkError::Scan(e))),
+            }
+        }
+        if self.dst.is_none()
+            && !self.dst_done
+            && let Some(listing) = self.target.as_mut()
+        {
+            match next_object(listing, self.dst_prefix_len, self.exclude).await {
+                Ok(Some(o)) => self.dst = Some(o),
+                Ok(None) => self.dst_done = true,
+                Err(e) => return Some(Err(WalkError::TargetScan(e))),
+            }
         }
         if let Err(e) = self.next_rows() {
             return Some(Err(WalkError::State(e)));
         }
-        let src_rel = self
-            .src
-            .as_ref()
-            .map(|m| m.key[self.prefix_len..].to_owned());
-        let row_key = self.rows.front().map(|(k, _)| k.clone());
-        match (src_rel, row_key) {
-            (None, None) => None,
-            (Some(rel), row) if row.as_ref().is_none_or(|r| rel.as_bytes() < r.as_bytes()) => {
-                let meta = self.src.take()?;
-                Some(Ok(Action::Copy {
-                    rel,
-                    meta,
-                    reason: Reason::New,
-                }))
-            }
-            (Some(rel), Some(row)) if rel == row => {
-                let meta = self.src.take()?;
-                let (_, rec) = self.rows.pop_front()?;
-                if unchanged(&meta, &rec) {
-                    Some(Ok(Action::Skip))
-                } else {
-                    Some(Ok(Action::Copy {
-                        rel,
-                        meta,
-                        reason: Reason::Changed,
-                    }))
-                }
-            }
-            (_, Some(_)) => {
-                let (rel, _) = self.rows.pop_front()?;
-                Some(Ok(Action::Delete { rel }))
-            }
-            // Unreachable: the first guarded arm takes every source key when the rows are done.
-            (Some(_), None) => None,
-        }
+        // The smallest key among the three heads (str order is byte order).
+        let rel = [
+            self.src.as_ref().map(|(k, _)| k),
+            self.rows.front().map(|(k, _)| k),
+            self.dst.as_ref().map(|(k, _)| k),
+        ]
+        .into_iter()
+        .flatten()
+        .min()?
+        .clone();
+        let source = if self.src.as_ref().is_some_and(|(k, _)| *k == rel) {
+            self.src.take().map(|(_, m)| m)
+        } else {
+            None
+        };
+        let row = if self.rows.front().is_some_and(|(k, _)| *k == rel) {
+            self.rows.pop_front().map(|(_, r)| r)
+        } else {
+            None
+        };
+        let target = if self.target.is_none() {
+            TargetState::Unknown
+        } else if self.dst.as_ref().is_some_and(|(k, _)| *k == rel) {
+            self.dst
+                .take()
+                .map_or(TargetState::Absent, |(_, m)| TargetState::Present(m))
+        } else {
+            TargetState::Absent
+        };
+        Some(Ok(Entry {
+            rel,
+            source,
+            row,
+            target,
+        }))
     }
 }
 
 enum WalkError {
     Scan(Error),
+    TargetScan(Error),
     State(StateError),
 }
 
@@ -371,6 +604,12 @@ pub async fn mirror(
 ) -> Result<Summary, MirrorError> {
     let pair = manifest.pair(&src.url(), &dst.url())?;
     let mut summary = Summary::default();
+    // Until a first run completed, ferry does not know what the target held before it: look,
+    // so that nothing there is overwritten unseen and what is already there is adopted.
+    let first_run = manifest
+        .get::<PairsSchema>(&PairKey(pair))?
+        .is_none_or(|p| p.last_scan_ms.is_none());
+    summary.target_listed = options.check_target || first_run;
     let unresolved = if options.dry_run {
         Default::default()
     } else {
@@ -380,36 +619,43 @@ pub async fn mirror(
     let listed = Cell::new(0u64);
     let unchanged_count = Cell::new(0u64);
     let deletes: RefCell<Vec<String>> = RefCell::new(Vec::new());
+    let forgets: RefCell<Vec<String>> = RefCell::new(Vec::new());
     let failure: RefCell<Option<WalkError>> = RefCell::new(None);
+    let target = summary
+        .target_listed
+        .then(|| dst.store.list(&dst.prefix, ListOptions::default()));
     let walk = Walk {
-        listing: src.store.list(&src.prefix, ListOptions::default()),
+        source: src.store.list(&src.prefix, ListOptions::default()),
+        dst_done: target.is_none(),
+        target,
         manifest,
         pair,
-        prefix_len: src.prefix.len(),
+        src_prefix_len: src.prefix.len(),
+        dst_prefix_len: dst.prefix.len(),
         exclude: &options.exclude,
         rows: VecDeque::new(),
         rows_after: None,
         rows_done: false,
         src: None,
         src_done: false,
+        dst: None,
         listed: &listed,
         failure: &failure,
     };
-    // The walk ends at its first error, which is kept in `failure`: copies already started
-    // finish, nothing more starts, and nothing is deleted.
+    // The walk ends at its first error, which is kept in `failure`: work already started
+    // finishes, nothing more starts, and nothing is deleted.
     let actions = futures::stream::unfold(walk, |mut w| async move {
         match w.next().await? {
-            Ok(action) => Some((action, w)),
+            Ok(entry) => Some((plan(entry, options.verify), w)),
             Err(e) => {
                 w.failure.borrow_mut().replace(e);
                 None
             }
         }
     });
-    let copies = actions
+    let work = actions
         .filter_map(|a| {
             let out = match a {
-                Action::Copy { rel, meta, reason } => Some((rel, meta, reason)),
                 Action::Skip => {
                     unchanged_count.set(unchanged_count.get() + 1);
                     None
@@ -418,46 +664,79 @@ pub async fn mirror(
                     deletes.borrow_mut().push(rel);
                     None
                 }
+                Action::Forget { rel } => {
+                    forgets.borrow_mut().push(rel);
+                    None
+                }
+                Action::Copy { rel, meta, reason } => Some(Work::Copy { rel, meta, reason }),
+                Action::Verify { rel, meta, row } => Some(Work::Verify { rel, meta, row }),
+                Action::Compare { rel, meta, target } => {
+                    Some(Work::Compare { rel, meta, target })
+                }
             };
             futures::future::ready(out)
         })
-        .map(|(rel, meta, reason)| {
-            let blocked = unresolved.contains(&rel);
+        .map(|work| {
+            let blocked = unresolved.contains(work.rel());
+            let ctx = Ctx {
+                manifest,
+                pair,
+                src,
+                dst,
+                options,
+            };
             async move {
                 if blocked {
+                    let rel = work.rel();
                     return Event::Failed {
-                        path: src.display(&rel),
+                        path: src.display(rel),
                         error: Error::Transient {
-                            path: dst.display(&rel),
-                            source: crate::backend::error::msg(
+                            path: dst.display(rel),
+                            source: msg(
                                 "an interrupted multipart upload of this object could not be aborted yet; retried next run",
                             ),
                         },
                     };
                 }
-                copy_one(manifest, pair, src, dst, options, rel, meta, reason).await
+                ctx.run(work).await
             }
         })
         .buffer_unordered(options.workers.max(1));
-    let mut copies = Box::pin(copies);
-    while let Some(event) = copies.next().await {
+    let mut work = Box::pin(work);
+    while let Some(event) = work.next().await {
         match &event {
             Event::Copied { size, .. } => {
                 summary.copied += 1;
                 summary.bytes += size;
+            }
+            Event::Adopted { .. } => summary.adopted += 1,
+            Event::Verified { .. } => {
+                summary.verified += 1;
+                summary.unchanged += 1;
             }
             Event::Failed { .. } => summary.failed += 1,
             Event::Deleted { .. } => {}
         }
         on_event(event);
     }
-    drop(copies);
-    summary.unchanged = unchanged_count.get();
+    drop(work);
+    summary.unchanged += unchanged_count.get();
     summary.source_objects = listed.get();
-    let deletes = deletes.take();
+    let (deletes, forgets) = (deletes.take(), forgets.take());
+    if !options.dry_run && !forgets.is_empty() {
+        let mut b = Batch::new();
+        for rel in forgets {
+            b.delete::<ObjectsSchema>(&ObjectKey { pair, key: rel });
+        }
+        manifest.write(b)?;
+    }
     match failure.take() {
         Some(WalkError::Scan(e)) => {
             summary.scan_error = Some(e);
+            return Ok(summary);
+        }
+        Some(WalkError::TargetScan(e)) => {
+            summary.target_scan_error = Some(e);
             return Ok(summary);
         }
         Some(WalkError::State(e)) => return Err(e.into()),
@@ -480,7 +759,10 @@ pub async fn mirror(
             summary.kept = deletes.len() as u64;
         }
     }
-    if !options.dry_run {
+    // A clean run is the pair's reference point: from then on, the target holds what the
+    // manifest says (until `check_target` looks again). After failures (say, a conflict at the
+    // target), the next run looks again.
+    if !options.dry_run && summary.ok() {
         let mut b = Batch::new();
         if let Some(mut rec) = manifest.get::<PairsSchema>(&PairKey(pair))? {
             rec.last_scan_ms = Some(Utc::now().timestamp_millis());
@@ -490,6 +772,264 @@ pub async fn mirror(
         }
     }
     Ok(summary)
+}
+
+/// The actions that make requests.
+enum Work {
+    Copy {
+        rel: String,
+        meta: ObjectMeta,
+        reason: Reason,
+    },
+    Verify {
+        rel: String,
+        meta: ObjectMeta,
+        row: ObjectRecord,
+    },
+    Compare {
+        rel: String,
+        meta: ObjectMeta,
+        target: ObjectMeta,
+    },
+}
+
+impl Work {
+    fn rel(&self) -> &str {
+        match self {
+            Work::Copy { rel, .. } | Work::Verify { rel, .. } | Work::Compare { rel, .. } => rel,
+        }
+    }
+}
+
+/// What a unit of work needs.
+#[derive(Clone, Copy)]
+struct Ctx<'a> {
+    manifest: &'a Manifest,
+    pair: PairId,
+    src: &'a Side,
+    dst: &'a Side,
+    options: &'a MirrorOptions,
+}
+
+impl Ctx<'_> {
+    async fn run(self, work: Work) -> Event {
+        match work {
+            Work::Copy { rel, meta, reason } => self.copy(rel, meta, reason).await,
+            Work::Verify { rel, meta, row } => self.verify(rel, meta, row).await,
+            Work::Compare { rel, meta, target } => self.compare(rel, meta, target).await,
+        }
+    }
+
+    /// Hashes the source and target objects at once.
+    async fn hash_both(&self, src_key: &str, dst_key: &str) -> Result<([u8; 32], [u8; 32]), Error> {
+        futures::try_join!(
+            transfer::hash_object(&*self.src.store, src_key),
+            transfer::hash_object(&*self.dst.store, dst_key)
+        )
+    }
+
+    /// An object at the target that ferry has no row for: the same content is adopted, other
+    /// content is replaced only with `overwrite`.
+    async fn compare(self, rel: String, meta: ObjectMeta, target: ObjectMeta) -> Event {
+        let mut sha256 = None;
+        let same = if same_md5(&meta, &target) {
+            true
+        } else if meta.size == target.size {
+            match self.hash_both(&meta.key, &target.key).await {
+                Ok((a, b)) => {
+                    sha256 = Some(a);
+                    a == b
+                }
+                Err(error) => {
+                    return Event::Failed {
+                        path: self.src.display(&rel),
+                        error,
+                    };
+                }
+            }
+        } else {
+            false
+        };
+        if !same {
+            if self.options.overwrite {
+                return self.copy(rel, meta, Reason::Overwrite).await;
+            }
+            return Event::Failed {
+                path: self.dst.display(&rel),
+                error: Error::AlreadyExists {
+                    path: self.dst.display(&rel),
+                    source: msg(
+                        "it was not written by ferry and differs from the source; not overwritten (use --overwrite)",
+                    ),
+                },
+            };
+        }
+        let target_path = self.dst.display(&rel);
+        if !self.options.dry_run {
+            let record = ObjectRecord {
+                size: meta.size,
+                src_etag: meta.e_tag.clone(),
+                src_mtime_ms: meta.last_modified.as_ref().map(ms),
+                sha256,
+                dst_etag: target.e_tag.clone(),
+                dst_version: target.version.clone(),
+                synced_ms: Utc::now().timestamp_millis(),
+            };
+            if let Err(e) = self.record(&rel, &record) {
+                return e;
+            }
+        }
+        Event::Adopted {
+            target: target_path,
+        }
+    }
+
+    /// Reads the target back; copies again when its SHA-256 is not the source's.
+    async fn verify(self, rel: String, meta: ObjectMeta, row: ObjectRecord) -> Event {
+        let dst_key = self.dst.key(&rel);
+        let hashes = match row.sha256 {
+            Some(known) => transfer::hash_object(&*self.dst.store, &dst_key)
+                .await
+                .map(|t| (known, t)),
+            None => self.hash_both(&meta.key, &dst_key).await,
+        };
+        match hashes {
+            Ok((s, t)) if s == t => {
+                if row.sha256.is_none() && !self.options.dry_run {
+                    let record = ObjectRecord {
+                        sha256: Some(s),
+                        ..row
+                    };
+                    if let Err(e) = self.record(&rel, &record) {
+                        return e;
+                    }
+                }
+                Event::Verified {
+                    target: self.dst.display(&rel),
+                }
+            }
+            Ok(_) => self.copy(rel, meta, Reason::Corrupt).await,
+            Err(Error::NotFound { .. }) => self.copy(rel, meta, Reason::Missing).await,
+            Err(error) => Event::Failed {
+                path: self.dst.display(&rel),
+                error,
+            },
+        }
+    }
+
+    /// Writes one row; a failure becomes the object's event.
+    fn record(&self, rel: &str, record: &ObjectRecord) -> Result<(), Event> {
+        let key = ObjectKey {
+            pair: self.pair,
+            key: rel.to_owned(),
+        };
+        let mut b = Batch::new();
+        b.put::<ObjectsSchema>(&key, record)
+            .delete::<UploadsSchema>(&key);
+        self.manifest.write(b).map_err(|e| Event::Failed {
+            path: self.dst.display(rel),
+            error: Error::Generic {
+                path: self.manifest.path().display().to_string(),
+                source: Box::new(e),
+            },
+        })
+    }
+
+    async fn copy(self, rel: String, meta: ObjectMeta, reason: Reason) -> Event {
+        let (manifest, src, dst, options) = (self.manifest, self.src, self.dst, self.options);
+        let src_key = meta.key.clone();
+        let dst_key = dst.key(&rel);
+        let (source, target) = (src.display(&rel), dst.display(&rel));
+        if options.dry_run {
+            return Event::Copied {
+                source,
+                target,
+                size: meta.size,
+                method: None,
+                reason,
+            };
+        }
+        let journal = Journal {
+            manifest,
+            key: ObjectKey {
+                pair: self.pair,
+                key: rel.clone(),
+            },
+            target_key: dst_key.clone(),
+            src_etag: meta.e_tag.clone(),
+        };
+        let copied = match transfer::copy_object(
+            &*src.store,
+            &src_key,
+            meta.size,
+            &*dst.store,
+            &dst_key,
+            &options.transfer,
+            Some(&journal),
+        )
+        .await
+        {
+            Ok(c) => c,
+            Err(error) => {
+                return Event::Failed {
+                    path: source,
+                    error,
+                };
+            }
+        };
+        // Server-side copies moved no byte through ferry: read the source once for the hash.
+        let sha256 = match copied.sha256 {
+            Some(h) => Some(h),
+            None => match transfer::hash_object(&*src.store, &src_key).await {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    tracing::warn!(key = %src_key, error = %display_chain(&e), "cannot hash the source after a server-side copy");
+                    None
+                }
+            },
+        };
+        if options.verify {
+            // Read back what the target stored; a mismatch leaves no row, so the next run
+            // copies again.
+            match transfer::hash_object(&*dst.store, &dst_key).await {
+                Ok(h) if Some(h) == sha256 || sha256.is_none() => {}
+                Ok(_) => {
+                    return Event::Failed {
+                        path: target.clone(),
+                        error: Error::Transient {
+                            path: target,
+                            source: msg("read back with another SHA-256 than the source's"),
+                        },
+                    };
+                }
+                Err(error) => {
+                    return Event::Failed {
+                        path: target,
+                        error,
+                    };
+                }
+            }
+        }
+        let record = ObjectRecord {
+            size: copied.size,
+            src_etag: meta.e_tag.clone(),
+            src_mtime_ms: meta.last_modified.as_ref().map(ms),
+            sha256,
+            dst_etag: copied.e_tag.clone(),
+            dst_version: copied.version.clone(),
+            synced_ms: Utc::now().timestamp_millis(),
+        };
+        if let Err(e) = self.record(&rel, &record) {
+            return e;
+        }
+        Event::Copied {
+            source,
+            target,
+            size: copied.size,
+            method: Some(copied.method),
+            reason,
+        }
+    }
 }
 
 /// Aborts the multipart uploads recorded as in flight by an earlier run. Returns the keys whose
@@ -526,7 +1066,7 @@ async fn abort_stale_uploads(
                 manifest.write(b)?;
             }
             Err(e) if e.is_transient() => {
-                tracing::warn!(key = %rec.target_key, error = %crate::backend::error::display_chain(&e), "cannot abort an interrupted upload yet; the object waits for the next run");
+                tracing::warn!(key = %rec.target_key, error = %display_chain(&e), "cannot abort an interrupted upload yet; the object waits for the next run");
                 unresolved.insert(rel);
             }
             Err(e) => {
@@ -537,7 +1077,7 @@ async fn abort_stale_uploads(
                 } else {
                     rec.upload_id.as_str()
                 };
-                tracing::warn!(key = %rec.target_key, upload_id = id, error = %crate::backend::error::display_chain(&e), "multipart upload may remain open at the target");
+                tracing::warn!(key = %rec.target_key, upload_id = id, error = %display_chain(&e), "multipart upload may remain open at the target");
                 let mut b = Batch::new();
                 b.delete::<UploadsSchema>(&ObjectKey { pair, key: rel });
                 manifest.write(b)?;
@@ -545,96 +1085,6 @@ async fn abort_stale_uploads(
         }
     }
     Ok(unresolved)
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn copy_one(
-    manifest: &Manifest,
-    pair: PairId,
-    src: &Side,
-    dst: &Side,
-    options: &MirrorOptions,
-    rel: String,
-    meta: ObjectMeta,
-    reason: Reason,
-) -> Event {
-    let src_key = meta.key.clone();
-    let dst_key = format!("{}{rel}", dst.prefix);
-    let (source, target) = (src.display(&rel), dst.display(&rel));
-    if options.dry_run {
-        return Event::Copied {
-            source,
-            target,
-            size: meta.size,
-            method: None,
-            reason,
-        };
-    }
-    let key = ObjectKey { pair, key: rel };
-    let journal = Journal {
-        manifest,
-        key: key.clone(),
-        target_key: dst_key.clone(),
-        src_etag: meta.e_tag.clone(),
-    };
-    let copied = match transfer::copy_object(
-        &*src.store,
-        &src_key,
-        meta.size,
-        &*dst.store,
-        &dst_key,
-        &options.transfer,
-        Some(&journal),
-    )
-    .await
-    {
-        Ok(c) => c,
-        Err(error) => {
-            return Event::Failed {
-                path: source,
-                error,
-            };
-        }
-    };
-    // Server-side copies moved no byte through ferry: read the source once for the hash.
-    let sha256 = match copied.sha256 {
-        Some(h) => Some(h),
-        None => match transfer::hash_object(&*src.store, &src_key).await {
-            Ok(h) => Some(h),
-            Err(e) => {
-                tracing::warn!(key = %src_key, error = %crate::backend::error::display_chain(&e), "cannot hash the source after a server-side copy");
-                None
-            }
-        },
-    };
-    let record = ObjectRecord {
-        size: copied.size,
-        src_etag: meta.e_tag.clone(),
-        src_mtime_ms: meta.last_modified.as_ref().map(ms),
-        sha256,
-        dst_etag: copied.e_tag.clone(),
-        dst_version: copied.version.clone(),
-        synced_ms: Utc::now().timestamp_millis(),
-    };
-    let mut b = Batch::new();
-    b.put::<ObjectsSchema>(&key, &record)
-        .delete::<UploadsSchema>(&key);
-    if let Err(e) = manifest.write(b) {
-        return Event::Failed {
-            path: target,
-            error: Error::Generic {
-                path: manifest.path().display().to_string(),
-                source: Box::new(e),
-            },
-        };
-    }
-    Event::Copied {
-        source,
-        target,
-        size: copied.size,
-        method: Some(copied.method),
-        reason,
-    }
 }
 
 async fn apply_deletes(
@@ -680,10 +1130,7 @@ async fn apply_deletes(
         return Ok(());
     }
     for chunk in deletes.chunks(1000) {
-        let keys: Vec<String> = chunk
-            .iter()
-            .map(|rel| format!("{}{rel}", dst.prefix))
-            .collect();
+        let keys: Vec<String> = chunk.iter().map(|rel| dst.key(rel)).collect();
         let failures = match dst.store.delete(&keys).await {
             Ok(f) => f,
             Err(error) => {
@@ -720,4 +1167,123 @@ async fn apply_deletes(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(size: u64, e_tag: &str) -> ObjectMeta {
+        ObjectMeta {
+            key: "p/k".into(),
+            size,
+            last_modified: None,
+            e_tag: Some(e_tag.into()),
+            version: None,
+            storage_class: None,
+        }
+    }
+
+    fn row(size: u64, src_etag: &str, dst_etag: &str) -> ObjectRecord {
+        ObjectRecord {
+            size,
+            src_etag: Some(src_etag.into()),
+            src_mtime_ms: None,
+            sha256: None,
+            dst_etag: Some(dst_etag.into()),
+            dst_version: None,
+            synced_ms: 0,
+        }
+    }
+
+    fn decide(
+        source: Option<ObjectMeta>,
+        row: Option<ObjectRecord>,
+        target: TargetState,
+        verify: bool,
+    ) -> &'static str {
+        let e = Entry {
+            rel: "k".into(),
+            source,
+            row,
+            target,
+        };
+        match plan(e, verify) {
+            Action::Copy { reason, .. } => reason.as_str(),
+            Action::Skip => "skip",
+            Action::Verify { .. } => "verify",
+            Action::Compare { .. } => "compare",
+            Action::Delete { .. } => "delete",
+            Action::Forget { .. } => "forget",
+        }
+    }
+
+    /// The decision table of the module docs, row by row.
+    #[test]
+    fn plan_follows_the_decision_table() {
+        use TargetState::{Absent, Present, Unknown};
+        let md5a = "0123456789abcdef0123456789abcdef";
+        let md5b = "fedcba9876543210fedcba9876543210";
+        let src = || Some(meta(10, "s1"));
+        let same = || Some(row(10, "s1", md5a));
+        let cases: Vec<(&str, &str)> = vec![
+            (decide(src(), None, Unknown, false), "new"),
+            (decide(src(), None, Absent, false), "new"),
+            (
+                decide(src(), None, Present(meta(10, md5a)), false),
+                "compare",
+            ),
+            (decide(src(), same(), Unknown, false), "skip"),
+            (decide(src(), same(), Unknown, true), "verify"),
+            (decide(src(), same(), Absent, false), "missing-at-target"),
+            (
+                decide(src(), same(), Present(meta(10, md5a)), false),
+                "skip",
+            ),
+            (
+                decide(src(), same(), Present(meta(10, md5a)), true),
+                "verify",
+            ),
+            (
+                decide(src(), same(), Present(meta(11, md5a)), false),
+                "changed-at-target",
+            ),
+            (
+                decide(src(), same(), Present(meta(10, md5b)), false),
+                "changed-at-target",
+            ),
+            // A multipart ETag that differs proves nothing: listings may disagree with the
+            // write's answer.
+            (
+                decide(src(), same(), Present(meta(10, "abc-2")), false),
+                "skip",
+            ),
+            (
+                decide(Some(meta(10, "s2")), same(), Unknown, false),
+                "changed",
+            ),
+            (
+                decide(Some(meta(9, "s1")), same(), Absent, false),
+                "changed",
+            ),
+            (decide(None, same(), Absent, false), "forget"),
+            (decide(None, same(), Unknown, false), "delete"),
+            (
+                decide(None, same(), Present(meta(10, md5a)), false),
+                "delete",
+            ),
+            (decide(None, None, Present(meta(10, md5a)), false), "delete"),
+        ];
+        for (i, (got, want)) in cases.into_iter().enumerate() {
+            assert_eq!(got, want, "case {i}");
+        }
+    }
+
+    #[test]
+    fn only_plain_md5_etags_prove_the_same_content() {
+        let a = "0123456789ABCDEF0123456789abcdef";
+        assert!(same_md5(&meta(1, a), &meta(1, &a.to_lowercase())));
+        assert!(!same_md5(&meta(1, "abc-2"), &meta(1, "abc-2")));
+        assert!(!same_md5(&meta(1, "1-2-3"), &meta(1, "1-2-3")));
+    }
 }

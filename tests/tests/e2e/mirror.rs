@@ -403,6 +403,158 @@ fn diff_and_verify_report_what_differs() {
     );
 }
 
+fn copies(out: &str) -> Vec<(String, String)> {
+    records(out)
+        .into_iter()
+        .filter(|r| r["op"] == "copy")
+        .map(|r| {
+            let target = r["target"].as_str().expect("target");
+            let tail = target.rsplitn(3, '/').collect::<Vec<_>>();
+            (
+                format!("{}/{}", tail[1], tail[0]),
+                r["reason"].as_str().expect("reason").to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn check_target_repairs_drift_and_verify_catches_same_size_corruption() {
+    let srv = S3sServer::start("AKIADRIFT", "drift-secret");
+    let env = Env::new();
+    alias(&env.ferry, "t", &srv);
+    env.ferry.ok(&["mb", "t/dst"]);
+    let src_dir = env.work.path().join("src");
+    write_tree(&src_dir, 6);
+    let src = format!("{}/", src_dir.display());
+    assert_eq!(env.mirror_ok(&[], &src, "t/dst/m/")["copied"], 7);
+
+    // Behind ferry's back: one object deleted, one resized, one rewritten with the same size.
+    let bin = "t/dst/m/backup/b1/binlogs/insert_log/1/2";
+    env.ferry.ok(&["rm", &format!("{bin}/1/1")]);
+    let other = env.work.path().join("other");
+    std::fs::write(&other, b"short").expect("write");
+    env.ferry
+        .ok(&["cp", &other.display().to_string(), &format!("{bin}/0/3")]);
+    std::fs::write(&other, data(5555, 1000 + 2 * 37)).expect("write");
+    env.ferry
+        .ok(&["cp", &other.display().to_string(), &format!("{bin}/2/2")]);
+
+    // A plain mirror trusts the manifest: nothing to do, no request to the target.
+    let before = srv.requests();
+    assert_eq!(env.mirror_ok(&[], &src, "t/dst/m/")["copied"], 0);
+    assert_eq!(srv.requests(), before);
+
+    // --check-target lists the target: the missing and the resized objects come back.
+    let (code, out, err) = env.mirror(&["--check-target"], &src, "t/dst/m/");
+    assert_eq!(code, 0, "{out}{err}");
+    let mut got = copies(&out);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("0/3".to_owned(), "changed-at-target".to_owned()),
+            ("1/1".to_owned(), "missing-at-target".to_owned()),
+        ],
+        "{out}"
+    );
+    assert_eq!(summary(&out)["targetListed"], true);
+
+    // Same size, other bytes: only reading it back shows it. --verify repairs it.
+    let (code, out, err) = env.mirror(&["--verify"], &src, "t/dst/m/");
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        copies(&out),
+        vec![("2/2".to_owned(), "corrupt-at-target".to_owned())],
+        "{out}"
+    );
+    assert_eq!(summary(&out)["verified"], 6, "{out}");
+    env.ferry.ok(&["verify", &src, "t/dst/m/"]);
+    // And a verify run over a healthy target copies nothing.
+    let s = env.mirror_ok(&["--verify"], &src, "t/dst/m/");
+    assert_eq!(
+        (s["copied"].as_u64(), s["verified"].as_u64()),
+        (Some(0), Some(7)),
+        "{s}"
+    );
+}
+
+#[test]
+fn first_mirror_adopts_identical_objects_and_overwrites_foreign_ones_only_when_asked() {
+    let srv = S3sServer::start("AKIAADOPT", "adopt-secret");
+    let env = Env::new();
+    alias(&env.ferry, "t", &srv);
+    env.ferry.ok(&["mb", "t/dst"]);
+    let src_dir = env.work.path().join("src");
+    write_tree(&src_dir, 3);
+    let src = format!("{}/", src_dir.display());
+    // The target was seeded by hand (`mc cp --recursive` style), then one object replaced.
+    env.ferry.ok(&["cp", "-r", &src, "t/dst/m/"]);
+    let foreign = env.work.path().join("foreign");
+    std::fs::write(&foreign, b"not from the source").expect("write");
+    let key = "t/dst/m/backup/b1/binlogs/insert_log/1/2/1/1";
+    env.ferry.ok(&["cp", &foreign.display().to_string(), key]);
+    let extra = "t/dst/m/backup/b1/extra";
+    env.ferry.ok(&["cp", &foreign.display().to_string(), extra]);
+
+    // The first mirror looks at the target: identical objects are recorded without a copy,
+    // the foreign one is reported and left alone.
+    let (code, out, err) = env.mirror(&[], &src, "t/dst/m/");
+    assert_eq!(code, 1, "{out}{err}");
+    let s = summary(&out);
+    assert_eq!(
+        (
+            s["adopted"].as_u64(),
+            s["copied"].as_u64(),
+            s["failed"].as_u64()
+        ),
+        (Some(3), Some(0), Some(1)),
+        "{out}"
+    );
+    let failure = records(&out)
+        .into_iter()
+        .find(|r| r["status"] == "error")
+        .expect("error line");
+    assert!(
+        failure["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("--overwrite") && e.contains("insert_log/1/2/1/1")),
+        "{failure}"
+    );
+    assert_eq!(
+        env.ferry.ok(&["cat", key]).as_bytes(),
+        b"not from the source"
+    );
+    assert_eq!(s["kept"], 1, "the extra object is reported kept: {out}");
+
+    // Still unresolved, so the next run looks at the target again and still refuses.
+    let (code, out, _) = env.mirror(&[], &src, "t/dst/m/");
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(
+        env.ferry.ok(&["cat", key]).as_bytes(),
+        b"not from the source"
+    );
+
+    // --overwrite replaces it; --remove drops the extraneous object (mc's meaning).
+    let (code, out, err) = env.mirror(&["--overwrite", "--remove"], &src, "t/dst/m/");
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        copies(&out),
+        vec![("1/1".to_owned(), "overwrite".to_owned())],
+        "{out}"
+    );
+    assert_eq!(summary(&out)["deleted"], 1, "{out}");
+    env.ferry.ok(&["verify", &src, "t/dst/m/"]);
+    // Now clean: the target is not listed any more.
+    let before = srv.requests();
+    let s = env.mirror_ok(&[], &src, "t/dst/m/");
+    assert_eq!(
+        (s["unchanged"].as_u64(), s["targetListed"].as_bool()),
+        (Some(4), Some(false))
+    );
+    assert_eq!(srv.requests(), before);
+}
+
 /// Upload bookkeeping files s3s-fs keeps in its root while a multipart upload is open.
 fn open_uploads(server_root: &Path) -> Vec<String> {
     std::fs::read_dir(server_root)
