@@ -32,6 +32,9 @@ pub async fn run(ctx: &mut Ctx, a: MirrorArgs) -> anyhow::Result<Status> {
         exclude: globs(&a.exclude)?,
         max_delete: a.max_delete.as_deref().map(parse_max_delete).transpose()?,
         force: a.force,
+        include: None,
+        permits: None,
+        cancel: None,
         check_target: a.check_target,
         verify: a.verify,
         overwrite: a.overwrite,
@@ -176,22 +179,7 @@ fn globs(patterns: &[String]) -> anyhow::Result<globset::GlobSet> {
 }
 
 fn parse_max_delete(v: &str) -> anyhow::Result<MaxDelete> {
-    let bad =
-        || anyhow::anyhow!("--max-delete {v:?}: expected a count (100) or a percentage (10%)");
-    match v.strip_suffix('%') {
-        Some(p) => {
-            let p: f64 = p.trim().parse().map_err(|_| bad())?;
-            if !(0.0..=100.0).contains(&p) {
-                return Err(bad());
-            }
-            Ok(MaxDelete::Percent(p))
-        }
-        None => v
-            .trim()
-            .parse::<u64>()
-            .map(MaxDelete::Count)
-            .map_err(|_| bad()),
-    }
+    MaxDelete::parse(v).map_err(|e| anyhow::anyhow!("--max-delete {e}"))
 }
 
 fn print_event(json: bool, quiet: bool, dry_run: bool, e: Event) -> anyhow::Result<()> {

@@ -99,8 +99,16 @@ impl Location {
     }
 }
 
-/// Parses a target argument.
+/// Parses a target argument, resolving aliases from the environment and the alias file.
 pub fn parse(arg: &str, config: &ConfigDir) -> Result<Location, LocationError> {
+    parse_with(arg, &|name| config.resolve(name))
+}
+
+/// Parses a target argument with another alias lookup (ferryd: its config's aliases first).
+pub fn parse_with(
+    arg: &str,
+    resolve: &dyn Fn(&str) -> Result<Option<AliasEntry>, AliasError>,
+) -> Result<Location, LocationError> {
     let explicit_local = arg.starts_with('/')
         || arg.starts_with("./")
         || arg.starts_with("../")
@@ -113,7 +121,7 @@ pub fn parse(arg: &str, config: &ConfigDir) -> Result<Location, LocationError> {
             None => (arg, ""),
         };
         if crate::alias::validate_name(head).is_ok()
-            && let Some(entry) = config.resolve(head)?
+            && let Some(entry) = resolve(head)?
         {
             let rest = rest.trim_start_matches('/');
             let (bucket, key) = match rest.split_once('/') {

@@ -27,9 +27,9 @@
 //! does not have. Multipart uploads recorded as in flight by a crashed run are aborted at the
 //! start of the next one.
 
-use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use ferry_state::schema::{
@@ -79,6 +79,27 @@ pub enum MaxDelete {
     Percent(f64),
 }
 
+impl MaxDelete {
+    /// Parses `N` (a count) or `P%` (a share of the target's objects).
+    pub fn parse(v: &str) -> Result<MaxDelete, String> {
+        let bad = || format!("{v:?}: expected a count (100) or a percentage (10%)");
+        match v.trim().strip_suffix('%') {
+            Some(p) => {
+                let p: f64 = p.trim().parse().map_err(|_| bad())?;
+                if !(0.0..=100.0).contains(&p) {
+                    return Err(bad());
+                }
+                Ok(MaxDelete::Percent(p))
+            }
+            None => v
+                .trim()
+                .parse::<u64>()
+                .map(MaxDelete::Count)
+                .map_err(|_| bad()),
+        }
+    }
+}
+
 /// How to mirror.
 #[derive(Debug, Clone)]
 pub struct MirrorOptions {
@@ -86,6 +107,9 @@ pub struct MirrorOptions {
     pub remove: bool,
     /// Report, change nothing (neither stores nor manifest).
     pub dry_run: bool,
+    /// When set, only relative keys matching one of these are mirrored (others are ignored:
+    /// neither copied nor deleted).
+    pub include: Option<globset::GlobSet>,
     /// Relative keys matching any of these are ignored (neither copied nor deleted).
     pub exclude: globset::GlobSet,
     /// Refuse deleting more than this without `force`.
@@ -100,8 +124,23 @@ pub struct MirrorOptions {
     pub overwrite: bool,
     /// Objects copied at once.
     pub workers: usize,
+    /// Shared by several mirrors (ferryd's jobs): one permit per object in flight.
+    pub permits: Option<Arc<tokio::sync::Semaphore>>,
+    /// Stops the run: nothing new starts, work in flight finishes, nothing is deleted.
+    pub cancel: Option<tokio_util::sync::CancellationToken>,
     /// Transfer settings.
     pub transfer: TransferConfig,
+}
+
+impl MirrorOptions {
+    /// Whether a relative key takes part in the mirror.
+    pub fn selects(&self, rel: &str) -> bool {
+        self.include.as_ref().is_none_or(|i| i.is_match(rel)) && !self.exclude.is_match(rel)
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel.as_ref().is_some_and(|c| c.is_cancelled())
+    }
 }
 
 /// Why an object is copied.
@@ -198,6 +237,11 @@ pub struct Summary {
     pub source_objects: u64,
     /// The target was listed (`check_target`, or the pair's first run).
     pub target_listed: bool,
+    /// Keys named to `mirror_keys` that are gone at the source (a full scan decides what to
+    /// delete).
+    pub gone: u64,
+    /// The run was cancelled before the end: nothing was deleted.
+    pub cancelled: bool,
     /// Listing the source failed: nothing was deleted.
     pub scan_error: Option<Error>,
     /// Listing the target failed: nothing was deleted.
@@ -210,6 +254,7 @@ impl Summary {
     /// True when everything listed was mirrored.
     pub fn ok(&self) -> bool {
         self.failed == 0
+            && !self.cancelled
             && self.scan_error.is_none()
             && self.target_scan_error.is_none()
             && self.delete_refused.is_none()
@@ -413,11 +458,11 @@ impl super::diff::Known for ManifestKnown<'_> {
 
 type Listing = BoxStream<'static, Result<ListEntry, Error>>;
 
-/// Relative key of a listed object worth mirroring: not a folder marker, not excluded.
-fn relative(m: &ObjectMeta, prefix_len: usize, exclude: &globset::GlobSet) -> Option<String> {
+/// Relative key of a listed object worth mirroring: not a folder marker, selected.
+fn relative(m: &ObjectMeta, prefix_len: usize, options: &MirrorOptions) -> Option<String> {
     let rel = m.key.get(prefix_len..)?;
     // A "folder marker" (key ending in /) carries no data worth mirroring.
-    if rel.is_empty() || rel.ends_with('/') || exclude.is_match(rel) {
+    if rel.is_empty() || rel.ends_with('/') || !options.selects(rel) {
         return None;
     }
     Some(rel.to_owned())
@@ -427,11 +472,11 @@ fn relative(m: &ObjectMeta, prefix_len: usize, exclude: &globset::GlobSet) -> Op
 async fn next_object(
     listing: &mut Listing,
     prefix_len: usize,
-    exclude: &globset::GlobSet,
+    options: &MirrorOptions,
 ) -> Result<Option<(String, ObjectMeta)>, Error> {
     while let Some(e) = listing.try_next().await? {
         if let ListEntry::Object(m) = e
-            && let Some(rel) = relative(&m, prefix_len, exclude)
+            && let Some(rel) = relative(&m, prefix_len, options)
         {
             return Ok(Some((rel, m)));
         }
@@ -449,7 +494,7 @@ struct Walk<'a> {
     pair: PairId,
     src_prefix_len: usize,
     dst_prefix_len: usize,
-    exclude: &'a globset::GlobSet,
+    options: &'a MirrorOptions,
     rows: VecDeque<(String, ObjectRecord)>,
     rows_after: Option<String>,
     rows_done: bool,
@@ -457,8 +502,7 @@ struct Walk<'a> {
     src_done: bool,
     dst: Option<(String, ObjectMeta)>,
     dst_done: bool,
-    listed: &'a Cell<u64>,
-    failure: &'a RefCell<Option<WalkError>>,
+    listed: &'a AtomicU64,
 }
 
 impl Walk<'_> {
@@ -473,17 +517,20 @@ impl Walk<'_> {
                 .map(|(k, _)| k.clone())
                 .or(self.rows_after.take());
             self.rows
-                .extend(page.into_iter().filter(|(k, _)| !self.exclude.is_match(k)));
+                .extend(page.into_iter().filter(|(k, _)| self.options.selects(k)));
         }
         Ok(())
     }
 
     /// The next key, `None` at the end; an `Err` ends the walk.
     async fn next(&mut self) -> Option<Result<Entry, WalkError>> {
+        if self.options.cancelled() {
+            return Some(Err(WalkError::Cancelled));
+        }
         if self.src.is_none() && !self.src_done {
-            match next_object(&mut self.source, self.src_prefix_len, self.exclude).await {
+            match next_object(&mut self.source, self.src_prefix_len, self.options).await {
                 Ok(Some(o)) => {
-                    self.listed.set(self.listed.get() + 1);
+                    self.listed.fetch_add(1, Ordering::Relaxed);
                     self.src = Some(o);
                 }
                 Ok(None) => self.src_done = true,
@@ -494,7 +541,7 @@ impl Walk<'_> {
             && !self.dst_done
             && let Some(listing) = self.target.as_mut()
         {
-            match next_object(listing, self.dst_prefix_len, self.exclude).await {
+            match next_object(listing, self.dst_prefix_len, self.options).await {
                 Ok(Some(o)) => self.dst = Some(o),
                 Ok(None) => self.dst_done = true,
                 Err(e) => return Some(Err(WalkError::TargetScan(e))),
@@ -545,6 +592,7 @@ enum WalkError {
     Scan(Error),
     TargetScan(Error),
     State(StateError),
+    Cancelled,
 }
 
 /// Writes in-flight upload records for one object.
@@ -594,13 +642,16 @@ impl UploadJournal for Journal<'_> {
     }
 }
 
+/// Receives each object's outcome.
+pub type OnEvent<'a> = dyn FnMut(Event) + Send + 'a;
+
 /// Mirrors `src` into `dst`, reporting each object to `on_event`.
 pub async fn mirror(
     manifest: &Manifest,
     src: &Side,
     dst: &Side,
     options: &MirrorOptions,
-    on_event: &mut dyn FnMut(Event),
+    on_event: &mut OnEvent<'_>,
 ) -> Result<Summary, MirrorError> {
     let pair = manifest.pair(&src.url(), &dst.url())?;
     let mut summary = Summary::default();
@@ -616,11 +667,8 @@ pub async fn mirror(
         abort_stale_uploads(manifest, pair, dst).await?
     };
 
-    let listed = Cell::new(0u64);
-    let unchanged_count = Cell::new(0u64);
-    let deletes: RefCell<Vec<String>> = RefCell::new(Vec::new());
-    let forgets: RefCell<Vec<String>> = RefCell::new(Vec::new());
-    let failure: RefCell<Option<WalkError>> = RefCell::new(None);
+    let listed = AtomicU64::new(0);
+    let failure: Mutex<Option<WalkError>> = Mutex::new(None);
     let target = summary
         .target_listed
         .then(|| dst.store.list(&dst.prefix, ListOptions::default()));
@@ -632,7 +680,7 @@ pub async fn mirror(
         pair,
         src_prefix_len: src.prefix.len(),
         dst_prefix_len: dst.prefix.len(),
-        exclude: &options.exclude,
+        options,
         rows: VecDeque::new(),
         rows_after: None,
         rows_done: false,
@@ -640,89 +688,32 @@ pub async fn mirror(
         src_done: false,
         dst: None,
         listed: &listed,
-        failure: &failure,
     };
     // The walk ends at its first error, which is kept in `failure`: work already started
     // finishes, nothing more starts, and nothing is deleted.
-    let actions = futures::stream::unfold(walk, |mut w| async move {
+    let failure_ref = &failure;
+    let actions = futures::stream::unfold(walk, move |mut w| async move {
         match w.next().await? {
             Ok(entry) => Some((plan(entry, options.verify), w)),
             Err(e) => {
-                w.failure.borrow_mut().replace(e);
+                if let Ok(mut f) = failure_ref.lock() {
+                    f.replace(e);
+                }
                 None
             }
         }
     });
-    let work = actions
-        .filter_map(|a| {
-            let out = match a {
-                Action::Skip => {
-                    unchanged_count.set(unchanged_count.get() + 1);
-                    None
-                }
-                Action::Delete { rel } => {
-                    deletes.borrow_mut().push(rel);
-                    None
-                }
-                Action::Forget { rel } => {
-                    forgets.borrow_mut().push(rel);
-                    None
-                }
-                Action::Copy { rel, meta, reason } => Some(Work::Copy { rel, meta, reason }),
-                Action::Verify { rel, meta, row } => Some(Work::Verify { rel, meta, row }),
-                Action::Compare { rel, meta, target } => {
-                    Some(Work::Compare { rel, meta, target })
-                }
-            };
-            futures::future::ready(out)
-        })
-        .map(|work| {
-            let blocked = unresolved.contains(work.rel());
-            let ctx = Ctx {
-                manifest,
-                pair,
-                src,
-                dst,
-                options,
-            };
-            async move {
-                if blocked {
-                    let rel = work.rel();
-                    return Event::Failed {
-                        path: src.display(rel),
-                        error: Error::Transient {
-                            path: dst.display(rel),
-                            source: msg(
-                                "an interrupted multipart upload of this object could not be aborted yet; retried next run",
-                            ),
-                        },
-                    };
-                }
-                ctx.run(work).await
-            }
-        })
-        .buffer_unordered(options.workers.max(1));
-    let mut work = Box::pin(work);
-    while let Some(event) = work.next().await {
-        match &event {
-            Event::Copied { size, .. } => {
-                summary.copied += 1;
-                summary.bytes += size;
-            }
-            Event::Adopted { .. } => summary.adopted += 1,
-            Event::Verified { .. } => {
-                summary.verified += 1;
-                summary.unchanged += 1;
-            }
-            Event::Failed { .. } => summary.failed += 1,
-            Event::Deleted { .. } => {}
-        }
-        on_event(event);
-    }
-    drop(work);
-    summary.unchanged += unchanged_count.get();
-    summary.source_objects = listed.get();
-    let (deletes, forgets) = (deletes.take(), forgets.take());
+    let ctx = Ctx {
+        manifest,
+        pair,
+        src,
+        dst,
+        options,
+    };
+    let (deletes, forgets) = ctx
+        .execute(actions, &unresolved, &mut summary, on_event)
+        .await;
+    summary.source_objects = listed.load(Ordering::Relaxed);
     if !options.dry_run && !forgets.is_empty() {
         let mut b = Batch::new();
         for rel in forgets {
@@ -730,13 +721,18 @@ pub async fn mirror(
         }
         manifest.write(b)?;
     }
-    match failure.take() {
+    let failure = failure.lock().ok().and_then(|mut f| f.take());
+    match failure {
         Some(WalkError::Scan(e)) => {
             summary.scan_error = Some(e);
             return Ok(summary);
         }
         Some(WalkError::TargetScan(e)) => {
             summary.target_scan_error = Some(e);
+            return Ok(summary);
+        }
+        Some(WalkError::Cancelled) => {
+            summary.cancelled = true;
             return Ok(summary);
         }
         Some(WalkError::State(e)) => return Err(e.into()),
@@ -771,6 +767,101 @@ pub async fn mirror(
             manifest.write(b)?;
         }
     }
+    Ok(summary)
+}
+
+/// Mirrors only the named relative keys, and every object under the named relative prefixes
+/// (ending with `/`): ferryd's path for change events (a watched file, a bucket notification).
+/// It copies; it never deletes. A named key gone at the source is counted in
+/// [`Summary::gone`], so that the caller runs a full scan, which has the delete guards.
+pub async fn mirror_keys(
+    manifest: &Manifest,
+    src: &Side,
+    dst: &Side,
+    options: &MirrorOptions,
+    keys: Vec<String>,
+    on_event: &mut OnEvent<'_>,
+) -> Result<Summary, MirrorError> {
+    let pair = manifest.pair(&src.url(), &dst.url())?;
+    let mut summary = Summary::default();
+    let unresolved = if options.dry_run {
+        Default::default()
+    } else {
+        abort_stale_uploads(manifest, pair, dst).await?
+    };
+    let mut keys = keys;
+    keys.sort();
+    keys.dedup();
+    let mut entries = Vec::new();
+    let mut errors = Vec::new();
+    let mut gone = 0u64;
+    for key in keys {
+        if options.cancelled() {
+            summary.cancelled = true;
+            break;
+        }
+        if key.is_empty() || key.ends_with('/') {
+            let mut listing = src.store.list(&src.key(&key), ListOptions::default());
+            loop {
+                match next_object(&mut listing, src.prefix.len(), options).await {
+                    Ok(Some((rel, meta))) => entries.push((rel, meta)),
+                    Ok(None) => break,
+                    Err(error) => {
+                        errors.push(Event::Failed {
+                            path: src.display(&key),
+                            error,
+                        });
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        if !options.selects(&key) {
+            continue;
+        }
+        match src.store.head(&src.key(&key)).await {
+            Ok(meta) => entries.push((key, meta)),
+            Err(Error::NotFound { .. }) => gone += 1,
+            Err(error) => errors.push(Event::Failed {
+                path: src.display(&key),
+                error,
+            }),
+        }
+    }
+    summary.gone = gone;
+    summary.source_objects = entries.len() as u64;
+    for e in errors {
+        summary.failed += 1;
+        on_event(e);
+    }
+    let mut planned = Vec::with_capacity(entries.len());
+    for (rel, meta) in entries {
+        let row = manifest.object(pair, &rel)?;
+        planned.push(plan(
+            Entry {
+                rel,
+                source: Some(meta),
+                row,
+                target: TargetState::Unknown,
+            },
+            false,
+        ));
+    }
+    let ctx = Ctx {
+        manifest,
+        pair,
+        src,
+        dst,
+        options,
+    };
+    ctx.execute(
+        futures::stream::iter(planned),
+        &unresolved,
+        &mut summary,
+        on_event,
+    )
+    .await;
     Ok(summary)
 }
 
@@ -811,7 +902,95 @@ struct Ctx<'a> {
     options: &'a MirrorOptions,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// Runs planned actions, `options.workers` at a time: counts skips, runs copies, checks
+    /// and adoptions, and hands back the keys to delete and the rows to forget.
+    async fn execute(
+        self,
+        actions: impl futures::Stream<Item = Action> + Send + 'a,
+        unresolved: &std::collections::HashSet<String>,
+        summary: &mut Summary,
+        on_event: &mut OnEvent<'_>,
+    ) -> (Vec<String>, Vec<String>) {
+        let unchanged = AtomicU64::new(0);
+        let deletes = Mutex::new(Vec::new());
+        let forgets = Mutex::new(Vec::new());
+        let push = |v: &Mutex<Vec<String>>, rel| {
+            if let Ok(mut v) = v.lock() {
+                v.push(rel);
+            }
+        };
+        let (src, dst, options) = (self.src, self.dst, self.options);
+        let work = actions
+            .filter_map(|a| {
+                let out = match a {
+                    Action::Skip => {
+                        unchanged.fetch_add(1, Ordering::Relaxed);
+                        None
+                    }
+                    Action::Delete { rel } => {
+                        push(&deletes, rel);
+                        None
+                    }
+                    Action::Forget { rel } => {
+                        push(&forgets, rel);
+                        None
+                    }
+                    Action::Copy { rel, meta, reason } => Some(Work::Copy { rel, meta, reason }),
+                    Action::Verify { rel, meta, row } => Some(Work::Verify { rel, meta, row }),
+                    Action::Compare { rel, meta, target } => {
+                        Some(Work::Compare { rel, meta, target })
+                    }
+                };
+                futures::future::ready(out)
+            })
+            .map(|work| {
+                let blocked = unresolved.contains(work.rel());
+                async move {
+                    if blocked {
+                        let rel = work.rel();
+                        return Event::Failed {
+                            path: src.display(rel),
+                            error: Error::Transient {
+                                path: dst.display(rel),
+                                source: msg(
+                                    "an interrupted multipart upload of this object could not be aborted yet; retried next run",
+                                ),
+                            },
+                        };
+                    }
+                    // One permit per object in flight, shared with other mirrors.
+                    let _permit = match &options.permits {
+                        Some(p) => p.clone().acquire_owned().await.ok(),
+                        None => None,
+                    };
+                    self.run(work).await
+                }
+            })
+            .buffer_unordered(options.workers.max(1));
+        let mut work = Box::pin(work);
+        while let Some(event) = work.next().await {
+            match &event {
+                Event::Copied { size, .. } => {
+                    summary.copied += 1;
+                    summary.bytes += size;
+                }
+                Event::Adopted { .. } => summary.adopted += 1,
+                Event::Verified { .. } => {
+                    summary.verified += 1;
+                    summary.unchanged += 1;
+                }
+                Event::Failed { .. } => summary.failed += 1,
+                Event::Deleted { .. } => {}
+            }
+            on_event(event);
+        }
+        drop(work);
+        summary.unchanged += unchanged.load(Ordering::Relaxed);
+        let take = |v: Mutex<Vec<String>>| v.into_inner().unwrap_or_default();
+        (take(deletes), take(forgets))
+    }
+
     async fn run(self, work: Work) -> Event {
         match work {
             Work::Copy { rel, meta, reason } => self.copy(rel, meta, reason).await,
@@ -1094,7 +1273,7 @@ async fn apply_deletes(
     options: &MirrorOptions,
     deletes: Vec<String>,
     summary: &mut Summary,
-    on_event: &mut dyn FnMut(Event),
+    on_event: &mut OnEvent<'_>,
 ) -> Result<(), MirrorError> {
     let n = deletes.len() as u64;
     // What the target holds before the deletions: unchanged and copied objects, and these.
