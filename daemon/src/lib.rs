@@ -7,5 +7,6 @@
 
 pub mod alias;
 pub mod backend;
+pub mod config;
 pub mod location;
 pub mod sync;
