@@ -63,6 +63,52 @@ pub enum Command {
     Mb(MbArgs),
     /// Remove a bucket (its objects too with --force).
     Rb(RbArgs),
+    /// Show ferryd's jobs: state, last run, lag, failures.
+    Status(StatusArgs),
+    /// Ask ferryd to run a job's full scan now.
+    Sync(JobArgs),
+    /// Stop a ferryd job from starting runs.
+    Pause(JobArgs),
+    /// Let a paused ferryd job run again.
+    Resume(JobArgs),
+}
+
+/// How to reach ferryd.
+#[derive(Debug, clap::Args)]
+pub struct DaemonArgs {
+    /// ferryd's control API address.
+    #[arg(
+        long,
+        env = "FERRY_DAEMON",
+        value_name = "URL",
+        default_value = "http://127.0.0.1:7870"
+    )]
+    pub daemon: String,
+    /// File holding ferryd's API token (see control.token_file in its config).
+    #[arg(long, env = "FERRY_TOKEN_FILE", value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Take the address and token from ferryd's config file instead.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["daemon", "token_file"])]
+    pub daemon_config: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Only this job (with its recent failures).
+    pub job: Option<String>,
+    #[command(flatten)]
+    pub daemon: DaemonArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct JobArgs {
+    /// The job's name (see `ferry status`).
+    pub job: String,
+    /// With `sync`: also list the target and repair drift.
+    #[arg(long)]
+    pub check_target: bool,
+    #[command(flatten)]
+    pub daemon: DaemonArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,6 +3,7 @@
 mod args;
 mod cmd_alias;
 mod cmd_cp;
+mod cmd_daemon;
 mod cmd_ls;
 mod cmd_mirror;
 mod cmd_obj;
@@ -118,5 +119,9 @@ async fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Rm(a) => cmd_obj::rm(&mut ctx, a).await,
         Command::Mb(a) => cmd_obj::mb(&mut ctx, a).await,
         Command::Rb(a) => cmd_obj::rb(&mut ctx, a).await,
+        Command::Status(a) => cmd_daemon::status(&ctx, a).await,
+        Command::Sync(a) => cmd_daemon::control(&ctx, "sync", a).await,
+        Command::Pause(a) => cmd_daemon::control(&ctx, "pause", a).await,
+        Command::Resume(a) => cmd_daemon::control(&ctx, "resume", a).await,
     }
 }

@@ -214,14 +214,19 @@ impl Ctx<'_> {
         })
     }
 
-    /// Resolves a path relative to the config file's folder.
+    /// Resolves a path relative to the config file's folder, made absolute and without `.`
+    /// parts (so messages and the manifest name one place one way).
     fn path_of(&self, p: &str) -> PathBuf {
         let p = expand_home(p);
-        if p.is_absolute() {
+        let joined = if p.is_absolute() {
             p
         } else {
             self.path.parent().unwrap_or(Path::new(".")).join(p)
-        }
+        };
+        let abs = std::path::absolute(&joined).unwrap_or(joined);
+        abs.components()
+            .filter(|c| !matches!(c, std::path::Component::CurDir))
+            .collect()
     }
 }
 

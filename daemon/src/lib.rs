@@ -4,9 +4,14 @@
 //! - [`alias`]: the mc-compatible alias file and `MC_HOST_*` / `FERRY_HOST_*` overrides.
 //! - [`location`]: `ALIAS/bucket/prefix` or local path → a store and a key.
 //! - [`sync`]: copying objects between stores (the scan → plan → transfer engine).
+//! - [`config`], [`jobs`], [`watch`], [`control`]: the `ferryd` daemon: its TOML config, the
+//!   job loops, local folder watching, and the HTTP control API (server and client).
 
 pub mod alias;
 pub mod backend;
 pub mod config;
+pub mod control;
+pub mod jobs;
 pub mod location;
 pub mod sync;
+pub mod watch;

@@ -261,6 +261,11 @@ impl Manifest {
         }
     }
 
+    /// Makes every write so far durable (fsyncs the write-ahead log): for a graceful shutdown.
+    pub fn flush(&self) -> Result<()> {
+        self.db.flush_wal(true).map_err(|e| self.rocks(e))
+    }
+
     /// Applies a batch atomically.
     pub fn write(&self, batch: Batch) -> Result<()> {
         let mut wb = WriteBatch::default();

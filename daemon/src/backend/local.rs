@@ -63,6 +63,8 @@ impl LocalStore {
             path: root.display().to_string(),
             source: Box::new(e),
         })?;
+        // Without `.` parts or a trailing `/`, also when the folder does not exist yet.
+        let abs: PathBuf = abs.components().collect();
         let root = fs::canonicalize(&abs).unwrap_or(abs);
         Ok(LocalStore {
             root: Arc::new(root),

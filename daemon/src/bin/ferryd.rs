@@ -1,19 +1,77 @@
 //! `ferryd`: the replication daemon (thin binary over the `ferry_daemon` library).
-//!
-//! Not built yet: the daemon loop, its TOML config, change detection and control API arrive
-//! with the daemon issue. Until then it only answers `--help` and `--version`, and says so.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use clap::Parser;
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
+use ferry_daemon::config::Config;
+use ferry_daemon::jobs::{self, Daemon, Job, Shared};
+use ferry_daemon::sync::transfer::TransferConfig;
+use ferry_state::Manifest;
+use tokio_util::sync::CancellationToken;
+
+/// The config used without --config: mirror ./source/ to ./target/ (relative to the current
+/// folder), manifest in ./ferry-state, control API on 127.0.0.1:7870.
+const DEFAULT_CONFIG: &str = include_str!("../../../configs/ferryd.default.toml");
 
 /// ferryd: continuously mirrors milvus-backup folders between object stores.
 #[derive(Debug, Parser)]
 #[command(name = "ferryd", version)]
 struct Args {
-    /// Daemon config file (TOML).
-    #[arg(long, value_name = "FILE")]
-    config: Option<std::path::PathBuf>,
+    /// Daemon config file (TOML; see configs/ferryd.toml). Without it: the embedded default,
+    /// which mirrors ./source/ to ./target/.
+    #[arg(long, short = 'c', value_name = "FILE", env = "FERRYD_CONFIG")]
+    config: Option<PathBuf>,
+    /// Check the config and exit (0 when valid).
+    #[arg(long)]
+    check_config: bool,
+    /// Print the embedded default config and exit.
+    #[arg(long)]
+    print_default_config: bool,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Human)]
+    log_format: LogFormat,
+    /// Log level or filter (e.g. `info`, `debug`, `ferry_daemon=debug`); RUST_LOG also works.
+    #[arg(long, default_value = "info", value_name = "FILTER")]
+    log_level: String,
+    /// Seconds to let transfers in flight finish after SIGTERM/SIGINT before leaving; the
+    /// uploads cut short are aborted at the next start.
+    #[arg(long, default_value_t = 20, value_name = "SECONDS")]
+    shutdown_grace: u64,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+fn init_logging(format: LogFormat, level: &str) -> anyhow::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(f) if !f.is_empty() => EnvFilter::try_new(f).context("RUST_LOG")?,
+        _ => EnvFilter::try_new(level).with_context(|| format!("--log-level {level:?}"))?,
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false);
+    let r = match format {
+        LogFormat::Human => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+    r.map_err(|e| anyhow::anyhow!("cannot start logging: {e}"))
+}
+
+fn load_config(args: &Args) -> anyhow::Result<Config> {
+    Ok(match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::parse(Path::new("./<embedded default config>"), DEFAULT_CONFIG)?,
+    })
 }
 
 fn main() -> ExitCode {
@@ -28,9 +86,171 @@ fn main() -> ExitCode {
             };
         }
     };
-    let _ = args.config;
-    eprintln!(
-        "ferryd: <ERROR> the replication daemon is not implemented yet; use `ferry cp -r` meanwhile"
+    if args.print_default_config {
+        print!("{DEFAULT_CONFIG}");
+        return ExitCode::SUCCESS;
+    }
+    match run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+            let mut line = String::new();
+            for c in chain {
+                if !line.contains(&c) {
+                    if !line.is_empty() {
+                        line.push_str(": ");
+                    }
+                    line.push_str(&c);
+                }
+            }
+            eprintln!("ferryd: <ERROR> {line}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let config = load_config(&args)?;
+    if args.check_config {
+        println!(
+            "{}: valid ({} job{})",
+            config.path.display(),
+            config.jobs.len(),
+            if config.jobs.len() == 1 { "" } else { "s" }
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    init_logging(args.log_format, &args.log_level)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(serve(config, Duration::from_secs(args.shutdown_grace)))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(config: Config, grace: Duration) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.state_dir)
+        .with_context(|| format!("cannot create state_dir {}", config.state_dir.display()))?;
+    let manifest = Arc::new(Manifest::open(&config.state_dir)?);
+    let listener = tokio::net::TcpListener::bind(config.control.listen)
+        .await
+        .with_context(|| format!("control.listen {}: cannot listen", config.control.listen))?;
+    let shutdown = CancellationToken::new();
+    let shared = Arc::new(Shared {
+        manifest: manifest.clone(),
+        permits: Arc::new(tokio::sync::Semaphore::new(config.max_transfers)),
+        shutdown: shutdown.clone(),
+        transfer: TransferConfig::default(),
+    });
+    let jobs: Vec<Arc<Job>> = config
+        .jobs
+        .iter()
+        .cloned()
+        .map(|j| Arc::new(Job::new(j)))
+        .collect();
+    let daemon = Arc::new(Daemon {
+        config: config.clone(),
+        shared: shared.clone(),
+        jobs: jobs.clone(),
+        started: Instant::now(),
+    });
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for job in &jobs {
+        tasks.spawn(jobs::run(job.clone(), shared.clone()));
+        if job.config.watch {
+            tasks.spawn(keep_watching(job.clone(), shutdown.clone()));
+        }
+    }
+    let app = ferry_daemon::control::server::router(daemon.clone());
+    let server_stop = shutdown.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { server_stop.cancelled().await })
+            .await
+    });
+    tracing::info!(
+        listen = %config.control.listen,
+        jobs = jobs.len(),
+        state_dir = %config.state_dir.display(),
+        "ferryd started"
     );
-    ExitCode::from(2)
+
+    wait_for_signal().await;
+    tracing::info!(
+        grace_seconds = grace.as_secs(),
+        "shutting down: no new work; letting transfers in flight finish"
+    );
+    shutdown.cancel();
+    let finished =
+        tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+    if finished.is_err() {
+        tracing::warn!(
+            "transfers still running after the grace period: stopped; their uploads are aborted at the next start"
+        );
+        tasks.abort_all();
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+    manifest.flush()?;
+    tracing::info!("ferryd stopped");
+    Ok(())
+}
+
+/// Watches a job's local source; (re)starts the watch when the folder appears or the watcher
+/// dies, and asks for a full scan each time so that nothing that happened meanwhile is missed.
+async fn keep_watching(job: Arc<Job>, shutdown: CancellationToken) {
+    let ferry_daemon::location::Location::Local { path, .. } = &job.config.source else {
+        return;
+    };
+    let mut warned = false;
+    loop {
+        match ferry_daemon::watch::start(path, job.clone()) {
+            Ok(w) => {
+                job.set_watching(true);
+                job.request_full(false);
+                tracing::info!(job = %job.name(), path = %path.display(), "watching");
+                shutdown.cancelled().await;
+                drop(w);
+                job.set_watching(false);
+                return;
+            }
+            Err(e) => {
+                job.set_watching(false);
+                if !warned {
+                    tracing::warn!(job = %job.name(), path = %path.display(), error = %e, "cannot watch the source yet; polling meanwhile, retrying");
+                    warned = true;
+                }
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

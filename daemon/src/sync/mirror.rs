@@ -642,6 +642,26 @@ impl UploadJournal for Journal<'_> {
     }
 }
 
+/// The walk's decisions as a stream; the first error is kept in `failure` and ends it.
+fn walk_actions<'a>(
+    walk: Walk<'a>,
+    failure: &'a Mutex<Option<WalkError>>,
+    verify: bool,
+) -> BoxStream<'a, Action> {
+    futures::stream::unfold(walk, move |mut w| async move {
+        match w.next().await? {
+            Ok(entry) => Some((plan(entry, verify), w)),
+            Err(e) => {
+                if let Ok(mut f) = failure.lock() {
+                    f.replace(e);
+                }
+                None
+            }
+        }
+    })
+    .boxed()
+}
+
 /// Receives each object's outcome.
 pub type OnEvent<'a> = dyn FnMut(Event) + Send + 'a;
 
@@ -691,18 +711,7 @@ pub async fn mirror(
     };
     // The walk ends at its first error, which is kept in `failure`: work already started
     // finishes, nothing more starts, and nothing is deleted.
-    let failure_ref = &failure;
-    let actions = futures::stream::unfold(walk, move |mut w| async move {
-        match w.next().await? {
-            Ok(entry) => Some((plan(entry, options.verify), w)),
-            Err(e) => {
-                if let Ok(mut f) = failure_ref.lock() {
-                    f.replace(e);
-                }
-                None
-            }
-        }
-    });
+    let actions = walk_actions(walk, &failure, options.verify);
     let ctx = Ctx {
         manifest,
         pair,

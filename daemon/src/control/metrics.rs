@@ -1,0 +1,158 @@
+//! `/metrics` in the Prometheus text exposition format (version 0.0.4), rendered from the
+//! jobs' status on each scrape: no second set of counters to keep in step.
+
+use std::fmt::Write;
+
+use crate::jobs::JobStatus;
+
+/// Escapes a label value.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+struct Family<'a> {
+    name: &'a str,
+    help: &'a str,
+    kind: &'a str,
+}
+
+/// Renders every metric.
+pub fn render(jobs: &[JobStatus], uptime_seconds: f64) -> String {
+    let mut out = String::new();
+    let mut family = |f: Family<'_>, value: &dyn Fn(&JobStatus) -> f64| {
+        let _ = writeln!(out, "# HELP {} {}", f.name, f.help);
+        let _ = writeln!(out, "# TYPE {} {}", f.name, f.kind);
+        for j in jobs {
+            let _ = writeln!(out, "{}{{job=\"{}\"}} {}", f.name, label(&j.name), value(j));
+        }
+    };
+    family(
+        Family {
+            name: "ferry_objects_copied_total",
+            help: "Objects copied to the target since ferryd started.",
+            kind: "counter",
+        },
+        &|j| j.copied_total as f64,
+    );
+    family(
+        Family {
+            name: "ferry_bytes_copied_total",
+            help: "Bytes copied to the target since ferryd started.",
+            kind: "counter",
+        },
+        &|j| j.bytes_total as f64,
+    );
+    family(
+        Family {
+            name: "ferry_objects_deleted_total",
+            help: "Objects deleted at the target since ferryd started.",
+            kind: "counter",
+        },
+        &|j| j.deleted_total as f64,
+    );
+    family(
+        Family {
+            name: "ferry_errors_total",
+            help: "Failed objects and failed runs since ferryd started.",
+            kind: "counter",
+        },
+        &|j| j.errors_total as f64,
+    );
+    family(
+        Family {
+            name: "ferry_runs_total",
+            help: "Runs (full scans and key syncs) since ferryd started.",
+            kind: "counter",
+        },
+        &|j| (j.runs_full + j.runs_keys) as f64,
+    );
+    family(
+        Family {
+            name: "ferry_pending_objects",
+            help: "Changed keys waiting for the next run.",
+            kind: "gauge",
+        },
+        &|j| j.pending_keys as f64,
+    );
+    family(
+        Family {
+            name: "ferry_failed_objects",
+            help: "Objects that failed in recent runs and are not yet through.",
+            kind: "gauge",
+        },
+        &|j| j.failed.len() as f64,
+    );
+    family(
+        Family {
+            name: "ferry_objects_in_sync",
+            help: "Objects at the source at the last complete scan.",
+            kind: "gauge",
+        },
+        &|j| j.objects_in_sync as f64,
+    );
+    family(
+        Family {
+            name: "ferry_replication_lag_seconds",
+            help: "Age of the oldest change not yet replicated (0 when in sync).",
+            kind: "gauge",
+        },
+        &|j| j.lag_seconds,
+    );
+    family(
+        Family {
+            name: "ferry_last_run_duration_seconds",
+            help: "Wall time of the job's last run.",
+            kind: "gauge",
+        },
+        &|j| j.last_run.as_ref().map_or(0.0, |r| r.seconds),
+    );
+    family(
+        Family {
+            name: "ferry_last_success_timestamp_seconds",
+            help: "End of the last run that left the job in sync (0: never).",
+            kind: "gauge",
+        },
+        &|j| j.last_success_ms.map_or(0.0, |t| t as f64 / 1000.0),
+    );
+    family(
+        Family {
+            name: "ferry_job_paused",
+            help: "1 when the job is paused.",
+            kind: "gauge",
+        },
+        &|j| f64::from(u8::from(j.paused)),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP ferryd_uptime_seconds Seconds since ferryd started."
+    );
+    let _ = writeln!(out, "# TYPE ferryd_uptime_seconds gauge");
+    let _ = writeln!(out, "ferryd_uptime_seconds {uptime_seconds}");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_format() {
+        let j = JobStatus {
+            name: "a\"b".into(),
+            copied_total: 3,
+            ..JobStatus::default()
+        };
+        let t = render(&[j], 1.5);
+        assert!(
+            t.contains("# TYPE ferry_objects_copied_total counter\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("ferry_objects_copied_total{job=\"a\\\"b\"} 3\n"),
+            "{t}"
+        );
+        assert!(t.ends_with("ferryd_uptime_seconds 1.5\n"), "{t}");
+    }
+}

@@ -1,0 +1,230 @@
+//! The control API server (axum, HTTP/1).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::webhook::{self, Body};
+use crate::jobs::{Daemon, Job};
+use crate::location::Location;
+
+/// Largest request body accepted (webhook batches are far smaller).
+pub const MAX_BODY: usize = 1024 * 1024;
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, axum::Json(json!({ "error": message.into() }))).into_response()
+}
+
+/// Compares without stopping at the first differing byte.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn auth(
+    State(d): State<Arc<Daemon>>,
+    headers: HeaderMap,
+    req: Request,
+    next: Next,
+) -> Response {
+    if let Some(token) = &d.config.control.token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        match given {
+            Some(g) if same_secret(g.as_bytes(), token.as_bytes()) => {}
+            Some(_) => return error(StatusCode::UNAUTHORIZED, "wrong bearer token"),
+            None => {
+                return error(
+                    StatusCode::UNAUTHORIZED,
+                    "this ferryd needs a token: Authorization: Bearer <token> (ferry --token-file)",
+                );
+            }
+        }
+    }
+    next.run(req).await
+}
+
+/// The API's routes over a running daemon.
+pub fn router(daemon: Arc<Daemon>) -> Router {
+    Router::new()
+        .route("/v1/status", get(status))
+        .route("/v1/jobs", get(jobs))
+        .route("/v1/jobs/{name}", get(job))
+        .route("/v1/jobs/{name}/sync", post(sync))
+        .route("/v1/jobs/{name}/pause", post(pause))
+        .route("/v1/jobs/{name}/resume", post(resume))
+        .route("/v1/webhook", post(webhook_all))
+        .route("/v1/webhook/{name}", post(webhook_job))
+        .route("/metrics", get(metrics))
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint (see /v1/status)") })
+        .layer(middleware::from_fn_with_state(daemon.clone(), auth))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(daemon)
+}
+
+fn find<'a>(d: &'a Daemon, name: &str) -> Result<&'a Arc<Job>, Response> {
+    d.job(name).ok_or_else(|| {
+        let names: Vec<&str> = d.jobs.iter().map(|j| j.name()).collect();
+        error(
+            StatusCode::NOT_FOUND,
+            format!("no job named {name:?} (jobs: {})", names.join(", ")),
+        )
+    })
+}
+
+async fn status(State(d): State<Arc<Daemon>>) -> Response {
+    let jobs: Vec<_> = d.jobs.iter().map(|j| j.status()).collect();
+    axum::Json(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_seconds": d.started.elapsed().as_secs_f64(),
+        "state_dir": d.config.state_dir.display().to_string(),
+        "jobs": jobs,
+    }))
+    .into_response()
+}
+
+async fn jobs(State(d): State<Arc<Daemon>>) -> Response {
+    let jobs: Vec<_> = d.jobs.iter().map(|j| j.status()).collect();
+    axum::Json(jobs).into_response()
+}
+
+async fn job(State(d): State<Arc<Daemon>>, Path(name): Path<String>) -> Response {
+    match find(&d, &name) {
+        Ok(j) => axum::Json(j.status()).into_response(),
+        Err(r) => r,
+    }
+}
+
+#[derive(Deserialize)]
+struct SyncQuery {
+    #[serde(default)]
+    check_target: bool,
+}
+
+async fn sync(
+    State(d): State<Arc<Daemon>>,
+    Path(name): Path<String>,
+    Query(q): Query<SyncQuery>,
+) -> Response {
+    match find(&d, &name) {
+        Ok(j) => {
+            j.request_full(q.check_target);
+            let note = if j.is_paused() {
+                "queued; the job is paused"
+            } else {
+                "queued"
+            };
+            (
+                StatusCode::ACCEPTED,
+                axum::Json(json!({"job": name, "sync": note})),
+            )
+                .into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+async fn pause(State(d): State<Arc<Daemon>>, Path(name): Path<String>) -> Response {
+    match find(&d, &name) {
+        Ok(j) => {
+            j.pause();
+            axum::Json(json!({"job": name, "paused": true})).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+async fn resume(State(d): State<Arc<Daemon>>, Path(name): Path<String>) -> Response {
+    match find(&d, &name) {
+        Ok(j) => {
+            j.resume();
+            axum::Json(json!({"job": name, "paused": false})).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+async fn metrics(State(d): State<Arc<Daemon>>) -> Response {
+    let jobs: Vec<_> = d.jobs.iter().map(|j| j.status()).collect();
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        super::metrics::render(&jobs, d.started.elapsed().as_secs_f64()),
+    )
+        .into_response()
+}
+
+async fn webhook_all(State(d): State<Arc<Daemon>>, body: Bytes) -> Response {
+    webhook(&d, None, &body)
+}
+
+async fn webhook_job(
+    State(d): State<Arc<Daemon>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = find(&d, &name) {
+        return r;
+    }
+    webhook(&d, Some(&name), &body)
+}
+
+/// Routes each event to the jobs whose S3 source holds its key: created objects become keys
+/// to mirror; removals ask for a full scan (deletions only ever follow a complete listing).
+fn webhook(d: &Daemon, only: Option<&str>, body: &[u8]) -> Response {
+    let events = match webhook::parse(body) {
+        Ok(Body::Events(e)) => e,
+        Ok(Body::Test) => return axum::Json(json!({"accepted": 0})).into_response(),
+        Ok(Body::SubscriptionConfirmation(url)) => {
+            tracing::warn!(url = %url, "SNS subscription waiting for confirmation: open this URL once to confirm it");
+            return axum::Json(json!({"accepted": 0, "confirm": "logged"})).into_response();
+        }
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
+    };
+    let mut accepted = 0u64;
+    for job in d.jobs.iter().filter(|j| only.is_none_or(|n| j.name() == n)) {
+        let Location::Remote {
+            bucket: Some(bucket),
+            key: prefix,
+            ..
+        } = &job.config.source
+        else {
+            continue;
+        };
+        let mut keys = Vec::new();
+        let mut removed = false;
+        for e in &events {
+            if &e.bucket != bucket {
+                continue;
+            }
+            let Some(rel) = e.key.strip_prefix(prefix.as_str()) else {
+                continue;
+            };
+            if rel.is_empty() {
+                continue;
+            }
+            accepted += 1;
+            if e.name.contains("ObjectRemoved") {
+                removed = true;
+            } else {
+                keys.push(rel.to_owned());
+            }
+        }
+        if removed {
+            job.request_full(false);
+        }
+        if !keys.is_empty() {
+            job.request_keys(keys);
+        }
+    }
+    axum::Json(json!({"accepted": accepted})).into_response()
+}

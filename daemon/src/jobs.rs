@@ -1,0 +1,691 @@
+//! ferryd's jobs: each job runs the sync engine whenever something may have changed.
+//!
+//! Work reaches a job as [`Pending`] requests that coalesce: a full scan (polling `interval`,
+//! the periodic reconcile that also lists the target, `ferry sync`, a watcher overflow), or a
+//! set of keys and prefixes (a watched file, a bucket event). One run at a time per job, so a
+//! key is never copied twice at once; jobs are independent tasks sharing one manifest and one
+//! global transfer limit. A failed run (listing failed, transient errors) is retried with
+//! exponential backoff and jitter; objects that fail permanently are listed in the status and
+//! tried again on the next poll.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use ferry_state::Manifest;
+use serde::Serialize;
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use crate::backend::error::display_chain;
+use crate::config::{Config, JobConfig};
+use crate::location::{Location, Stores};
+use crate::sync::mirror::{self, Event, MirrorOptions, Side, Summary};
+use crate::sync::transfer::TransferConfig;
+
+/// Failed objects kept in a job's status.
+const FAILED_KEPT: usize = 50;
+/// Longest wait between retries of a failing job.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// What a job has been asked to do and not done yet.
+#[derive(Debug, Default)]
+pub struct Pending {
+    /// A full scan of the source.
+    pub full: bool,
+    /// ... that also lists the target (reconcile).
+    pub check_target: bool,
+    /// Relative keys (and prefixes ending with `/`) that changed.
+    pub keys: BTreeSet<String>,
+    /// When the oldest of these requests arrived (ms since the epoch).
+    pub since_ms: Option<i64>,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        !self.full && self.keys.is_empty()
+    }
+}
+
+/// One object that failed in the job's last runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailedObject {
+    /// The object.
+    pub path: String,
+    /// Why (one line, no secrets).
+    pub error: String,
+    /// Retried automatically (transient) or not.
+    pub transient: bool,
+    /// When (ms since the epoch).
+    pub at_ms: i64,
+}
+
+/// The outcome of one run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunInfo {
+    /// `full`, `reconcile` or `keys`.
+    pub kind: &'static str,
+    /// Start (ms since the epoch).
+    pub started_ms: i64,
+    /// Wall time.
+    pub seconds: f64,
+    /// Objects copied.
+    pub copied: u64,
+    /// Bytes copied.
+    pub bytes: u64,
+    /// Objects already in sync.
+    pub unchanged: u64,
+    /// Objects deleted at the target.
+    pub deleted: u64,
+    /// Objects that failed.
+    pub failed: u64,
+    /// Objects listed (full runs) or looked at (key runs).
+    pub source_objects: u64,
+    /// Why the run as a whole failed, if it did.
+    pub error: Option<String>,
+}
+
+/// What `ferry status` and `/metrics` show of a job.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct JobStatus {
+    /// Name.
+    pub name: String,
+    /// Source, as configured.
+    pub source: String,
+    /// Target, as configured.
+    pub target: String,
+    /// `starting`, `idle`, `scanning`, `syncing`, `retrying`, `paused`, `stopped`.
+    pub state: &'static str,
+    /// Paused by `ferry pause`.
+    pub paused: bool,
+    /// Whether the source is watched (local sources), and if the watch is active.
+    pub watching: bool,
+    /// The last run.
+    pub last_run: Option<RunInfo>,
+    /// End of the last run that left the job in sync (ms since the epoch).
+    pub last_success_ms: Option<i64>,
+    /// End of the last complete full scan (ms since the epoch).
+    pub last_scan_ms: Option<i64>,
+    /// Objects at the source at the last complete scan.
+    pub objects_in_sync: u64,
+    /// Keys waiting for the next run.
+    pub pending_keys: u64,
+    /// A full scan is waiting.
+    pub pending_full: bool,
+    /// Objects copied since ferryd started.
+    pub copied_total: u64,
+    /// Bytes copied since ferryd started.
+    pub bytes_total: u64,
+    /// Objects deleted at the target since ferryd started.
+    pub deleted_total: u64,
+    /// Object failures and failed runs since ferryd started.
+    pub errors_total: u64,
+    /// Runs since ferryd started, per kind.
+    pub runs_full: u64,
+    /// Key runs since ferryd started.
+    pub runs_keys: u64,
+    /// Objects that failed recently (newest last).
+    pub failed: VecDeque<FailedObject>,
+    /// Runs failed in a row.
+    pub consecutive_failures: u32,
+    /// When the next retry is due (ms since the epoch).
+    pub next_retry_ms: Option<i64>,
+    /// Seconds since the oldest change not yet replicated (0 when in sync).
+    pub lag_seconds: f64,
+    /// Since when changes wait (ms since the epoch).
+    #[serde(skip)]
+    pub dirty_since_ms: Option<i64>,
+}
+
+/// A job at run time.
+#[derive(Debug)]
+pub struct Job {
+    /// Its config.
+    pub config: JobConfig,
+    pending: Mutex<Pending>,
+    wake: Notify,
+    paused: AtomicBool,
+    status: Mutex<JobStatus>,
+}
+
+fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+impl Job {
+    /// A job that has not run yet.
+    pub fn new(config: JobConfig) -> Job {
+        let status = JobStatus {
+            name: config.name.clone(),
+            source: config.source.display(),
+            target: config.target.display(),
+            state: "starting",
+            ..JobStatus::default()
+        };
+        Job {
+            config,
+            pending: Mutex::new(Pending::default()),
+            wake: Notify::new(),
+            paused: AtomicBool::new(false),
+            status: Mutex::new(status),
+        }
+    }
+
+    /// The job's name.
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    fn with_pending(&self, f: impl FnOnce(&mut Pending)) {
+        if let Ok(mut p) = self.pending.lock() {
+            f(&mut p);
+            p.since_ms.get_or_insert_with(now_ms);
+        }
+        self.wake.notify_one();
+    }
+
+    /// Asks for a full scan (and a target listing with `check_target`).
+    pub fn request_full(&self, check_target: bool) {
+        self.with_pending(|p| {
+            p.full = true;
+            p.check_target |= check_target;
+        });
+    }
+
+    /// Asks for these relative keys (or prefixes ending with `/`) to be mirrored.
+    pub fn request_keys(&self, keys: impl IntoIterator<Item = String>) {
+        self.with_pending(|p| p.keys.extend(keys));
+    }
+
+    /// Stops starting runs until [`Job::resume`].
+    pub fn pause(&self) {
+        self.paused.store(true, Ordering::SeqCst);
+        self.update(|s| {
+            s.paused = true;
+            if s.state == "idle" || s.state == "retrying" {
+                s.state = "paused";
+            }
+        });
+    }
+
+    /// Lets runs start again.
+    pub fn resume(&self) {
+        self.paused.store(false, Ordering::SeqCst);
+        self.update(|s| {
+            s.paused = false;
+            if s.state == "paused" {
+                s.state = "idle";
+            }
+        });
+        self.wake.notify_one();
+    }
+
+    /// Whether runs are paused.
+    pub fn is_paused(&self) -> bool {
+        self.paused.load(Ordering::SeqCst)
+    }
+
+    fn update(&self, f: impl FnOnce(&mut JobStatus)) {
+        if let Ok(mut s) = self.status.lock() {
+            f(&mut s);
+        }
+    }
+
+    /// A snapshot of the status.
+    pub fn status(&self) -> JobStatus {
+        let mut s = self.status.lock().map(|s| s.clone()).unwrap_or_default();
+        if let Ok(p) = self.pending.lock() {
+            s.pending_keys = p.keys.len() as u64;
+            s.pending_full = p.full;
+            if let Some(since) = p.since_ms {
+                s.dirty_since_ms = Some(s.dirty_since_ms.map_or(since, |d| d.min(since)));
+            }
+        }
+        s.lag_seconds = s
+            .dirty_since_ms
+            .map_or(0.0, |d| ((now_ms() - d).max(0) as f64) / 1000.0);
+        s
+    }
+
+    /// Marks the watcher as running or not.
+    pub fn set_watching(&self, on: bool) {
+        self.update(|s| s.watching = on);
+    }
+}
+
+/// Everything the jobs share.
+#[derive(Debug)]
+pub struct Shared {
+    /// The manifest.
+    pub manifest: Arc<Manifest>,
+    /// One permit per object in flight, across all jobs.
+    pub permits: Arc<Semaphore>,
+    /// Set when ferryd shuts down.
+    pub shutdown: CancellationToken,
+    /// Transfer settings.
+    pub transfer: TransferConfig,
+}
+
+/// Opens a job's two ends.
+async fn open_sides(config: &JobConfig) -> Result<(Side, Side), String> {
+    let mut stores = Stores::new();
+    let mut open = async |loc: &Location, what: &str| -> Result<Side, String> {
+        let (store, key) = stores
+            .open(loc, true)
+            .await
+            .map_err(|e| format!("{what} {}: {}", loc.display(), display_chain(&e)))?;
+        let prefix = if key.is_empty() || key.ends_with('/') {
+            key
+        } else {
+            format!("{key}/")
+        };
+        Ok(Side { store, prefix })
+    };
+    let src = open(&config.source, "source").await?;
+    let dst = open(&config.target, "target").await?;
+    Ok((src, dst))
+}
+
+fn globs(patterns: &[String]) -> Result<globset::GlobSet, String> {
+    let mut b = globset::GlobSetBuilder::new();
+    for p in patterns {
+        let g = globset::GlobBuilder::new(p)
+            .literal_separator(false)
+            .build()
+            .map_err(|e| e.to_string())?;
+        b.add(g);
+    }
+    b.build().map_err(|e| e.to_string())
+}
+
+/// The mirror options of a job.
+pub fn options(config: &JobConfig, shared: &Shared) -> Result<MirrorOptions, String> {
+    Ok(MirrorOptions {
+        remove: config.remove,
+        dry_run: false,
+        include: Some(globs(&config.include)?),
+        exclude: globs(&config.exclude)?,
+        max_delete: config.max_delete,
+        force: false,
+        check_target: false,
+        verify: false,
+        overwrite: false,
+        workers: config.workers,
+        permits: Some(shared.permits.clone()),
+        cancel: Some(shared.shutdown.clone()),
+        transfer: shared.transfer.clone(),
+    })
+}
+
+/// Exponential backoff with jitter: 1 s, 2 s, 4 s ... up to [`MAX_BACKOFF`], each ±25 %.
+pub fn backoff(failures: u32) -> Duration {
+    let base = Duration::from_secs(1).saturating_mul(1u32 << failures.saturating_sub(1).min(16));
+    let base = base.min(MAX_BACKOFF);
+    let jitter = 0.75 + fastrand_f64() * 0.5;
+    base.mul_f64(jitter)
+}
+
+fn fastrand_f64() -> f64 {
+    // A cheap, non-cryptographic source: the sub-second clock, mixed.
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let x = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (x >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Runs one job until shutdown.
+pub async fn run(job: Arc<Job>, shared: Arc<Shared>) {
+    let cfg = job.config.clone();
+    let options = match options(&cfg, &shared) {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!(job = %cfg.name, error = %e, "job cannot start");
+            job.update(|s| {
+                s.state = "stopped";
+                s.last_run = None;
+            });
+            return;
+        }
+    };
+    let mut sides: Option<(Side, Side)> = None;
+    let start = Instant::now();
+    let mut next_poll = start;
+    let mut next_reconcile = cfg.reconcile.map(|r| start + r);
+    let mut retry_at: Option<Instant> = None;
+    let mut failures = 0u32;
+    job.request_full(false);
+    job.update(|s| s.state = "idle");
+
+    loop {
+        // Wait for work, a timer, or shutdown.
+        let mut deadline = next_poll;
+        if let Some(r) = next_reconcile {
+            deadline = deadline.min(r);
+        }
+        if let Some(r) = retry_at {
+            deadline = deadline.min(r);
+        }
+        let has_work = job.pending.lock().map(|p| !p.is_empty()).unwrap_or(false);
+        let ready = has_work && retry_at.is_none() && !job.is_paused();
+        if !ready {
+            tokio::select! {
+                _ = job.wake.notified() => {}
+                _ = tokio::time::sleep_until(deadline.into()) => {}
+                _ = shared.shutdown.cancelled() => break,
+            }
+        }
+        if shared.shutdown.is_cancelled() {
+            break;
+        }
+        let now = Instant::now();
+        if now >= next_poll {
+            job.request_full(false);
+            next_poll = now + cfg.interval;
+        }
+        if let Some(r) = next_reconcile
+            && now >= r
+        {
+            job.request_full(true);
+            next_reconcile = cfg.reconcile.map(|d| now + d);
+        }
+        if retry_at.is_some_and(|r| now >= r) {
+            retry_at = None;
+        }
+        if job.is_paused() || retry_at.is_some() {
+            continue;
+        }
+        let work = match job.pending.lock() {
+            Ok(mut p) if !p.is_empty() => std::mem::take(&mut *p),
+            _ => continue,
+        };
+
+        if sides.is_none() {
+            match open_sides(&cfg).await {
+                Ok(s) => sides = Some(s),
+                Err(e) => {
+                    failures += 1;
+                    let wait = backoff(failures);
+                    tracing::warn!(job = %cfg.name, error = %e, retry_in = ?wait, "cannot open the job's stores");
+                    retry_at = Some(Instant::now() + wait);
+                    requeue(&job, work);
+                    job.update(|s| {
+                        s.state = "retrying";
+                        s.consecutive_failures = failures;
+                        s.errors_total += 1;
+                        s.next_retry_ms = Some(now_ms() + wait.as_millis() as i64);
+                        s.last_run = Some(RunInfo::failed("full", now_ms(), 0.0, e));
+                    });
+                    continue;
+                }
+            }
+        }
+        let Some((src, dst)) = sides.as_ref() else {
+            continue;
+        };
+
+        let outcome = run_once(&job, &shared, src, dst, &options, &work).await;
+        match outcome {
+            Outcome::Done { retry, gone } => {
+                if gone {
+                    job.request_full(false);
+                }
+                if retry {
+                    failures += 1;
+                    let wait = backoff(failures);
+                    retry_at = Some(Instant::now() + wait);
+                    requeue(&job, work);
+                    job.update(|s| {
+                        s.state = "retrying";
+                        s.consecutive_failures = failures;
+                        s.next_retry_ms = Some(now_ms() + wait.as_millis() as i64);
+                    });
+                } else {
+                    failures = 0;
+                    job.update(|s| {
+                        s.state = if job.is_paused() { "paused" } else { "idle" };
+                        s.consecutive_failures = 0;
+                        s.next_retry_ms = None;
+                    });
+                }
+            }
+            Outcome::Cancelled => {
+                requeue(&job, work);
+                break;
+            }
+            Outcome::Fatal(e) => {
+                // The manifest failed: nothing can be recorded; stop this job loudly.
+                tracing::error!(job = %cfg.name, error = %e, "manifest error: job stopped");
+                job.update(|s| {
+                    s.state = "stopped";
+                    s.errors_total += 1;
+                });
+                return;
+            }
+        }
+    }
+    job.update(|s| s.state = "stopped");
+}
+
+/// Puts back work a run did not complete.
+fn requeue(job: &Job, work: Pending) {
+    if let Ok(mut p) = job.pending.lock() {
+        p.full |= work.full;
+        p.check_target |= work.check_target;
+        p.keys.extend(work.keys);
+        p.since_ms = match (p.since_ms, work.since_ms) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
+enum Outcome {
+    /// The run ended; `retry` when it should be retried soon, `gone` when named keys vanished.
+    Done {
+        retry: bool,
+        gone: bool,
+    },
+    Cancelled,
+    Fatal(String),
+}
+
+impl RunInfo {
+    fn failed(kind: &'static str, started_ms: i64, seconds: f64, error: String) -> RunInfo {
+        RunInfo {
+            kind,
+            started_ms,
+            seconds,
+            copied: 0,
+            bytes: 0,
+            unchanged: 0,
+            deleted: 0,
+            failed: 0,
+            source_objects: 0,
+            error: Some(error),
+        }
+    }
+}
+
+async fn run_once(
+    job: &Job,
+    shared: &Shared,
+    src: &Side,
+    dst: &Side,
+    base: &MirrorOptions,
+    work: &Pending,
+) -> Outcome {
+    let started = Instant::now();
+    let started_ms = now_ms();
+    let kind = if work.full {
+        if work.check_target {
+            "reconcile"
+        } else {
+            "full"
+        }
+    } else {
+        "keys"
+    };
+    job.update(|s| {
+        s.state = if work.full { "scanning" } else { "syncing" };
+        if work.full {
+            s.runs_full += 1;
+        } else {
+            s.runs_keys += 1;
+        }
+        s.dirty_since_ms = match (s.dirty_since_ms, work.since_ms) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    });
+    let mut options = base.clone();
+    options.check_target = work.check_target;
+    let mut transient = false;
+    let name = job.name().to_owned();
+    let mut on_event = |e: Event| match e {
+        Event::Copied {
+            target,
+            size,
+            reason,
+            ..
+        } => {
+            tracing::info!(job = %name, target = %target, size, reason = reason.as_str(), "copied");
+            job.update(|s| {
+                s.copied_total += 1;
+                s.bytes_total += size;
+            });
+        }
+        Event::Deleted { target } => {
+            tracing::info!(job = %name, target = %target, "deleted");
+            job.update(|s| s.deleted_total += 1);
+        }
+        Event::Adopted { target } => {
+            tracing::info!(job = %name, target = %target, "already at the target (recorded)");
+        }
+        Event::Verified { .. } => {}
+        Event::Failed { path, error } => {
+            let t = error.is_transient();
+            transient |= t;
+            let msg = display_chain(&error);
+            tracing::warn!(job = %name, path = %path, error = %msg, transient = t, "object failed");
+            job.update(|s| {
+                s.errors_total += 1;
+                s.failed.push_back(FailedObject {
+                    path,
+                    error: msg,
+                    transient: t,
+                    at_ms: now_ms(),
+                });
+                while s.failed.len() > FAILED_KEPT {
+                    s.failed.pop_front();
+                }
+            });
+        }
+    };
+    let result = if work.full {
+        mirror::mirror(&shared.manifest, src, dst, &options, &mut on_event).await
+    } else {
+        let keys: Vec<String> = work.keys.iter().cloned().collect();
+        mirror::mirror_keys(&shared.manifest, src, dst, &options, keys, &mut on_event).await
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    let summary: Summary = match result {
+        Ok(s) => s,
+        Err(e) => return Outcome::Fatal(display_chain(&e)),
+    };
+    if summary.cancelled {
+        return Outcome::Cancelled;
+    }
+    let run_error = summary
+        .scan_error
+        .as_ref()
+        .map(|e| format!("listing the source failed: {}", display_chain(e)))
+        .or_else(|| {
+            summary
+                .target_scan_error
+                .as_ref()
+                .map(|e| format!("listing the target failed: {}", display_chain(e)))
+        })
+        .or_else(|| summary.delete_refused.clone());
+    if let Some(e) = &run_error {
+        tracing::warn!(job = %job.name(), error = %e, "run failed");
+    }
+    let in_sync = summary.ok();
+    // A failed listing is worth retrying soon; so are transient object failures.
+    let retry = transient || summary.scan_error.is_some() || summary.target_scan_error.is_some();
+    let pair_state = if work.full && in_sync {
+        shared
+            .manifest
+            .find_pair(&src.url(), &dst.url())
+            .ok()
+            .flatten()
+            .and_then(|p| {
+                shared
+                    .manifest
+                    .get::<ferry_state::schema::PairsSchema>(&ferry_state::schema::PairKey(p))
+                    .ok()
+                    .flatten()
+            })
+    } else {
+        None
+    };
+    let more_pending = job.pending.lock().map(|p| !p.is_empty()).unwrap_or(true);
+    job.update(|s| {
+        if run_error.is_some() {
+            s.errors_total += 1;
+        }
+        if in_sync {
+            s.last_success_ms = Some(now_ms());
+            if !more_pending {
+                s.dirty_since_ms = None;
+            }
+            // Objects that failed before and went through now are no longer failing.
+            if work.full {
+                s.failed.clear();
+            }
+        }
+        if let Some(p) = pair_state {
+            s.last_scan_ms = p.last_scan_ms;
+            s.objects_in_sync = p.objects;
+        }
+        s.last_run = Some(RunInfo {
+            kind,
+            started_ms,
+            seconds,
+            copied: summary.copied,
+            bytes: summary.bytes,
+            unchanged: summary.unchanged,
+            deleted: summary.deleted,
+            failed: summary.failed,
+            source_objects: summary.source_objects,
+            error: run_error,
+        });
+    });
+    Outcome::Done {
+        retry,
+        gone: summary.gone > 0,
+    }
+}
+
+/// The daemon: its config, the shared state and the jobs.
+#[derive(Debug)]
+pub struct Daemon {
+    /// The config it runs.
+    pub config: Config,
+    /// Shared by the jobs.
+    pub shared: Arc<Shared>,
+    /// The jobs, in config order.
+    pub jobs: Vec<Arc<Job>>,
+    /// When it started.
+    pub started: Instant,
+}
+
+impl Daemon {
+    /// A job by name.
+    pub fn job(&self, name: &str) -> Option<&Arc<Job>> {
+        self.jobs.iter().find(|j| j.name() == name)
+    }
+}
