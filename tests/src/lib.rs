@@ -172,3 +172,192 @@ pub fn tree_hashes(root: &std::path::Path) -> Vec<(String, String)> {
     out.sort();
     out
 }
+
+/// A free TCP port on loopback (bound then released: the caller binds it next).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Polls `f` every 50 ms until it holds; panics with `what` after `timeout`.
+pub fn wait_for(timeout: std::time::Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// One HTTP/1.1 request over a plain socket: (status, body). Enough for ferryd's API.
+pub fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &[u8],
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect to ferryd");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("timeout");
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).expect("send");
+    // The server may answer (413) before reading a large body: ignore a reset while sending.
+    let _ = s.write_all(body);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    (status, body)
+}
+
+/// A running `ferryd` with a config written by the test; SIGKILLed on drop.
+#[derive(Debug)]
+pub struct Ferryd {
+    child: Option<std::process::Child>,
+    /// The config file.
+    pub config: std::path::PathBuf,
+    /// `127.0.0.1:PORT` of its control API.
+    pub addr: String,
+    log: std::path::PathBuf,
+    home: std::path::PathBuf,
+    /// Extra arguments for the next (re)start.
+    pub args: Vec<String>,
+}
+
+impl Ferryd {
+    /// Writes `config` (which must listen on `addr`) to `dir/ferryd.toml` (mode 0600) and
+    /// starts ferryd on it; waits until its API answers.
+    pub fn start(dir: &std::path::Path, addr: &str, config: &str) -> Ferryd {
+        let path = dir.join("ferryd.toml");
+        std::fs::write(&path, config).expect("write config");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        }
+        let mut d = Ferryd {
+            child: None,
+            config: path,
+            addr: addr.to_owned(),
+            log: dir.join("ferryd.log"),
+            home: dir.join("home"),
+            args: Vec::new(),
+        };
+        d.restart();
+        d
+    }
+
+    /// Starts the process again (after [`Ferryd::sigterm`] or a kill).
+    pub fn restart(&mut self) {
+        std::fs::create_dir_all(&self.home).expect("home");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("log");
+        let child = std::process::Command::new(bin_path("ferryd"))
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--log-level")
+            .arg("info")
+            .args(&self.args)
+            .env_clear()
+            .env("HOME", &self.home)
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn ferryd");
+        self.child = Some(child);
+        let addr = self.addr.clone();
+        let log = self.log.clone();
+        let mut tries = 0;
+        wait_for(
+            std::time::Duration::from_secs(20),
+            "ferryd to listen",
+            || {
+                tries += 1;
+                if let Some(c) = self.child.as_mut()
+                    && let Ok(Some(status)) = c.try_wait()
+                {
+                    panic!(
+                        "ferryd exited with {status} at start:\n{}",
+                        std::fs::read_to_string(&log).unwrap_or_default()
+                    );
+                }
+                std::net::TcpStream::connect(&addr).is_ok()
+            },
+        );
+    }
+
+    /// GET a JSON document from the API (with `token`).
+    pub fn get(&self, path: &str, token: Option<&str>) -> serde_json::Value {
+        let (status, body) = http(&self.addr, "GET", path, token, b"");
+        assert_eq!(status, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).expect("json")
+    }
+
+    /// One job's status.
+    pub fn job(&self, name: &str, token: Option<&str>) -> serde_json::Value {
+        self.get(&format!("/v1/jobs/{name}"), token)
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns the exit code.
+    pub fn sigterm(&mut self) -> Option<i32> {
+        let mut child = self.child.take().expect("running");
+        let pid = child.id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        let start = std::time::Instant::now();
+        loop {
+            if let Ok(Some(s)) = child.try_wait() {
+                return s.code();
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(60),
+                "ferryd did not stop within 60 s of SIGTERM"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Everything ferryd logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// True while the process runs.
+    pub fn alive(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+}
+
+impl Drop for Ferryd {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}

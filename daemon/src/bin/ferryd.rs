@@ -13,6 +13,9 @@ use ferry_daemon::sync::transfer::TransferConfig;
 use ferry_state::Manifest;
 use tokio_util::sync::CancellationToken;
 
+/// After the grace period, how long transfers get to abort their uploads.
+const ABORT_WAIT: Duration = Duration::from_secs(10);
+
 /// The config used without --config: mirror ./source/ to ./target/ (relative to the current
 /// folder), manifest in ./ferry-state, control API on 127.0.0.1:7870.
 const DEFAULT_CONFIG: &str = include_str!("../../../configs/ferryd.default.toml");
@@ -136,12 +139,18 @@ async fn serve(config: Config, grace: Duration) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.control.listen)
         .await
         .with_context(|| format!("control.listen {}: cannot listen", config.control.listen))?;
+    // Two stages: `shutdown` stops new work; `stop` (after the grace period) makes transfers
+    // in flight abort their multipart uploads.
     let shutdown = CancellationToken::new();
+    let stop = CancellationToken::new();
     let shared = Arc::new(Shared {
         manifest: manifest.clone(),
         permits: Arc::new(tokio::sync::Semaphore::new(config.max_transfers)),
         shutdown: shutdown.clone(),
-        transfer: TransferConfig::default(),
+        transfer: TransferConfig {
+            stop: Some(stop.clone()),
+            ..TransferConfig::default()
+        },
     });
     let jobs: Vec<Arc<Job>> = config
         .jobs
@@ -186,10 +195,18 @@ async fn serve(config: Config, grace: Duration) -> anyhow::Result<()> {
     let finished =
         tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
     if finished.is_err() {
-        tracing::warn!(
-            "transfers still running after the grace period: stopped; their uploads are aborted at the next start"
-        );
-        tasks.abort_all();
+        tracing::warn!("transfers still running after the grace period: aborting their uploads");
+        stop.cancel();
+        let aborted = tokio::time::timeout(ABORT_WAIT, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if aborted.is_err() {
+            tracing::warn!(
+                "some transfers did not stop in time; their uploads are aborted at the next start"
+            );
+            tasks.abort_all();
+        }
     }
     let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
     manifest.flush()?;

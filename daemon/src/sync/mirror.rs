@@ -838,6 +838,9 @@ pub async fn mirror_keys(
             }),
         }
     }
+    // A key can arrive both on its own and under a listed prefix: once is enough.
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    entries.dedup_by(|a, b| a.0 == b.0);
     summary.gone = gone;
     summary.source_objects = entries.len() as u64;
     for e in errors {

@@ -69,6 +69,9 @@ pub struct TransferConfig {
     pub retries: u32,
     /// First backoff delay; doubles per attempt, with jitter.
     pub backoff: Duration,
+    /// Hard stop (ferryd's shutdown after its grace period): multipart copies stop between
+    /// parts and abort their upload, and nothing is retried.
+    pub stop: Option<tokio_util::sync::CancellationToken>,
 }
 
 impl Default for TransferConfig {
@@ -77,6 +80,7 @@ impl Default for TransferConfig {
             upload: UploadConfig::default(),
             retries: 3,
             backoff: Duration::from_millis(200),
+            stop: None,
         }
     }
 }
@@ -94,7 +98,7 @@ pub async fn copy_object(
     let mut attempt = 0;
     loop {
         match copy_once(src, src_key, size, dst, dst_key, config, journal).await {
-            Err(e) if e.is_transient() && attempt < config.retries => {
+            Err(e) if e.is_transient() && attempt < config.retries && !stopped(config) => {
                 let base = config.backoff.saturating_mul(1 << attempt.min(10));
                 let jitter = base.mul_f64(jitter_fraction());
                 tracing::warn!(src = %src, src_key, dst = %dst, dst_key, attempt, error = %display_chain(&e), "retrying");
@@ -104,6 +108,10 @@ pub async fn copy_object(
             other => return other,
         }
     }
+}
+
+fn stopped(config: &TransferConfig) -> bool {
+    config.stop.as_ref().is_some_and(|s| s.is_cancelled())
 }
 
 async fn copy_once(
@@ -195,7 +203,19 @@ async fn copy_ranged(
     if let Some(j) = journal {
         j.starting(part_size);
     }
-    let upload = dst.put_multipart(dst_key).await?;
+    let upload = match dst.put_multipart(dst_key).await {
+        Ok(u) => u,
+        Err(e) => {
+            // A clear refusal created nothing: drop the intent. After a transport failure the
+            // upload may exist: the intent stays for the next run to look for it.
+            if !e.is_transient()
+                && let Some(j) = journal
+            {
+                j.finished("");
+            }
+            return Err(e);
+        }
+    };
     if let Some(j) = journal {
         j.started(upload.id(), part_size);
     }
@@ -228,7 +248,20 @@ async fn copy_ranged(
     let mut hasher = Some(Sha256::new());
     let mut expected: Option<(Option<String>, u64)> = None;
     let outcome: Result<(), Error> = async {
-        while let Some(read) = reads.next().await {
+        loop {
+            let read = match &config.stop {
+                Some(stop) => tokio::select! {
+                    r = reads.next() => r,
+                    _ = stop.cancelled() => {
+                        return Err(Error::Transient {
+                            path: path.clone(),
+                            source: msg("stopped: ferryd is shutting down"),
+                        });
+                    }
+                },
+                None => reads.next().await,
+            };
+            let Some(read) = read else { break };
             let (i, offset, data, version, permit) = read?;
             let expected = expected.get_or_insert_with(|| version.clone());
             if *expected != version || version.1 != size {
@@ -277,16 +310,35 @@ async fn copy_ranged(
         }
         Err(e) => {
             uploads.shutdown().await;
-            if let Err(abort) = upload.abort().await {
-                tracing::warn!(path, error = %display_chain(&abort), "aborting multipart upload failed");
-            }
             Err(e)
+        }
+    };
+    let put = match result {
+        Ok(put) => put,
+        Err(e) => {
+            // Abort what is left (after a failed complete the upload may still be open; a
+            // server that no longer knows it has nothing open).
+            match dst.abort_multipart(dst_key, &upload_id).await {
+                Ok(()) | Err(Error::NotFound { .. }) => {}
+                Err(abort) => {
+                    // Keep the journal record (it has the id) for the next run to abort, and
+                    // do not retry now: a new upload would replace that record.
+                    tracing::warn!(path, upload_id, error = %display_chain(&abort), "aborting multipart upload failed; retried at the next run");
+                    return Err(Error::Generic {
+                        path,
+                        source: Box::new(UploadLeftOpen(e)),
+                    });
+                }
+            }
+            if let Some(j) = journal {
+                j.finished(&upload_id);
+            }
+            return Err(e);
         }
     };
     if let Some(j) = journal {
         j.finished(&upload_id);
     }
-    let put = result?;
     Ok(Copied {
         method: Method::Streamed,
         size,
@@ -295,6 +347,11 @@ async fn copy_ranged(
         version: put.version,
     })
 }
+
+/// A copy failed and its multipart upload could not be aborted yet.
+#[derive(Debug, thiserror::Error)]
+#[error("copy failed and its multipart upload is left for the next run to abort")]
+struct UploadLeftOpen(#[source] Error);
 
 /// A fraction in [0, 0.5) from the clock's low bits: enough to spread retries apart.
 fn jitter_fraction() -> f64 {

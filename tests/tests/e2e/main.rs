@@ -3,5 +3,6 @@
 mod bad_input;
 mod cli;
 mod conformance;
+mod daemon;
 mod mirror;
 mod transfer;
