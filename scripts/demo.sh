@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# ferry's main job on this machine alone, no cloud account: a milvus-backup-shaped folder is
-# copied to one S3 server, from there to a second, different S3 server, and back to a local
-# folder, then compared byte for byte. The two servers are real S3 endpoints (s3s + s3s-fs,
-# HTTP + SigV4) started on loopback by this script.
+# ferry's main job on this machine alone, no cloud account:
+#  1. the CLI: a milvus-backup-shaped folder is copied to one S3 server, from there to a second,
+#     different S3 server, and back to a local folder, then compared byte for byte. The two
+#     servers are real S3 endpoints (s3s + s3s-fs, HTTP + SigV4) started on loopback here.
+#  2. the daemon: `ferryd` with its embedded default config (./source/ -> ./target/, control
+#     API on 127.0.0.1:7870) replicates the backup, then a new backup written while it runs,
+#     and `ferry status` shows the job.
 #
 #   bash scripts/demo.sh
 set -euo pipefail
@@ -52,3 +55,30 @@ echo "== site-b -> local folder"
 ferry cp -r site-b/bucket-b/backup/ "$work/restored/"
 diff -r "$work/backup" "$work/restored"
 echo "== byte-identical after local -> site-a -> site-b -> local"
+
+echo "== ferryd: continuous replication with the embedded default config (./source/ -> ./target/)"
+mkdir -p "$work/daemon/source"
+cp -r "$work/backup/my_backup" "$work/daemon/source/"
+(cd "$work/daemon" && exec "$bin/ferryd" --log-level warn) &
+pids+=($!)
+ferryd_pid=$!
+wait_until() { # what, test...
+  local what=$1; shift
+  for _ in $(seq 1 200); do "$@" && return 0; sleep 0.1; done
+  echo "timed out waiting for $what" >&2; exit 1
+}
+wait_until "ferryd" "$bin/ferry" -q status
+wait_until "the first scan" test -f "$work/daemon/target/my_backup/meta/full_meta.json"
+echo "-- a new backup is written while ferryd runs (binlogs first, meta last)"
+nb="$work/daemon/source/nightly_2"
+mkdir -p "$nb/binlogs/insert_log/449/450/460/460/100" "$nb/meta"
+head -c 5000000 /dev/urandom >"$nb/binlogs/insert_log/449/450/460/460/100/2001"
+echo '{"name":"nightly_2"}' >"$nb/meta/full_meta.json"
+wait_until "the watch" test -f "$work/daemon/target/nightly_2/meta/full_meta.json"
+wait_until "the binlog" cmp -s "$nb/binlogs/insert_log/449/450/460/460/100/2001" "$work/daemon/target/nightly_2/binlogs/insert_log/449/450/460/460/100/2001"
+sleep 0.5
+"$bin/ferry" status
+diff -r "$work/daemon/source" "$work/daemon/target"
+kill -TERM "$ferryd_pid"
+wait "$ferryd_pid" || true
+echo "== ferryd replicated both backups; source and target are identical"

@@ -283,8 +283,13 @@ async fn open_sides(config: &JobConfig) -> Result<(Side, Side), String> {
         };
         Ok(Side { store, prefix })
     };
-    let src = open(&config.source, "source").await?;
+    let mut src = open(&config.source, "source").await?;
     let dst = open(&config.target, "target").await?;
+    if let Some(rate) = config.bandwidth {
+        src.store = Arc::new(crate::backend::throttle::ThrottledStore::new(
+            src.store, rate,
+        ));
+    }
     Ok((src, dst))
 }
 

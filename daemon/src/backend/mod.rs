@@ -18,6 +18,7 @@ pub mod error;
 pub mod local;
 pub mod s3;
 mod s3_quirks;
+pub mod throttle;
 mod upload;
 
 use std::any::Any;
