@@ -14,12 +14,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ferry/target}"
-cargo build --release --quiet -p ferry-cli -p ferry-tests --bins   # same features as the other scripts
+cargo build --release --quiet -p ferry-cli -p ferry-daemon -p ferry-tests --bins
 bin="$CARGO_TARGET_DIR/release"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-latency.XXXXXX")
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+cleanup() {
+  local rc=$?
+  [ "$rc" = 0 ] || { echo "failed; ferryd's log:" >&2; tail -20 "$work/ferryd.log" >&2 2>/dev/null || true; }
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"
+}
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -55,6 +59,7 @@ chmod 600 "$work/ferryd.toml"
 "$bin/ferryd" --config "$work/ferryd.toml" --log-level warn 2>"$work/ferryd.log" &
 pids+=($!)
 for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/v1/status" && break; sleep 0.1; done
+curl -sf -o /dev/null "http://127.0.0.1:$port/v1/status" || { echo "ferryd did not start" >&2; exit 1; }
 
 python3 - "$work" "$n" "$port" "$s3_url" <<'EOF'
 import hashlib, hmac, datetime, json, os, sys, threading, time, urllib.request, urllib.parse
@@ -107,7 +112,7 @@ def run(name, write):
                 break
             time.sleep(0.005)
     last = [time.monotonic()]
-    th = threading.Thread(target=poll); th.start()
+    th = threading.Thread(target=poll, daemon=True); th.start()
     for i in range(n):
         key = f"b{i // 100}/binlogs/insert_log/1/2/3/{i}"
         start = time.monotonic()
