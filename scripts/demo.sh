@@ -67,7 +67,8 @@ wait_until() { # what, test...
   for _ in $(seq 1 200); do "$@" && return 0; sleep 0.1; done
   echo "timed out waiting for $what" >&2; exit 1
 }
-wait_until "ferryd" "$bin/ferry" -q status
+ferryd_up() { "$bin/ferry" status >/dev/null 2>&1; }
+wait_until "ferryd" ferryd_up
 wait_until "the first scan" test -f "$work/daemon/target/my_backup/meta/full_meta.json"
 echo "-- a new backup is written while ferryd runs (binlogs first, meta last)"
 nb="$work/daemon/source/nightly_2"

@@ -73,7 +73,7 @@ fn job_lines(j: &Value, detail: bool) -> anyhow::Result<()> {
     };
     output::line(&format!("  {run}"))?;
     output::line(&format!(
-        "  in sync: {} objects (last full scan {}), pending: {}{}, lag {:.1}s, copied since start: {} ({}), errors: {}",
+        "  in sync: {} objects (last full scan {}), pending: {} keys{}, lag {:.1}s, copied since start: {} ({}), errors: {}",
         n("objects_in_sync"),
         ago(j["last_scan_ms"].as_i64()),
         n("pending_keys"),
