@@ -633,11 +633,30 @@ impl UploadJournal for Journal<'_> {
         self.record(upload_id, part_size);
     }
 
+    // The upload is over (completed or aborted), but the object's row is not written yet:
+    // keep a plain intent so that a crash before the row still marks the key as ferry's own.
     fn finished(&self, _upload_id: &str) {
+        self.record("", 0);
+    }
+}
+
+impl Journal<'_> {
+    /// Marks the key as being written by ferry (before any byte is sent): until its row is
+    /// written, an object found there is ferry's own unfinished work, not someone else's.
+    fn intent(&self) {
         let mut b = Batch::new();
-        b.delete::<UploadsSchema>(&self.key);
+        b.put::<UploadsSchema>(
+            &self.key,
+            &UploadRecord {
+                upload_id: String::new(),
+                target_key: self.target_key.clone(),
+                src_etag: self.src_etag.clone(),
+                part_size: 0,
+                started_ms: Utc::now().timestamp_millis(),
+            },
+        );
         if let Err(e) = self.manifest.write(b) {
-            tracing::warn!(error = %e, "cannot clear the multipart upload record");
+            tracing::warn!(error = %e, "cannot record the write intent in the manifest");
         }
     }
 }
@@ -681,8 +700,8 @@ pub async fn mirror(
         .get::<PairsSchema>(&PairKey(pair))?
         .is_none_or(|p| p.last_scan_ms.is_none());
     summary.target_listed = options.check_target || first_run;
-    let unresolved = if options.dry_run {
-        Default::default()
+    let stale = if options.dry_run {
+        Stale::default()
     } else {
         abort_stale_uploads(manifest, pair, dst).await?
     };
@@ -719,9 +738,7 @@ pub async fn mirror(
         dst,
         options,
     };
-    let (deletes, forgets) = ctx
-        .execute(actions, &unresolved, &mut summary, on_event)
-        .await;
+    let (deletes, forgets) = ctx.execute(actions, &stale, &mut summary, on_event).await;
     summary.source_objects = listed.load(Ordering::Relaxed);
     if !options.dry_run && !forgets.is_empty() {
         let mut b = Batch::new();
@@ -773,6 +790,13 @@ pub async fn mirror(
             rec.last_scan_ms = Some(Utc::now().timestamp_millis());
             rec.objects = summary.source_objects;
             b.put::<PairsSchema>(&PairKey(pair), &rec);
+            // Every source object now has its row (which cleared its intent): intents left
+            // are for keys gone from the source.
+            for (rel, u) in manifest.uploads(pair)? {
+                if u.part_size == 0 {
+                    b.delete::<UploadsSchema>(&ObjectKey { pair, key: rel });
+                }
+            }
             manifest.write(b)?;
         }
     }
@@ -793,8 +817,8 @@ pub async fn mirror_keys(
 ) -> Result<Summary, MirrorError> {
     let pair = manifest.pair(&src.url(), &dst.url())?;
     let mut summary = Summary::default();
-    let unresolved = if options.dry_run {
-        Default::default()
+    let stale = if options.dry_run {
+        Stale::default()
     } else {
         abort_stale_uploads(manifest, pair, dst).await?
     };
@@ -869,7 +893,7 @@ pub async fn mirror_keys(
     };
     ctx.execute(
         futures::stream::iter(planned),
-        &unresolved,
+        &stale,
         &mut summary,
         on_event,
     )
@@ -920,7 +944,7 @@ impl<'a> Ctx<'a> {
     async fn execute(
         self,
         actions: impl futures::Stream<Item = Action> + Send + 'a,
-        unresolved: &std::collections::HashSet<String>,
+        stale: &Stale,
         summary: &mut Summary,
         on_event: &mut OnEvent<'_>,
     ) -> (Vec<String>, Vec<String>) {
@@ -957,7 +981,8 @@ impl<'a> Ctx<'a> {
                 futures::future::ready(out)
             })
             .map(|work| {
-                let blocked = unresolved.contains(work.rel());
+                let blocked = stale.unresolved.contains(work.rel());
+                let owned = stale.owned.contains(work.rel());
                 async move {
                     if blocked {
                         let rel = work.rel();
@@ -976,7 +1001,7 @@ impl<'a> Ctx<'a> {
                         Some(p) => p.clone().acquire_owned().await.ok(),
                         None => None,
                     };
-                    self.run(work).await
+                    self.run(work, owned).await
                 }
             })
             .buffer_unordered(options.workers.max(1));
@@ -1003,11 +1028,11 @@ impl<'a> Ctx<'a> {
         (take(deletes), take(forgets))
     }
 
-    async fn run(self, work: Work) -> Event {
+    async fn run(self, work: Work, owned: bool) -> Event {
         match work {
             Work::Copy { rel, meta, reason } => self.copy(rel, meta, reason).await,
             Work::Verify { rel, meta, row } => self.verify(rel, meta, row).await,
-            Work::Compare { rel, meta, target } => self.compare(rel, meta, target).await,
+            Work::Compare { rel, meta, target } => self.compare(rel, meta, target, owned).await,
         }
     }
 
@@ -1021,7 +1046,13 @@ impl<'a> Ctx<'a> {
 
     /// An object at the target that ferry has no row for: the same content is adopted, other
     /// content is replaced only with `overwrite`.
-    async fn compare(self, rel: String, meta: ObjectMeta, target: ObjectMeta) -> Event {
+    async fn compare(
+        self,
+        rel: String,
+        meta: ObjectMeta,
+        target: ObjectMeta,
+        owned: bool,
+    ) -> Event {
         let mut sha256 = None;
         let same = if same_md5(&meta, &target) {
             true
@@ -1042,6 +1073,11 @@ impl<'a> Ctx<'a> {
             false
         };
         if !same {
+            // ferry's own unfinished write (a run stopped before recording the row) is
+            // replaced like any object ferry wrote.
+            if owned {
+                return self.copy(rel, meta, Reason::New).await;
+            }
             if self.options.overwrite {
                 return self.copy(rel, meta, Reason::Overwrite).await;
             }
@@ -1149,6 +1185,7 @@ impl<'a> Ctx<'a> {
             target_key: dst_key.clone(),
             src_etag: meta.e_tag.clone(),
         };
+        journal.intent();
         let copied = match transfer::copy_object(
             &*src.store,
             &src_key,
@@ -1230,9 +1267,15 @@ async fn abort_stale_uploads(
     manifest: &Manifest,
     pair: PairId,
     dst: &Side,
-) -> Result<std::collections::HashSet<String>, MirrorError> {
+) -> Result<Stale, MirrorError> {
     let mut unresolved = std::collections::HashSet::new();
+    let mut owned = std::collections::HashSet::new();
     for (rel, rec) in manifest.uploads(pair)? {
+        if rec.part_size == 0 {
+            // A plain intent: nothing open at the target; the key stays marked as ferry's.
+            owned.insert(rel);
+            continue;
+        }
         let aborted = if rec.upload_id.is_empty() {
             // Killed before the upload's id was known: find the uploads open for that key.
             match dst.store.list_multipart(&rec.target_key).await {
@@ -1252,9 +1295,8 @@ async fn abort_stale_uploads(
         };
         match aborted {
             Ok(()) => {
-                let mut b = Batch::new();
-                b.delete::<UploadsSchema>(&ObjectKey { pair, key: rel });
-                manifest.write(b)?;
+                downgrade(manifest, pair, &rel, rec)?;
+                owned.insert(rel);
             }
             Err(e) if e.is_transient() => {
                 tracing::warn!(key = %rec.target_key, error = %display_chain(&e), "cannot abort an interrupted upload yet; the object waits for the next run");
@@ -1269,13 +1311,45 @@ async fn abort_stale_uploads(
                     rec.upload_id.as_str()
                 };
                 tracing::warn!(key = %rec.target_key, upload_id = id, error = %display_chain(&e), "multipart upload may remain open at the target");
-                let mut b = Batch::new();
-                b.delete::<UploadsSchema>(&ObjectKey { pair, key: rel });
-                manifest.write(b)?;
+                downgrade(manifest, pair, &rel, rec)?;
+                owned.insert(rel);
             }
         }
     }
-    Ok(unresolved)
+    Ok(Stale { unresolved, owned })
+}
+
+/// What an earlier run left behind.
+#[derive(Debug, Default)]
+struct Stale {
+    /// Keys whose interrupted upload could not be aborted yet: not copied this run.
+    unresolved: std::collections::HashSet<String>,
+    /// Keys ferry was writing when it stopped (its own unfinished work at the target).
+    owned: std::collections::HashSet<String>,
+}
+
+/// Replaces an upload record by a plain intent (the upload is dealt with; the key stays
+/// marked as ferry's until its row is written).
+fn downgrade(
+    manifest: &Manifest,
+    pair: PairId,
+    rel: &str,
+    rec: UploadRecord,
+) -> Result<(), MirrorError> {
+    let mut b = Batch::new();
+    b.put::<UploadsSchema>(
+        &ObjectKey {
+            pair,
+            key: rel.to_owned(),
+        },
+        &UploadRecord {
+            upload_id: String::new(),
+            part_size: 0,
+            ..rec
+        },
+    );
+    manifest.write(b)?;
+    Ok(())
 }
 
 async fn apply_deletes(
