@@ -167,15 +167,7 @@ async fn side(ctx: &mut Ctx, arg: &str, is_source: bool) -> anyhow::Result<Side>
 }
 
 fn globs(patterns: &[String]) -> anyhow::Result<globset::GlobSet> {
-    let mut b = globset::GlobSetBuilder::new();
-    for p in patterns {
-        let g = globset::GlobBuilder::new(p)
-            .literal_separator(false)
-            .build()
-            .with_context(|| format!("--exclude {p:?}"))?;
-        b.add(g);
-    }
-    b.build().context("--exclude")
+    mirror::glob_set(patterns).context("--exclude")
 }
 
 fn parse_max_delete(v: &str) -> anyhow::Result<MaxDelete> {

@@ -293,25 +293,13 @@ async fn open_sides(config: &JobConfig) -> Result<(Side, Side), String> {
     Ok((src, dst))
 }
 
-fn globs(patterns: &[String]) -> Result<globset::GlobSet, String> {
-    let mut b = globset::GlobSetBuilder::new();
-    for p in patterns {
-        let g = globset::GlobBuilder::new(p)
-            .literal_separator(false)
-            .build()
-            .map_err(|e| e.to_string())?;
-        b.add(g);
-    }
-    b.build().map_err(|e| e.to_string())
-}
-
 /// The mirror options of a job.
 pub fn options(config: &JobConfig, shared: &Shared) -> Result<MirrorOptions, String> {
     Ok(MirrorOptions {
         remove: config.remove,
         dry_run: false,
-        include: Some(globs(&config.include)?),
-        exclude: globs(&config.exclude)?,
+        include: Some(mirror::glob_set(&config.include).map_err(|e| e.to_string())?),
+        exclude: mirror::glob_set(&config.exclude).map_err(|e| e.to_string())?,
         max_delete: config.max_delete,
         force: false,
         check_target: false,

@@ -100,6 +100,20 @@ impl MaxDelete {
     }
 }
 
+/// Compiles include/exclude patterns, matched against keys relative to the mirrored prefix
+/// (`*` also crosses `/`, as in mc and rclone filters).
+pub fn glob_set(patterns: &[String]) -> Result<globset::GlobSet, globset::Error> {
+    let mut b = globset::GlobSetBuilder::new();
+    for p in patterns {
+        b.add(
+            globset::GlobBuilder::new(p)
+                .literal_separator(false)
+                .build()?,
+        );
+    }
+    b.build()
+}
+
 /// How to mirror.
 #[derive(Debug, Clone)]
 pub struct MirrorOptions {
