@@ -316,18 +316,8 @@ pub fn options(config: &JobConfig, shared: &Shared) -> Result<MirrorOptions, Str
 pub fn backoff(failures: u32) -> Duration {
     let base = Duration::from_secs(1).saturating_mul(1u32 << failures.saturating_sub(1).min(16));
     let base = base.min(MAX_BACKOFF);
-    let jitter = 0.75 + fastrand_f64() * 0.5;
+    let jitter = 0.75 + crate::sync::transfer::jitter_fraction();
     base.mul_f64(jitter)
-}
-
-fn fastrand_f64() -> f64 {
-    // A cheap, non-cryptographic source: the sub-second clock, mixed.
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let x = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    (x >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// Runs one job until shutdown.

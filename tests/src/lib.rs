@@ -173,6 +173,15 @@ pub fn tree_hashes(root: &std::path::Path) -> Vec<(String, String)> {
     out
 }
 
+/// Upload bookkeeping files s3s-fs keeps in its root while a multipart upload is open.
+pub fn open_uploads(server_root: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(server_root)
+        .expect("server root")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with(".upload"))
+        .collect()
+}
+
 /// A free TCP port on loopback (bound then released: the caller binds it next).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -354,7 +354,7 @@ async fn copy_ranged(
 struct UploadLeftOpen(#[source] Error);
 
 /// A fraction in [0, 0.5) from the clock's low bits: enough to spread retries apart.
-fn jitter_fraction() -> f64 {
+pub(crate) fn jitter_fraction() -> f64 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use ferry_tests::s3s_server::S3sServer;
-use ferry_tests::{Ferry, Ferryd, data, free_port, http, tree_hashes, wait_for};
+use ferry_tests::{Ferry, Ferryd, data, free_port, http, open_uploads, tree_hashes, wait_for};
 
 const MIB: usize = 1024 * 1024;
 
@@ -250,12 +250,7 @@ fn sigterm_mid_transfer_then_restart_converges_with_nothing_lost() {
     d.sigterm();
     d.restart();
     wait_for(Duration::from_secs(5), "uploads to start", || {
-        std::fs::read_dir(srv.root())
-            .map(|r| {
-                r.filter_map(Result::ok)
-                    .any(|e| e.file_name().to_string_lossy().starts_with(".upload"))
-            })
-            .unwrap_or(false)
+        !open_uploads(srv.root()).is_empty()
     });
     assert_eq!(
         d.sigterm(),
@@ -288,13 +283,8 @@ fn sigterm_mid_transfer_then_restart_converges_with_nothing_lost() {
     let back = dir.path().join("back");
     ferry.ok(&["cp", "-r", "s/dst/m/", &format!("{}/", back.display())]);
     assert_eq!(tree_hashes(&src), tree_hashes(&back));
-    let open: Vec<_> = std::fs::read_dir(srv.root())
-        .expect("root")
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.starts_with(".upload"))
-        .collect();
     assert_eq!(
-        open,
+        open_uploads(srv.root()),
         Vec::<String>::new(),
         "orphan multipart uploads; log:\n{}",
         d.log()

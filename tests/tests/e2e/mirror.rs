@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use ferry_tests::s3s_server::S3sServer;
-use ferry_tests::{Ferry, data, tree_hashes};
+use ferry_tests::{Ferry, data, open_uploads, tree_hashes};
 
 const MIB: usize = 1024 * 1024;
 
@@ -73,6 +73,15 @@ impl Env {
     }
 }
 
+/// An in-process S3 server with a bucket `dst`, and a ferry environment with alias `t` to it.
+fn server_env(access_key: &str, secret_key: &str) -> (S3sServer, Env) {
+    let srv = S3sServer::start(access_key, secret_key);
+    let env = Env::new();
+    alias(&env.ferry, "t", &srv);
+    env.ferry.ok(&["mb", "t/dst"]);
+    (srv, env)
+}
+
 fn alias(ferry: &Ferry, name: &str, s: &S3sServer) {
     ferry.ok(&[
         "alias",
@@ -86,10 +95,7 @@ fn alias(ferry: &Ferry, name: &str, s: &S3sServer) {
 
 #[test]
 fn local_to_s3_mirror_is_incremental_and_a_no_op_sends_no_request_to_the_target() {
-    let srv = S3sServer::start("AKIAMIRROR1", "mirror-secret-1");
-    let env = Env::new();
-    alias(&env.ferry, "t", &srv);
-    env.ferry.ok(&["mb", "t/dst"]);
+    let (srv, env) = server_env("AKIAMIRROR1", "mirror-secret-1");
     let src_dir = env.work.path().join("src");
     write_tree(&src_dir, 20);
     let src = format!("{}/", src_dir.display());
@@ -215,10 +221,7 @@ fn s3_to_other_s3_mirror_no_op_sends_nothing_to_the_target() {
 
 #[test]
 fn mirror_refuses_bad_state_overlap_and_unsafe_deletes() {
-    let srv = S3sServer::start("AKIAMIRRORX", "mirror-secret-x");
-    let env = Env::new();
-    alias(&env.ferry, "t", &srv);
-    env.ferry.ok(&["mb", "t/dst"]);
+    let (_srv, env) = server_env("AKIAMIRRORX", "mirror-secret-x");
     let src_dir = env.work.path().join("src");
     write_tree(&src_dir, 3);
     let src = format!("{}/", src_dir.display());
@@ -330,10 +333,7 @@ fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn diff_and_verify_report_what_differs() {
-    let srv = S3sServer::start("AKIADIFF", "diff-secret");
-    let env = Env::new();
-    alias(&env.ferry, "t", &srv);
-    env.ferry.ok(&["mb", "t/dst"]);
+    let (_srv, env) = server_env("AKIADIFF", "diff-secret");
     let src_dir = env.work.path().join("src");
     write_tree(&src_dir, 4);
     let src = format!("{}/", src_dir.display());
@@ -420,10 +420,7 @@ fn copies(out: &str) -> Vec<(String, String)> {
 
 #[test]
 fn check_target_repairs_drift_and_verify_catches_same_size_corruption() {
-    let srv = S3sServer::start("AKIADRIFT", "drift-secret");
-    let env = Env::new();
-    alias(&env.ferry, "t", &srv);
-    env.ferry.ok(&["mb", "t/dst"]);
+    let (srv, env) = server_env("AKIADRIFT", "drift-secret");
     let src_dir = env.work.path().join("src");
     write_tree(&src_dir, 6);
     let src = format!("{}/", src_dir.display());
@@ -481,10 +478,7 @@ fn check_target_repairs_drift_and_verify_catches_same_size_corruption() {
 
 #[test]
 fn first_mirror_adopts_identical_objects_and_overwrites_foreign_ones_only_when_asked() {
-    let srv = S3sServer::start("AKIAADOPT", "adopt-secret");
-    let env = Env::new();
-    alias(&env.ferry, "t", &srv);
-    env.ferry.ok(&["mb", "t/dst"]);
+    let (srv, env) = server_env("AKIAADOPT", "adopt-secret");
     let src_dir = env.work.path().join("src");
     write_tree(&src_dir, 3);
     let src = format!("{}/", src_dir.display());
@@ -555,21 +549,9 @@ fn first_mirror_adopts_identical_objects_and_overwrites_foreign_ones_only_when_a
     assert_eq!(srv.requests(), before);
 }
 
-/// Upload bookkeeping files s3s-fs keeps in its root while a multipart upload is open.
-fn open_uploads(server_root: &Path) -> Vec<String> {
-    std::fs::read_dir(server_root)
-        .expect("server root")
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.starts_with(".upload"))
-        .collect()
-}
-
 #[test]
 fn mirror_killed_at_random_points_converges_with_nothing_lost() {
-    let srv = S3sServer::start("AKIACRASH", "crash-secret");
-    let env = Env::new();
-    alias(&env.ferry, "t", &srv);
-    env.ferry.ok(&["mb", "t/dst"]);
+    let (srv, env) = server_env("AKIACRASH", "crash-secret");
     let src_dir = env.work.path().join("src");
     // Many small objects and several multipart ones (5 MiB parts), so kills land in listing,
     // mid-part, between parts and between the upload and the manifest write.
