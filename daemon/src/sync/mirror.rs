@@ -311,37 +311,10 @@ pub struct Entry {
 /// What to do with one key.
 #[derive(Debug, PartialEq)]
 pub enum Action {
-    /// Copy the source object.
-    Copy {
-        /// Relative key.
-        rel: String,
-        /// The source object.
-        meta: ObjectMeta,
-        /// Why.
-        reason: Reason,
-    },
+    /// Requests to make for it.
+    Run(Work),
     /// Nothing to do.
     Skip,
-    /// Read the target back and compare with the row's SHA-256 (computing the source's when
-    /// the row has none); copy again on a mismatch.
-    Verify {
-        /// Relative key.
-        rel: String,
-        /// The source object.
-        meta: ObjectMeta,
-        /// The row.
-        row: ObjectRecord,
-    },
-    /// At the target, no row: record it if the content is the same, else a conflict (or a copy
-    /// with `overwrite`).
-    Compare {
-        /// Relative key.
-        rel: String,
-        /// The source object.
-        meta: ObjectMeta,
-        /// The target object.
-        target: ObjectMeta,
-    },
     /// Gone at the source: delete at the target with `remove`.
     Delete {
         /// Relative key.
@@ -402,42 +375,42 @@ pub fn plan(e: Entry, verify: bool) -> Action {
         target,
     } = e;
     match (source, row, target) {
-        (Some(meta), None, TargetState::Present(t)) => Action::Compare {
+        (Some(meta), None, TargetState::Present(t)) => Action::Run(Work::Compare {
             rel,
             meta,
             target: t,
-        },
-        (Some(meta), None, _) => Action::Copy {
+        }),
+        (Some(meta), None, _) => Action::Run(Work::Copy {
             rel,
             meta,
             reason: Reason::New,
-        },
+        }),
         (Some(meta), Some(row), target) => {
             if !unchanged(&meta, &row) {
-                return Action::Copy {
+                return Action::Run(Work::Copy {
                     rel,
                     meta,
                     reason: Reason::Changed,
-                };
+                });
             }
             match target {
-                TargetState::Absent => Action::Copy {
+                TargetState::Absent => Action::Run(Work::Copy {
                     rel,
                     meta,
                     reason: Reason::Missing,
-                },
+                }),
                 TargetState::Present(t)
                     if t.size != row.size
                         || target_etag_changed(row.dst_etag.as_deref(), t.e_tag.as_deref())
                             == Some(true) =>
                 {
-                    Action::Copy {
+                    Action::Run(Work::Copy {
                         rel,
                         meta,
                         reason: Reason::TargetChanged,
-                    }
+                    })
                 }
-                _ if verify => Action::Verify { rel, meta, row },
+                _ if verify => Action::Run(Work::Verify { rel, meta, row }),
                 _ => Action::Skip,
             }
         }
@@ -916,20 +889,35 @@ pub async fn mirror_keys(
 }
 
 /// The actions that make requests.
-enum Work {
+#[derive(Debug, PartialEq)]
+pub enum Work {
+    /// Copy the source object.
     Copy {
+        /// Relative key.
         rel: String,
+        /// The source object.
         meta: ObjectMeta,
+        /// Why.
         reason: Reason,
     },
+    /// Read the target back and compare with the row's SHA-256 (computing the source's when
+    /// the row has none); copy again on a mismatch.
     Verify {
+        /// Relative key.
         rel: String,
+        /// The source object.
         meta: ObjectMeta,
+        /// The row.
         row: ObjectRecord,
     },
+    /// At the target, no row: record it if the content is the same, else a conflict (or a copy
+    /// with `overwrite`, or when it is ferry's own unfinished write).
     Compare {
+        /// Relative key.
         rel: String,
+        /// The source object.
         meta: ObjectMeta,
+        /// The target object.
         target: ObjectMeta,
     },
 }
@@ -986,11 +974,7 @@ impl<'a> Ctx<'a> {
                         push(&forgets, rel);
                         None
                     }
-                    Action::Copy { rel, meta, reason } => Some(Work::Copy { rel, meta, reason }),
-                    Action::Verify { rel, meta, row } => Some(Work::Verify { rel, meta, row }),
-                    Action::Compare { rel, meta, target } => {
-                        Some(Work::Compare { rel, meta, target })
-                    }
+                    Action::Run(work) => Some(work),
                 };
                 futures::future::ready(out)
             })
@@ -1488,10 +1472,10 @@ mod tests {
             target,
         };
         match plan(e, verify) {
-            Action::Copy { reason, .. } => reason.as_str(),
+            Action::Run(Work::Copy { reason, .. }) => reason.as_str(),
             Action::Skip => "skip",
-            Action::Verify { .. } => "verify",
-            Action::Compare { .. } => "compare",
+            Action::Run(Work::Verify { .. }) => "verify",
+            Action::Run(Work::Compare { .. }) => "compare",
             Action::Delete { .. } => "delete",
             Action::Forget { .. } => "forget",
         }
