@@ -47,12 +47,14 @@ name = "watch"
 source = "$work/local-src/"
 target = "$work/out-watch/"
 include = ["**"]
+layout = "plain"
 interval = "1h"
 [[jobs]]
 name = "webhook"
 source = "s/src/"
 target = "$work/out-webhook/"
 include = ["**"]
+layout = "plain"
 interval = "1h"
 EOF
 chmod 600 "$work/ferryd.toml"

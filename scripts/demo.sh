@@ -57,8 +57,8 @@ diff -r "$work/backup" "$work/restored"
 echo "== byte-identical after local -> site-a -> site-b -> local"
 
 echo "== ferryd: continuous replication with the embedded default config (./source/ -> ./target/)"
-mkdir -p "$work/daemon/source"
-cp -r "$work/backup/my_backup" "$work/daemon/source/"
+# Realistic backups (meta JSON as milvus-backup v0.5.12 writes it, 20 segments, L0 deltas).
+"$bin/ferry-fixture" "$work/daemon/source" nightly_1 v0.5.12 1 20 >/dev/null
 (cd "$work/daemon" && exec "$bin/ferryd" --log-level warn) &
 pids+=($!)
 ferryd_pid=$!
@@ -69,15 +69,11 @@ wait_until() { # what, test...
 }
 ferryd_up() { "$bin/ferry" status >/dev/null 2>&1; }
 wait_until "ferryd" ferryd_up
-wait_until "the first scan" test -f "$work/daemon/target/my_backup/meta/full_meta.json"
-echo "-- a new backup is written while ferryd runs (binlogs first, meta last)"
-nb="$work/daemon/source/nightly_2"
-mkdir -p "$nb/binlogs/insert_log/449/450/460/460/100" "$nb/meta"
-head -c 5000000 /dev/urandom >"$nb/binlogs/insert_log/449/450/460/460/100/2001"
-echo '{"name":"nightly_2"}' >"$nb/meta/full_meta.json"
-wait_until "the watch" test -f "$work/daemon/target/nightly_2/meta/full_meta.json"
-wait_until "the binlog" cmp -s "$nb/binlogs/insert_log/449/450/460/460/100/2001" "$work/daemon/target/nightly_2/binlogs/insert_log/449/450/460/460/100/2001"
-sleep 0.5
+wait_until "the first scan" test -f "$work/daemon/target/nightly_1/meta/backup_meta.json"
+echo "-- a new backup is written while ferryd runs (binlogs first, meta last); ferryd announces it"
+echo "   at the target (meta/backup_meta.json) only once every binlog is there and read back"
+"$bin/ferry-fixture" "$work/daemon/source" nightly_2 v0.5.12 2 20 >/dev/null
+wait_until "the watch" test -f "$work/daemon/target/nightly_2/meta/backup_meta.json"
 "$bin/ferry" status
 diff -r "$work/daemon/source" "$work/daemon/target"
 kill -TERM "$ferryd_pid"

@@ -251,6 +251,11 @@ pub struct MirrorArgs {
     /// Read back target objects and compare their SHA-256 with the source's; repair mismatches.
     #[arg(long)]
     pub verify: bool,
+    /// The source is a milvus-backup backup root (e.g. ALIAS/bucket/backup): each backup is
+    /// written data first, verified, then its meta, meta/backup_meta.json last; incomplete
+    /// backups are not announced at the target.
+    #[arg(long)]
+    pub backups: bool,
     #[command(flatten)]
     pub transfer: TransferArgs,
     /// Folder of the manifest (default: <config dir>/state).

@@ -94,6 +94,34 @@ fn job_lines(j: &Value, detail: bool) -> anyhow::Result<()> {
             n("consecutive_failures")
         ))?;
     }
+    if let Some(backups) = j["backups"].as_array().filter(|b| !b.is_empty()) {
+        let verified = backups.iter().filter(|b| b["state"] == "verified").count();
+        output::line(&format!(
+            "  backups: {verified} of {} verified at the target",
+            backups.len()
+        ))?;
+        // Newest first; without detail, the five newest and every one not verified.
+        let mut shown: Vec<&Value> = backups.iter().collect();
+        shown.sort_by_key(|b| std::cmp::Reverse(b["created_ms"].as_i64().unwrap_or(0)));
+        for (i, b) in shown.into_iter().enumerate() {
+            if !detail && i >= 5 && b["state"] == "verified" {
+                continue;
+            }
+            let mut line = format!(
+                "    {}  {}  {} objects ({}), {} segments, {} rows",
+                b["name"].as_str().unwrap_or(""),
+                b["state"].as_str().unwrap_or(""),
+                b["objects"].as_u64().unwrap_or(0),
+                output::human_size(b["bytes"].as_u64().unwrap_or(0)),
+                b["segments"].as_u64().unwrap_or(0),
+                b["rows"].as_u64().unwrap_or(0),
+            );
+            if let Some(d) = b["detail"].as_str().filter(|d| !d.is_empty()) {
+                line.push_str(&format!(": {d}"));
+            }
+            output::line(&line)?;
+        }
+    }
     let failed = j["failed"].as_array().cloned().unwrap_or_default();
     if !failed.is_empty() {
         output::line(&format!("  {} failed objects:", failed.len()))?;

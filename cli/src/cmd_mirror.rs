@@ -39,6 +39,7 @@ pub async fn run(ctx: &mut Ctx, a: MirrorArgs) -> anyhow::Result<Status> {
         verify: a.verify,
         overwrite: a.overwrite,
         workers: a.transfer.workers(),
+        backups: a.backups,
         transfer: a.transfer.config(),
     };
     let state_dir = a
@@ -225,6 +226,23 @@ fn print_event(json: bool, quiet: bool, dry_run: bool, e: Event) -> anyhow::Resu
                 )?;
             } else {
                 output::print_error(&err);
+            }
+        }
+        Event::Backup {
+            name,
+            state,
+            detail,
+        } => {
+            if json {
+                output::json(
+                    &json!({"status":"success","op":"backup","backup":name,"state":state.as_str(),"detail":detail}),
+                )?;
+            } else if !quiet {
+                if detail.is_empty() {
+                    output::line(&format!("Backup `{name}`: {}.", state.as_str()))?;
+                } else {
+                    output::line(&format!("Backup `{name}`: {}: {detail}", state.as_str()))?;
+                }
             }
         }
     }

@@ -90,6 +90,10 @@ pub struct JobConfig {
     pub workers: usize,
     /// Bytes per second this job may read from its source (`None`: unlimited).
     pub bandwidth: Option<u64>,
+    /// `layout = "milvus-backup"` (the default): the source is a backup root; each backup
+    /// reaches the target whole, verified, `meta/backup_meta.json` last. `"plain"`: objects
+    /// are mirrored one by one in any order.
+    pub backups: bool,
 }
 
 /// The whole config.
@@ -165,6 +169,7 @@ struct RawJob {
     reconcile: Option<Spanned<String>>,
     workers: Option<Spanned<i64>>,
     bandwidth: Option<Spanned<String>>,
+    layout: Option<Spanned<String>>,
 }
 
 struct Ctx<'a> {
@@ -662,7 +667,23 @@ impl Ctx<'_> {
             })?),
             None => None,
         };
+        let backups = match &j.layout {
+            None => true,
+            Some(v) => match v.get_ref().as_str() {
+                "milvus-backup" => true,
+                "plain" => false,
+                other => {
+                    return self.err(
+                        Some(v.span()),
+                        format!(
+                            "jobs.layout of job {name:?}: {other:?} is not \"milvus-backup\" or \"plain\""
+                        ),
+                    );
+                }
+            },
+        };
         Ok(JobConfig {
+            backups,
             name,
             source,
             target,

@@ -148,6 +148,8 @@ pub struct Job {
     wake: Notify,
     paused: AtomicBool,
     status: Mutex<JobStatus>,
+    /// The job's pair in the manifest, once its stores were opened.
+    pair: std::sync::OnceLock<ferry_state::PairId>,
 }
 
 fn now_ms() -> i64 {
@@ -170,6 +172,23 @@ impl Job {
             wake: Notify::new(),
             paused: AtomicBool::new(false),
             status: Mutex::new(status),
+            pair: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The job's pair in the manifest (`None` until its stores were first opened).
+    pub fn pair(&self) -> Option<ferry_state::PairId> {
+        self.pair.get().copied()
+    }
+
+    /// The milvus-backup backups the job has seen, by name.
+    pub fn backups(
+        &self,
+        manifest: &Manifest,
+    ) -> Result<Vec<(String, ferry_state::BackupRecord)>, ferry_state::StateError> {
+        match self.pair() {
+            Some(p) => manifest.backups(p),
+            None => Ok(Vec::new()),
         }
     }
 
@@ -308,6 +327,7 @@ pub fn options(config: &JobConfig, shared: &Shared) -> Result<MirrorOptions, Str
         workers: config.workers,
         permits: Some(shared.permits.clone()),
         cancel: Some(shared.shutdown.clone()),
+        backups: config.backups,
         transfer: shared.transfer.clone(),
     })
 }
@@ -388,7 +408,19 @@ pub async fn run(job: Arc<Job>, shared: Arc<Shared>) {
 
         if sides.is_none() {
             match open_sides(&cfg).await {
-                Ok(s) => sides = Some(s),
+                Ok(s) => {
+                    match shared.manifest.pair(&s.0.url(), &s.1.url()) {
+                        Ok(p) => {
+                            let _ = job.pair.set(p);
+                        }
+                        Err(e) => {
+                            tracing::error!(job = %cfg.name, error = %e, "manifest error: job stopped");
+                            job.update(|s| s.state = "stopped");
+                            return;
+                        }
+                    }
+                    sides = Some(s);
+                }
                 Err(e) => {
                     failures += 1;
                     let wait = backoff(failures);
@@ -549,6 +581,13 @@ async fn run_once(
             tracing::info!(job = %name, target = %target, "already at the target (recorded)");
         }
         Event::Verified { .. } => {}
+        Event::Backup {
+            name: backup,
+            state,
+            detail,
+        } => {
+            tracing::info!(job = %name, backup = %backup, state = state.as_str(), detail = %detail, "backup");
+        }
         Event::Failed { path, error } => {
             let t = error.is_transient();
             transient |= t;

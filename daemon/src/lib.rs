@@ -4,6 +4,7 @@
 //! - [`alias`]: the mc-compatible alias file and `MC_HOST_*` / `FERRY_HOST_*` overrides.
 //! - [`location`]: `ALIAS/bucket/prefix` or local path → a store and a key.
 //! - [`sync`]: copying objects between stores (the scan → plan → transfer engine).
+//! - [`milvus`]: the milvus-backup layout (meta files, binlogs, completeness) and restores.
 //! - [`config`], [`jobs`], [`watch`], [`control`]: the `ferryd` daemon: its TOML config, the
 //!   job loops, local folder watching, and the HTTP control API (server and client).
 
@@ -13,5 +14,6 @@ pub mod config;
 pub mod control;
 pub mod jobs;
 pub mod location;
+pub mod milvus;
 pub mod sync;
 pub mod watch;

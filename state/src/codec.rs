@@ -194,6 +194,10 @@ impl<'a> Reader<'a> {
             Ok(None)
         }
     }
+    /// Bytes left to read.
+    pub(crate) fn remaining(&self) -> usize {
+        self.buf.len()
+    }
     /// The rest, as raw bytes (the tail of a key).
     pub(crate) fn rest(&mut self) -> &'a [u8] {
         std::mem::take(&mut self.buf)

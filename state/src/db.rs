@@ -13,8 +13,9 @@ use rocksdb::{
 
 use crate::codec::{DecodeError, KeyCodec, Schema, ValueCodec};
 use crate::schema::{
-    COLUMN_FAMILIES, MetaKey, MetaSchema, MetaValue, ObjectKey, ObjectRecord, ObjectsSchema,
-    PairId, PairKey, PairRecord, PairsSchema, UploadRecord, UploadsSchema,
+    BackupRecord, BackupsSchema, COLUMN_FAMILIES, MetaKey, MetaSchema, MetaValue, ObjectKey,
+    ObjectRecord, ObjectsSchema, PairId, PairKey, PairRecord, PairsSchema, RestoreRecord,
+    RestoresSchema, UploadRecord, UploadsSchema,
 };
 
 /// The manifest format this build writes.
@@ -266,8 +267,19 @@ impl Manifest {
         self.db.flush_wal(true).map_err(|e| self.rocks(e))
     }
 
-    /// Applies a batch atomically.
+    /// Applies a batch atomically and waits until it is on disk: for records that must
+    /// survive a power cut before a side effect starts (a restore trigger firing).
+    pub fn write_durable(&self, batch: Batch) -> Result<()> {
+        self.write_opts(batch, true)
+    }
+
+    /// Applies a batch atomically (in the WAL; synced by [`Manifest::flush`], by RocksDB, or
+    /// by a durable write).
     pub fn write(&self, batch: Batch) -> Result<()> {
+        self.write_opts(batch, false)
+    }
+
+    fn write_opts(&self, batch: Batch, sync: bool) -> Result<()> {
         let mut wb = WriteBatch::default();
         for (cf, key, value) in batch.ops {
             let cf = self.cf(cf)?;
@@ -277,7 +289,7 @@ impl Manifest {
             }
         }
         let mut wo = WriteOptions::default();
-        wo.set_sync(false);
+        wo.set_sync(sync);
         self.db.write_opt(wb, &wo).map_err(|e| self.rocks(e))
     }
 
@@ -396,6 +408,52 @@ impl Manifest {
         });
         Ok(self
             .scan::<ObjectsSchema>(&pair.to_be_bytes(), after.as_deref(), limit)?
+            .into_iter()
+            .map(|(k, v)| (k.key, v))
+            .collect())
+    }
+
+    /// The backups recorded for `pair`, by name.
+    pub fn backups(&self, pair: PairId) -> Result<Vec<(String, BackupRecord)>> {
+        Ok(self
+            .scan::<BackupsSchema>(&pair.to_be_bytes(), None, usize::MAX)?
+            .into_iter()
+            .map(|(k, v)| (k.key, v))
+            .collect())
+    }
+
+    /// The restores recorded for `pair`, by backup name.
+    pub fn restores(&self, pair: PairId) -> Result<Vec<(String, RestoreRecord)>> {
+        Ok(self
+            .scan::<RestoresSchema>(&pair.to_be_bytes(), None, usize::MAX)?
+            .into_iter()
+            .map(|(k, v)| (k.key, v))
+            .collect())
+    }
+
+    /// Up to `limit` object rows of `pair` whose relative key starts with `prefix`, after
+    /// `after` (a relative key), in key byte order.
+    pub fn objects_under(
+        &self,
+        pair: PairId,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, ObjectRecord)>> {
+        let scan_prefix = ObjectKey {
+            pair,
+            key: prefix.to_owned(),
+        }
+        .encode_key();
+        let after = after.map(|k| {
+            ObjectKey {
+                pair,
+                key: k.to_owned(),
+            }
+            .encode_key()
+        });
+        Ok(self
+            .scan::<ObjectsSchema>(&scan_prefix, after.as_deref(), limit)?
             .into_iter()
             .map(|(k, v)| (k.key, v))
             .collect())

@@ -10,6 +10,7 @@ pub mod schema;
 
 pub use db::{Batch, FORMAT_VERSION, Manifest, Result, StateError};
 pub use schema::{
-    ObjectKey, ObjectRecord, ObjectsSchema, PairId, PairRecord, PairsSchema, UploadRecord,
-    UploadsSchema,
+    BackupKey, BackupRecord, BackupState, BackupsSchema, ObjectKey, ObjectRecord, ObjectsSchema,
+    PairId, PairRecord, PairsSchema, RestoreOrigin, RestoreRecord, RestoreState, RestoresSchema,
+    UploadRecord, UploadsSchema,
 };

@@ -5,6 +5,12 @@
 //! pairs    | pair_id u32 BE              | -> | u8 version | source | target | created ms | last scan ms? | objects | bytes |
 //! objects  | pair_id u32 BE | key bytes  | -> | u8 version | size u64 | src etag? | src mtime ms? | sha256? | dst etag? | dst version? | synced ms |
 //! uploads  | pair_id u32 BE | key bytes  | -> | u8 version | upload id | src etag? | part size u64 | started ms |
+//! backups  | pair_id u32 BE | name bytes | -> | u8 version | state u8 | backup id | objects | bytes | segments | rows |
+//!                                               collections | created ms | discovered ms | updated ms | synced ms? |
+//!                                               verified ms? | detail |
+//! restores | pair_id u32 BE | name bytes | -> | u8 version | id | backup id | state u8 | origin u8 | suffix? |
+//!                                               renames (u32 count, pairs of strings) | attempts u32 | requested ms |
+//!                                               fired ms? | ended ms? | next try ms? | pid? | progress u8 | detail |
 //! ```
 //! `?` marks an optional field (tag byte 0/1). Strings are `u32 BE length ‖ UTF-8 bytes`.
 //! Object keys are stored as raw bytes after the pair id, so one pair's rows sort exactly like an
@@ -272,12 +278,313 @@ impl Schema for UploadsSchema {
     type Value = UploadRecord;
 }
 
+/// Where a milvus-backup backup stands in its replication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum BackupState {
+    /// Seen at the source, not looked at yet.
+    Discovered,
+    /// At the source, but not whole: no last-written meta file yet, or data its meta names is
+    /// missing or has another size. Never announced at the target.
+    Incomplete,
+    /// Whole at the source; its data is being copied (its meta is held back).
+    Syncing,
+    /// Every object at the target, meta last.
+    Synced,
+    /// Every object at the target read back and its SHA-256 and size compared.
+    Verified,
+    /// Its meta cannot be used (malformed JSON, an unknown format): see the detail.
+    Failed,
+}
+
+impl BackupState {
+    /// Every state, in order.
+    pub const ALL: [BackupState; 6] = [
+        BackupState::Discovered,
+        BackupState::Incomplete,
+        BackupState::Syncing,
+        BackupState::Synced,
+        BackupState::Verified,
+        BackupState::Failed,
+    ];
+
+    /// Its name in status output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackupState::Discovered => "discovered",
+            BackupState::Incomplete => "incomplete",
+            BackupState::Syncing => "syncing",
+            BackupState::Synced => "synced",
+            BackupState::Verified => "verified",
+            BackupState::Failed => "failed",
+        }
+    }
+
+    fn tag(self) -> u8 {
+        self as u8
+    }
+
+    fn from_tag(t: u8) -> Result<Self, DecodeError> {
+        BackupState::ALL
+            .get(usize::from(t))
+            .copied()
+            .ok_or(DecodeError::InvalidTag(t))
+    }
+}
+
+/// Key of per-backup families: pair id, then the backup's folder name.
+pub type BackupKey = ObjectKey;
+
+/// One backup of a pair whose source is a milvus-backup backup root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupRecord {
+    /// Its state.
+    pub state: BackupState,
+    /// milvus-backup's id for it (from its meta; empty until the meta was read).
+    pub backup_id: String,
+    /// Objects (data and meta) it holds.
+    pub objects: u64,
+    /// Bytes it holds.
+    pub bytes: u64,
+    /// Segments its meta lists.
+    pub segments: u64,
+    /// Rows its meta lists (`num_of_rows` summed).
+    pub rows: u64,
+    /// Collections its meta lists.
+    pub collections: u64,
+    /// When milvus-backup took it (its `backup_timestamp`, ms).
+    pub created_ms: i64,
+    /// When ferry first saw it (ms).
+    pub discovered_ms: i64,
+    /// When this record last changed (ms).
+    pub updated_ms: i64,
+    /// When it was last whole at the target (ms).
+    pub synced_ms: Option<i64>,
+    /// When it was last verified at the target (ms).
+    pub verified_ms: Option<i64>,
+    /// What is missing, or why it failed; empty otherwise.
+    pub detail: String,
+}
+
+impl ValueCodec for BackupRecord {
+    fn encode_value(&self) -> Vec<u8> {
+        let mut w = Writer::with_version(V1);
+        w.u8(self.state.tag())
+            .str(&self.backup_id)
+            .u64(self.objects)
+            .u64(self.bytes)
+            .u64(self.segments)
+            .u64(self.rows)
+            .u64(self.collections)
+            .i64(self.created_ms)
+            .i64(self.discovered_ms)
+            .i64(self.updated_ms)
+            .opt_i64(self.synced_ms)
+            .opt_i64(self.verified_ms)
+            .str(&self.detail);
+        w.finish()
+    }
+    fn decode_value(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        check_version(&mut r)?;
+        let rec = BackupRecord {
+            state: BackupState::from_tag(r.u8()?)?,
+            backup_id: r.string()?,
+            objects: r.u64()?,
+            bytes: r.u64()?,
+            segments: r.u64()?,
+            rows: r.u64()?,
+            collections: r.u64()?,
+            created_ms: r.i64()?,
+            discovered_ms: r.i64()?,
+            updated_ms: r.i64()?,
+            synced_ms: r.opt_i64()?,
+            verified_ms: r.opt_i64()?,
+            detail: r.string()?,
+        };
+        r.end()?;
+        Ok(rec)
+    }
+}
+
+/// `backups`: one row per milvus-backup backup of a pair.
+#[derive(Debug)]
+pub struct BackupsSchema;
+impl Schema for BackupsSchema {
+    const CF: &'static str = "backups";
+    type Key = BackupKey;
+    type Value = BackupRecord;
+}
+
+/// Where a restore trigger stands. `Firing` is written (and synced) before the trigger's side
+/// effect starts, so that a crash never leads to firing twice unseen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RestoreState {
+    /// Waiting for the backup to be verified at the target (or for `next_try_ms`).
+    Requested,
+    /// About to start the trigger (or started it, unconfirmed).
+    Firing,
+    /// The trigger runs: a process (`pid`) or a task accepted by a restore server.
+    Running,
+    /// Done: the trigger succeeded.
+    Restored,
+    /// Failed for good (or its outcome is unknown): see the detail; `ferry restore retry`.
+    Failed,
+}
+
+impl RestoreState {
+    /// Every state, in order.
+    pub const ALL: [RestoreState; 5] = [
+        RestoreState::Requested,
+        RestoreState::Firing,
+        RestoreState::Running,
+        RestoreState::Restored,
+        RestoreState::Failed,
+    ];
+
+    /// Its name in status output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RestoreState::Requested => "restore-requested",
+            RestoreState::Firing => "restore-firing",
+            RestoreState::Running => "restoring",
+            RestoreState::Restored => "restored",
+            RestoreState::Failed => "restore-failed",
+        }
+    }
+
+    /// Whether nothing more happens without a hand.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, RestoreState::Restored | RestoreState::Failed)
+    }
+
+    fn from_tag(t: u8) -> Result<Self, DecodeError> {
+        RestoreState::ALL
+            .get(usize::from(t))
+            .copied()
+            .ok_or(DecodeError::InvalidTag(t))
+    }
+}
+
+/// Who asked for a restore.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestoreOrigin {
+    /// The job's configured trigger.
+    Config,
+    /// `ferry restore JOB BACKUP`.
+    Manual,
+}
+
+/// One restore of one backup, fired at most once per request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreRecord {
+    /// Deterministic id (also the restore server's task id).
+    pub id: String,
+    /// The backup id it restores (a backup rewritten under the same name is another backup).
+    pub backup_id: String,
+    /// Its state.
+    pub state: RestoreState,
+    /// Who asked.
+    pub origin: RestoreOrigin,
+    /// Collection suffix (`-s`).
+    pub suffix: Option<String>,
+    /// Collection renames (`-r old:new`).
+    pub renames: Vec<(String, String)>,
+    /// Times the trigger was started.
+    pub attempts: u32,
+    /// When it was asked for (ms).
+    pub requested_ms: i64,
+    /// When the trigger last started (ms).
+    pub fired_ms: Option<i64>,
+    /// When it ended (ms).
+    pub ended_ms: Option<i64>,
+    /// Not before (ms): the backoff after a transient failure.
+    pub next_try_ms: Option<i64>,
+    /// The process running an `exec` trigger.
+    pub pid: Option<i64>,
+    /// Progress in percent (restore server).
+    pub progress: u8,
+    /// The last error or outcome.
+    pub detail: String,
+}
+
+impl ValueCodec for RestoreRecord {
+    fn encode_value(&self) -> Vec<u8> {
+        let mut w = Writer::with_version(V1);
+        w.str(&self.id)
+            .str(&self.backup_id)
+            .u8(self.state as u8)
+            .u8(self.origin as u8)
+            .opt_str(self.suffix.as_deref())
+            .u32(u32::try_from(self.renames.len()).unwrap_or(u32::MAX));
+        for (a, b) in self.renames.iter().take(u32::MAX as usize) {
+            w.str(a).str(b);
+        }
+        w.u32(self.attempts)
+            .i64(self.requested_ms)
+            .opt_i64(self.fired_ms)
+            .opt_i64(self.ended_ms)
+            .opt_i64(self.next_try_ms)
+            .opt_i64(self.pid)
+            .u8(self.progress)
+            .str(&self.detail);
+        w.finish()
+    }
+    fn decode_value(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        check_version(&mut r)?;
+        let id = r.string()?;
+        let backup_id = r.string()?;
+        let state = RestoreState::from_tag(r.u8()?)?;
+        let origin = match r.u8()? {
+            0 => RestoreOrigin::Config,
+            1 => RestoreOrigin::Manual,
+            t => return Err(DecodeError::InvalidTag(t)),
+        };
+        let suffix = r.opt_string()?;
+        let n = r.u32()?;
+        // Each pair takes at least 8 bytes: a corrupt count cannot make us allocate much.
+        let mut renames = Vec::with_capacity((n as usize).min(r.remaining() / 8));
+        for _ in 0..n {
+            renames.push((r.string()?, r.string()?));
+        }
+        let rec = RestoreRecord {
+            id,
+            backup_id,
+            state,
+            origin,
+            suffix,
+            renames,
+            attempts: r.u32()?,
+            requested_ms: r.i64()?,
+            fired_ms: r.opt_i64()?,
+            ended_ms: r.opt_i64()?,
+            next_try_ms: r.opt_i64()?,
+            pid: r.opt_i64()?,
+            progress: r.u8()?,
+            detail: r.string()?,
+        };
+        r.end()?;
+        Ok(rec)
+    }
+}
+
+/// `restores`: one restore request per backup of a pair.
+#[derive(Debug)]
+pub struct RestoresSchema;
+impl Schema for RestoresSchema {
+    const CF: &'static str = "restores";
+    type Key = BackupKey;
+    type Value = RestoreRecord;
+}
+
 /// Every column family the manifest opens.
 pub const COLUMN_FAMILIES: &[&str] = &[
     MetaSchema::CF,
     PairsSchema::CF,
     ObjectsSchema::CF,
     UploadsSchema::CF,
+    BackupsSchema::CF,
+    RestoresSchema::CF,
 ];
 
 #[cfg(test)]
@@ -329,7 +636,33 @@ mod tests {
         }
 
         #[test]
+        fn backup_record_round_trips(state in 0u8..6, backup_id in ".{0,40}", n in any::<[u64; 5]>(),
+            t in any::<[i64; 3]>(), synced_ms in any::<Option<i64>>(), verified_ms in any::<Option<i64>>(), detail in ".{0,80}") {
+            let rec = BackupRecord {
+                state: BackupState::ALL[state as usize], backup_id,
+                objects: n[0], bytes: n[1], segments: n[2], rows: n[3], collections: n[4],
+                created_ms: t[0], discovered_ms: t[1], updated_ms: t[2], synced_ms, verified_ms, detail,
+            };
+            prop_assert_eq!(BackupRecord::decode_value(&rec.encode_value()).unwrap(), rec);
+        }
+
+        #[test]
+        fn restore_record_round_trips(id in ".{0,40}", backup_id in ".{0,40}", state in 0u8..5, manual in any::<bool>(),
+            suffix in opt_str(), renames in proptest::collection::vec((".{0,20}", ".{0,20}"), 0..4),
+            attempts in any::<u32>(), t in any::<i64>(), o in any::<[Option<i64>; 4]>(), progress in any::<u8>(), detail in ".{0,80}") {
+            let rec = RestoreRecord {
+                id, backup_id, state: RestoreState::ALL[state as usize],
+                origin: if manual { RestoreOrigin::Manual } else { RestoreOrigin::Config },
+                suffix, renames, attempts, requested_ms: t,
+                fired_ms: o[0], ended_ms: o[1], next_try_ms: o[2], pid: o[3], progress, detail,
+            };
+            prop_assert_eq!(RestoreRecord::decode_value(&rec.encode_value()).unwrap(), rec);
+        }
+
+        #[test]
         fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = BackupRecord::decode_value(&bytes);
+            let _ = RestoreRecord::decode_value(&bytes);
             let _ = ObjectRecord::decode_value(&bytes);
             let _ = PairRecord::decode_value(&bytes);
             let _ = UploadRecord::decode_value(&bytes);

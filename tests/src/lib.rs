@@ -2,6 +2,7 @@
 //! server, and helpers to run the real binaries.
 
 pub mod conformance;
+pub mod milvus;
 pub mod s3s_server;
 
 use sha2::Digest;

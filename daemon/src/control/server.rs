@@ -60,6 +60,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/v1/status", get(status))
         .route("/v1/jobs", get(jobs))
         .route("/v1/jobs/{name}", get(job))
+        .route("/v1/jobs/{name}/backups", get(backups))
         .route("/v1/jobs/{name}/sync", post(sync))
         .route("/v1/jobs/{name}/pause", post(pause))
         .route("/v1/jobs/{name}/resume", post(resume))
@@ -82,8 +83,24 @@ fn find<'a>(d: &'a Daemon, name: &str) -> Result<&'a Arc<Job>, Response> {
     })
 }
 
+/// A job's status, with its backups (for milvus-backup jobs).
+fn job_json(d: &Daemon, j: &crate::jobs::Job) -> Result<serde_json::Value, Response> {
+    let mut v = serde_json::to_value(j.status()).unwrap_or_default();
+    if j.config.backups {
+        v["backups"] = backup_list(d, j)?;
+    }
+    Ok(v)
+}
+
+fn jobs_json(d: &Daemon) -> Result<Vec<serde_json::Value>, Response> {
+    d.jobs.iter().map(|j| job_json(d, j)).collect()
+}
+
 async fn status(State(d): State<Arc<Daemon>>) -> Response {
-    let jobs: Vec<_> = d.jobs.iter().map(|j| j.status()).collect();
+    let jobs = match jobs_json(&d) {
+        Ok(j) => j,
+        Err(r) => return r,
+    };
     axum::Json(json!({
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_seconds": d.started.elapsed().as_secs_f64(),
@@ -94,13 +111,54 @@ async fn status(State(d): State<Arc<Daemon>>) -> Response {
 }
 
 async fn jobs(State(d): State<Arc<Daemon>>) -> Response {
-    let jobs: Vec<_> = d.jobs.iter().map(|j| j.status()).collect();
-    axum::Json(jobs).into_response()
+    match jobs_json(&d) {
+        Ok(j) => axum::Json(j).into_response(),
+        Err(r) => r,
+    }
 }
 
 async fn job(State(d): State<Arc<Daemon>>, Path(name): Path<String>) -> Response {
-    match find(&d, &name) {
-        Ok(j) => axum::Json(j.status()).into_response(),
+    match find(&d, &name).and_then(|j| job_json(&d, j)) {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(r) => r,
+    }
+}
+
+/// One backup's record as the API shows it.
+pub fn backup_json(name: &str, r: &ferry_state::BackupRecord) -> serde_json::Value {
+    json!({
+        "name": name,
+        "state": r.state.as_str(),
+        "backup_id": r.backup_id,
+        "objects": r.objects,
+        "bytes": r.bytes,
+        "segments": r.segments,
+        "rows": r.rows,
+        "collections": r.collections,
+        "created_ms": r.created_ms,
+        "discovered_ms": r.discovered_ms,
+        "updated_ms": r.updated_ms,
+        "synced_ms": r.synced_ms,
+        "verified_ms": r.verified_ms,
+        "detail": r.detail,
+    })
+}
+
+fn backup_list(d: &Daemon, j: &crate::jobs::Job) -> Result<serde_json::Value, Response> {
+    let list = j.backups(&d.shared.manifest).map_err(|e| {
+        error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("reading the manifest: {e}"),
+        )
+    })?;
+    Ok(serde_json::Value::Array(
+        list.iter().map(|(n, r)| backup_json(n, r)).collect(),
+    ))
+}
+
+async fn backups(State(d): State<Arc<Daemon>>, Path(name): Path<String>) -> Response {
+    match find(&d, &name).and_then(|j| backup_list(&d, j)) {
+        Ok(v) => axum::Json(v).into_response(),
         Err(r) => r,
     }
 }

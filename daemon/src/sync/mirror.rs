@@ -39,6 +39,7 @@ use ferry_state::{Batch, Manifest, StateError, UploadRecord};
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 
+use super::backups::{self, Gate};
 use super::transfer::{self, Method, TransferConfig, UploadJournal};
 use crate::backend::error::{display_chain, msg};
 use crate::backend::{Error, ListEntry, ListOptions, ObjectMeta, ObjectStore};
@@ -61,11 +62,11 @@ impl Side {
         format!("{}/{}", self.store.url(), self.prefix)
     }
 
-    fn display(&self, rel: &str) -> String {
+    pub(super) fn display(&self, rel: &str) -> String {
         format!("{}/{}{rel}", self.store, self.prefix)
     }
 
-    fn key(&self, rel: &str) -> String {
+    pub(super) fn key(&self, rel: &str) -> String {
         format!("{}{rel}", self.prefix)
     }
 }
@@ -142,6 +143,10 @@ pub struct MirrorOptions {
     pub permits: Option<Arc<tokio::sync::Semaphore>>,
     /// Stops the run: nothing new starts, work in flight finishes, nothing is deleted.
     pub cancel: Option<tokio_util::sync::CancellationToken>,
+    /// The source is a milvus-backup backup root (`<name>/meta/`, `<name>/binlogs/`): hold
+    /// each backup's meta files until its data is whole and verified at the target, and
+    /// write `meta/backup_meta.json` last (see the `backups` module).
+    pub backups: bool,
     /// Transfer settings.
     pub transfer: TransferConfig,
 }
@@ -226,6 +231,15 @@ pub enum Event {
         /// Why.
         error: Error,
     },
+    /// A milvus-backup backup was settled (with [`MirrorOptions::backups`]).
+    Backup {
+        /// Its folder name.
+        name: String,
+        /// Where it stands.
+        state: ferry_state::BackupState,
+        /// What is missing or wrong; empty when verified.
+        detail: String,
+    },
 }
 
 /// Totals of a run.
@@ -262,6 +276,9 @@ pub struct Summary {
     pub target_scan_error: Option<Error>,
     /// Deletions refused by a safety rule.
     pub delete_refused: Option<String>,
+    /// Backups looked at in this run and not verified at the target (incomplete, failed, or
+    /// still syncing): their meta is held back.
+    pub backups_pending: u64,
 }
 
 impl Summary {
@@ -653,10 +670,19 @@ fn walk_actions<'a>(
     walk: Walk<'a>,
     failure: &'a Mutex<Option<WalkError>>,
     verify: bool,
+    gate: Option<&'a Gate>,
 ) -> BoxStream<'a, Action> {
     futures::stream::unfold(walk, move |mut w| async move {
         match w.next().await? {
-            Ok(entry) => Some((plan(entry, verify), w)),
+            Ok(entry) => {
+                let Some(gate) = gate else {
+                    return Some((plan(entry, verify), w));
+                };
+                let rel = entry.rel.clone();
+                let action = plan(entry, verify);
+                gate.observe(&rel, &action);
+                Some((action, w))
+            }
             Err(e) => {
                 if let Ok(mut f) = failure.lock() {
                     f.replace(e);
@@ -717,13 +743,16 @@ pub async fn mirror(
     };
     // The walk ends at its first error, which is kept in `failure`: work already started
     // finishes, nothing more starts, and nothing is deleted.
-    let actions = walk_actions(walk, &failure, options.verify);
+    let gate = options.backups.then(Gate::default);
+    let actions = walk_actions(walk, &failure, options.verify, gate.as_ref());
     let ctx = Ctx {
         manifest,
         pair,
         src,
         dst,
         options,
+        gate: gate.as_ref(),
+        hold: true,
     };
     let (deletes, forgets) = ctx.execute(actions, &stale, &mut summary, on_event).await;
     summary.source_objects = listed.load(Ordering::Relaxed);
@@ -767,6 +796,11 @@ pub async fn mirror(
         } else {
             summary.kept = deletes.len() as u64;
         }
+    }
+    if let Some(gate) = &gate
+        && !options.dry_run
+    {
+        backups::settle(ctx, gate, true, &mut summary, on_event).await?;
     }
     // A clean run is the pair's reference point: from then on, the target holds what the
     // manifest says (until `check_target` looks again). After failures (say, a conflict at the
@@ -858,18 +892,23 @@ pub async fn mirror_keys(
         summary.failed += 1;
         on_event(e);
     }
+    let gate = options.backups.then(Gate::default);
     let mut planned = Vec::with_capacity(entries.len());
     for (rel, meta) in entries {
         let row = manifest.object(pair, &rel)?;
-        planned.push(plan(
+        let action = plan(
             Entry {
-                rel,
+                rel: rel.clone(),
                 source: Some(meta),
                 row,
                 target: TargetState::Unknown,
             },
             false,
-        ));
+        );
+        if let Some(gate) = &gate {
+            gate.observe(&rel, &action);
+        }
+        planned.push(action);
     }
     let ctx = Ctx {
         manifest,
@@ -877,6 +916,8 @@ pub async fn mirror_keys(
         src,
         dst,
         options,
+        gate: gate.as_ref(),
+        hold: true,
     };
     ctx.execute(
         futures::stream::iter(planned),
@@ -885,6 +926,12 @@ pub async fn mirror_keys(
         on_event,
     )
     .await;
+    if let Some(gate) = &gate
+        && !options.dry_run
+        && !summary.cancelled
+    {
+        backups::settle(ctx, gate, false, &mut summary, on_event).await?;
+    }
     Ok(summary)
 }
 
@@ -932,12 +979,16 @@ impl Work {
 
 /// What a unit of work needs.
 #[derive(Clone, Copy)]
-struct Ctx<'a> {
-    manifest: &'a Manifest,
-    pair: PairId,
-    src: &'a Side,
-    dst: &'a Side,
-    options: &'a MirrorOptions,
+pub(super) struct Ctx<'a> {
+    pub(super) manifest: &'a Manifest,
+    pub(super) pair: PairId,
+    pub(super) src: &'a Side,
+    pub(super) dst: &'a Side,
+    pub(super) options: &'a MirrorOptions,
+    /// With [`MirrorOptions::backups`]: what the run saw of each backup.
+    gate: Option<&'a Gate>,
+    /// Hold back backups' meta files (the walk's work; not the settling's).
+    hold: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -959,9 +1010,12 @@ impl<'a> Ctx<'a> {
             }
         };
         let (src, dst, options) = (self.src, self.dst, self.options);
+        let (gate, hold) = (self.gate, self.hold);
         let work = actions
             .filter_map(|a| {
                 let out = match a {
+                    // A backup's meta waits for its data (settled after the walk).
+                    Action::Run(work) if hold && gate.is_some() && Gate::holds(work.rel()) => None,
                     Action::Skip => {
                         unchanged.fetch_add(1, Ordering::Relaxed);
                         None
@@ -999,7 +1053,20 @@ impl<'a> Ctx<'a> {
                         Some(p) => p.clone().acquire_owned().await.ok(),
                         None => None,
                     };
-                    self.run(work, owned).await
+                    let Some(gate) = gate else {
+                        return self.run(work, owned).await;
+                    };
+                    let rel = work.rel().to_owned();
+                    let writes = !matches!(work, Work::Verify { .. });
+                    if writes && let Err(e) = gate.before_write(self, &rel).await {
+                        gate.failed(&rel);
+                        return e;
+                    }
+                    let event = self.run(work, owned).await;
+                    if matches!(event, Event::Failed { .. }) {
+                        gate.failed(&rel);
+                    }
+                    event
                 }
             })
             .buffer_unordered(options.workers.max(1));
@@ -1016,7 +1083,7 @@ impl<'a> Ctx<'a> {
                     summary.unchanged += 1;
                 }
                 Event::Failed { .. } => summary.failed += 1,
-                Event::Deleted { .. } => {}
+                Event::Deleted { .. } | Event::Backup { .. } => {}
             }
             on_event(event);
         }
@@ -1024,6 +1091,28 @@ impl<'a> Ctx<'a> {
         summary.unchanged += unchanged.load(Ordering::Relaxed);
         let take = |v: Mutex<Vec<String>>| v.into_inner().unwrap_or_default();
         (take(deletes), take(forgets))
+    }
+
+    /// Runs actions planned outside the walk (a backup's meta files, its read-back): nothing
+    /// is held, deletions are not planned here; objects read back count as verified only.
+    pub(super) async fn run_actions(
+        self,
+        actions: impl futures::Stream<Item = Action> + Send + 'a,
+        summary: &mut Summary,
+        on_event: &mut OnEvent<'_>,
+    ) {
+        let ctx = Ctx {
+            hold: false,
+            ..self
+        };
+        let mut part = Summary::default();
+        let stale = Stale::default();
+        let _ = ctx.execute(actions, &stale, &mut part, on_event).await;
+        summary.copied += part.copied;
+        summary.bytes += part.bytes;
+        summary.adopted += part.adopted;
+        summary.verified += part.verified;
+        summary.failed += part.failed;
     }
 
     async fn run(self, work: Work, owned: bool) -> Event {
@@ -1392,7 +1481,19 @@ async fn apply_deletes(
         }
         return Ok(());
     }
-    for chunk in deletes.chunks(1000) {
+    // A backup removed at the source disappears at the target announcement first: its
+    // `meta/backup_meta.json` goes in a request of its own, before its data.
+    let mut deletes = deletes;
+    let first = if options.backups {
+        let (announce, rest): (Vec<String>, Vec<String>) = deletes
+            .into_iter()
+            .partition(|rel| rel.ends_with("/meta/backup_meta.json"));
+        deletes = rest;
+        announce
+    } else {
+        Vec::new()
+    };
+    for chunk in first.chunks(1000).chain(deletes.chunks(1000)) {
         let keys: Vec<String> = chunk.iter().map(|rel| dst.key(rel)).collect();
         let failures = match dst.store.delete(&keys).await {
             Ok(f) => f,

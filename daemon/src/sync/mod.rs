@@ -5,9 +5,12 @@
 //! - [`cp`]: mc's `cp` rules (what lands where) and the parallel runner behind `ferry cp`.
 //!
 //! - [`diff`]: compare two trees (sizes, manifest-known content, or SHA-256 of both sides).
-//! - [`mirror`]: the manifest-driven scan → plan → transfer engine of `ferry mirror` (and of
-//!   `ferryd`, later).
+//! - [`mirror`]: the manifest-driven scan → plan → transfer engine of `ferry mirror` and
+//!   `ferryd`.
+//! - `backups`: with [`mirror::MirrorOptions::backups`], a milvus-backup backup reaches the
+//!   target whole, verified, `meta/backup_meta.json` last.
 
+mod backups;
 pub mod cp;
 pub mod diff;
 pub mod mirror;

@@ -41,7 +41,7 @@ fn watched_local_source_reaches_the_s3_target_and_status_shows_it() {
     let addr = format!("127.0.0.1:{}", free_port());
     // interval 1h: after the first scan, only the watch can bring changes over.
     let config = format!(
-        "{}{}[[jobs]]\nname = \"w\"\nsource = \"{}/\"\ntarget = \"s/dst/backup/\"\ninterval = \"1h\"\n",
+        "{}{}[[jobs]]\nname = \"w\"\nlayout = \"plain\"\nsource = \"{}/\"\ntarget = \"s/dst/backup/\"\ninterval = \"1h\"\n",
         header(dir.path(), &addr),
         alias_toml("s", &srv),
         src.display()
@@ -107,8 +107,8 @@ fn s3_source_reaches_a_local_target_by_polling_and_by_webhook() {
     let dir = tempfile::tempdir().expect("tmp");
     let addr = format!("127.0.0.1:{}", free_port());
     let config = format!(
-        "{}{}[[jobs]]\nname = \"poll\"\nsource = \"s/src/poll/\"\ntarget = \"./poll-out/\"\ninterval = \"1s\"\n\
-         [[jobs]]\nname = \"hook\"\nsource = \"s/src/hook\"\ntarget = \"./hook-out/\"\ninterval = \"1h\"\n",
+        "{}{}[[jobs]]\nname = \"poll\"\nlayout = \"plain\"\nsource = \"s/src/poll/\"\ntarget = \"./poll-out/\"\ninterval = \"1s\"\n\
+         [[jobs]]\nname = \"hook\"\nlayout = \"plain\"\nsource = \"s/src/hook\"\ntarget = \"./hook-out/\"\ninterval = \"1h\"\n",
         header(dir.path(), &addr),
         alias_toml("s", &srv),
     );
@@ -174,8 +174,8 @@ fn a_job_whose_target_is_down_keeps_retrying_while_another_keeps_working() {
     write(&dir.path().join("src2/b2/meta/backup_meta.json"), b"two");
     let config = format!(
         "{}[aliases.down]\nurl = \"http://127.0.0.1:{dead}\"\naccess_key = \"AKIADOWN\"\nsecret_key = \"down-secret\"\n\
-         [[jobs]]\nname = \"down\"\nsource = \"./src1/\"\ntarget = \"down/bkt/x/\"\ninterval = \"1h\"\n\
-         [[jobs]]\nname = \"up\"\nsource = \"./src2/\"\ntarget = \"./out2/\"\ninterval = \"1h\"\n",
+         [[jobs]]\nname = \"down\"\nlayout = \"plain\"\nsource = \"./src1/\"\ntarget = \"down/bkt/x/\"\ninterval = \"1h\"\n\
+         [[jobs]]\nname = \"up\"\nlayout = \"plain\"\nsource = \"./src2/\"\ntarget = \"./out2/\"\ninterval = \"1h\"\n",
         header(dir.path(), &addr)
     );
     let mut d = Ferryd::start(dir.path(), &addr, &config);
@@ -240,7 +240,7 @@ fn sigterm_mid_transfer_then_restart_converges_with_nothing_lost() {
     write(&src.join("b1/meta/backup_meta.json"), b"{}");
     let addr = format!("127.0.0.1:{}", free_port());
     let config = format!(
-        "{}{}[[jobs]]\nname = \"t\"\nsource = \"{}/\"\ntarget = \"s/dst/m/\"\nworkers = 3\n",
+        "{}{}[[jobs]]\nname = \"t\"\nlayout = \"plain\"\nsource = \"{}/\"\ntarget = \"s/dst/m/\"\nworkers = 3\n",
         header(dir.path(), &addr),
         alias_toml("s", &srv),
         src.display()
@@ -307,7 +307,7 @@ fn the_api_refuses_bad_requests_and_the_daemon_keeps_running() {
     }
     write(&dir.path().join("src/b/meta/backup_meta.json"), b"{}");
     let config = format!(
-        "{}token_file = \"{}\"\n[[jobs]]\nname = \"j\"\nsource = \"./src/\"\ntarget = \"./dst/\"\n",
+        "{}token_file = \"{}\"\n[[jobs]]\nname = \"j\"\nlayout = \"plain\"\nsource = \"./src/\"\ntarget = \"./dst/\"\n",
         header(dir.path(), &addr),
         token_file.display()
     );

@@ -1,5 +1,6 @@
 //! ferry's end-to-end tests: one test binary, one module per area.
 
+mod backups;
 mod bad_input;
 mod cli;
 mod conformance;
