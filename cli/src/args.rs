@@ -71,6 +71,56 @@ pub enum Command {
     Pause(JobArgs),
     /// Let a paused ferryd job run again.
     Resume(JobArgs),
+    /// Restore a backup through a ferryd job's restore trigger (once it is verified at the
+    /// target); `restore status` lists restores, `restore retry ID` retries a failed one.
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct RestoreArgs {
+    #[command(subcommand)]
+    pub cmd: Option<RestoreCmd>,
+    /// The ferryd job whose target holds the backup (see `ferry status`).
+    #[arg(required = true)]
+    pub job: Option<String>,
+    /// The backup's name (its folder under the job's backup root).
+    #[arg(required = true)]
+    pub backup: Option<String>,
+    /// Collection suffix, like `milvus-backup restore -s` (default: the job's).
+    #[arg(long, short = 's', value_name = "SUFFIX")]
+    pub suffix: Option<String>,
+    /// Rename a collection, like `milvus-backup restore -r` (repeatable): db1.c1:db2.c1_new.
+    #[arg(long, short = 'r', value_name = "OLD:NEW")]
+    pub rename: Vec<String>,
+    /// Queue the restore if the backup is not verified at the target yet: it fires as soon as
+    /// it is (without this flag such a request is refused).
+    #[arg(long)]
+    pub when_synced: bool,
+    #[command(flatten)]
+    pub daemon: DaemonArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RestoreCmd {
+    /// List restores: requested, running, done, failed (with why).
+    Status(RestoreStatusArgs),
+    /// Queue a failed restore again (a new attempt with a new task id).
+    Retry(RestoreRetryArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RestoreStatusArgs {
+    #[command(flatten)]
+    pub daemon: DaemonArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RestoreRetryArgs {
+    /// The restore's id (see `ferry restore status`).
+    pub id: String,
+    #[command(flatten)]
+    pub daemon: DaemonArgs,
 }
 
 /// How to reach ferryd.

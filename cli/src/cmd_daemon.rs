@@ -1,10 +1,10 @@
-//! `ferry status|sync|pause|resume`: talking to ferryd's control API.
+//! `ferry status|sync|pause|resume|restore`: talking to ferryd's control API.
 
 use anyhow::Context;
 use ferry_daemon::control::client::Client;
 use serde_json::Value;
 
-use crate::args::{DaemonArgs, JobArgs, StatusArgs};
+use crate::args::{DaemonArgs, JobArgs, RestoreArgs, RestoreCmd, StatusArgs};
 use crate::{Ctx, Status, output};
 
 fn client(a: &DaemonArgs) -> anyhow::Result<Client> {
@@ -184,4 +184,90 @@ pub async fn control(ctx: &Ctx, verb: &str, a: JobArgs) -> anyhow::Result<Status
         output::line(&msg)?;
     }
     Ok(Status::Ok)
+}
+
+fn restore_line(r: &Value) -> String {
+    let s = |k: &str| r[k].as_str().unwrap_or("").to_owned();
+    let mut line = format!(
+        "{}  {}/{}  {}  attempts {}",
+        s("id"),
+        s("job"),
+        s("backup"),
+        s("state"),
+        r["attempts"].as_u64().unwrap_or(0),
+    );
+    if s("state") == "restoring" {
+        line.push_str(&format!(", {}%", r["progress"].as_u64().unwrap_or(0)));
+    }
+    if !s("detail").is_empty() {
+        line.push_str(&format!(": {}", s("detail")));
+    }
+    line
+}
+
+pub async fn restore(ctx: &Ctx, a: RestoreArgs) -> anyhow::Result<Status> {
+    match a.cmd {
+        Some(RestoreCmd::Status(s)) => {
+            let c = client(&s.daemon)?;
+            let list = c.get("/v1/restores").await?;
+            let list = list.as_array().cloned().unwrap_or_default();
+            let failed = list.iter().any(|r| r["state"] == "restore-failed");
+            for r in &list {
+                if ctx.json {
+                    output::json(r)?;
+                } else {
+                    output::line(&restore_line(r))?;
+                }
+            }
+            if list.is_empty() && !ctx.json && !ctx.quiet {
+                output::line("No restores.")?;
+            }
+            Ok(if failed { Status::Failed } else { Status::Ok })
+        }
+        Some(RestoreCmd::Retry(r)) => {
+            let c = client(&r.daemon)?;
+            let v = c
+                .post(&format!("/v1/restores/{}/retry", encode(&r.id)))
+                .await?;
+            if ctx.json {
+                output::json(&v)?;
+            } else if !ctx.quiet {
+                output::line(&format!(
+                    "Restore of `{}` queued again (id {}).",
+                    v["backup"].as_str().unwrap_or(""),
+                    v["id"].as_str().unwrap_or("")
+                ))?;
+            }
+            Ok(Status::Ok)
+        }
+        None => {
+            let (Some(job), Some(backup)) = (a.job, a.backup) else {
+                anyhow::bail!("usage: ferry restore JOB BACKUP (or `ferry restore status`)");
+            };
+            let c = client(&a.daemon)?;
+            let body = serde_json::json!({
+                "backup": backup,
+                "suffix": a.suffix,
+                "renames": a.rename,
+                "when_synced": a.when_synced,
+            });
+            let v = c
+                .post_json(&format!("/v1/jobs/{}/restores", encode(&job)), &body)
+                .await?;
+            if ctx.json {
+                output::json(&v)?;
+            } else if !ctx.quiet {
+                let when = if v["detail"].as_str().is_some_and(|d| !d.is_empty()) {
+                    "fires once the backup is verified at the target"
+                } else {
+                    "fires now"
+                };
+                output::line(&format!(
+                    "Restore of `{backup}` requested (id {}): {when}; see `ferry restore status`.",
+                    v["id"].as_str().unwrap_or("")
+                ))?;
+            }
+            Ok(Status::Ok)
+        }
+    }
 }

@@ -123,5 +123,6 @@ async fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Sync(a) => cmd_daemon::control(&ctx, "sync", a).await,
         Command::Pause(a) => cmd_daemon::control(&ctx, "pause", a).await,
         Command::Resume(a) => cmd_daemon::control(&ctx, "resume", a).await,
+        Command::Restore(a) => cmd_daemon::restore(&ctx, a).await,
     }
 }

@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use crate::backend::error::display_chain;
 use crate::config::{Config, JobConfig};
 use crate::location::{Location, Stores};
+use crate::milvus::restore::Restorer;
 use crate::sync::mirror::{self, Event, MirrorOptions, Side, Summary};
 use crate::sync::transfer::TransferConfig;
 
@@ -150,6 +151,8 @@ pub struct Job {
     status: Mutex<JobStatus>,
     /// The job's pair in the manifest, once its stores were opened.
     pair: std::sync::OnceLock<ferry_state::PairId>,
+    /// Its restores (milvus-backup jobs), once its stores were opened.
+    restorer: std::sync::OnceLock<Arc<Restorer>>,
 }
 
 fn now_ms() -> i64 {
@@ -173,7 +176,13 @@ impl Job {
             paused: AtomicBool::new(false),
             status: Mutex::new(status),
             pair: std::sync::OnceLock::new(),
+            restorer: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Its restores (`None` until its stores were first opened, or for plain jobs).
+    pub fn restorer(&self) -> Option<&Arc<Restorer>> {
+        self.restorer.get()
     }
 
     /// The job's pair in the manifest (`None` until its stores were first opened).
@@ -285,6 +294,10 @@ pub struct Shared {
     pub shutdown: CancellationToken,
     /// Transfer settings.
     pub transfer: TransferConfig,
+    /// ferryd's state folder (the manifest, restore logs).
+    pub state_dir: std::path::PathBuf,
+    /// The ferryd executable (runs restore supervisors).
+    pub exe: std::path::PathBuf,
 }
 
 /// Opens a job's two ends.
@@ -355,6 +368,7 @@ pub async fn run(job: Arc<Job>, shared: Arc<Shared>) {
         }
     };
     let mut sides: Option<(Side, Side)> = None;
+    let mut restorer_task: Option<tokio::task::JoinHandle<()>> = None;
     let start = Instant::now();
     let mut next_poll = start;
     let mut next_reconcile = cfg.reconcile.map(|r| start + r);
@@ -412,6 +426,19 @@ pub async fn run(job: Arc<Job>, shared: Arc<Shared>) {
                     match shared.manifest.pair(&s.0.url(), &s.1.url()) {
                         Ok(p) => {
                             let _ = job.pair.set(p);
+                            if cfg.backups && job.restorer.get().is_none() {
+                                let r = Arc::new(Restorer::new(
+                                    &cfg.name,
+                                    p,
+                                    shared.manifest.clone(),
+                                    cfg.restore.clone(),
+                                    &shared.state_dir,
+                                    shared.exe.clone(),
+                                    shared.shutdown.clone(),
+                                ));
+                                let _ = job.restorer.set(r.clone());
+                                restorer_task = Some(tokio::spawn(r.run()));
+                            }
                         }
                         Err(e) => {
                             tracing::error!(job = %cfg.name, error = %e, "manifest error: job stopped");
@@ -443,6 +470,9 @@ pub async fn run(job: Arc<Job>, shared: Arc<Shared>) {
         };
 
         let outcome = run_once(&job, &shared, src, dst, &options, &work).await;
+        if let Some(r) = job.restorer() {
+            r.wake();
+        }
         match outcome {
             Outcome::Done { retry, gone } => {
                 if gone {
@@ -483,6 +513,10 @@ pub async fn run(job: Arc<Job>, shared: Arc<Shared>) {
         }
     }
     job.update(|s| s.state = "stopped");
+    // The restorer stops at shutdown too (a restore in flight stays recorded as running).
+    if let Some(t) = restorer_task {
+        let _ = t.await;
+    }
 }
 
 /// Puts back work a run did not complete.

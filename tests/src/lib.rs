@@ -3,6 +3,7 @@
 
 pub mod conformance;
 pub mod milvus;
+pub mod restore_server;
 pub mod s3s_server;
 
 use sha2::Digest;
@@ -347,6 +348,14 @@ impl Ferryd {
                 "ferryd did not stop within 60 s of SIGTERM"
             );
             std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILLs the process (a crash: no shutdown work at all) and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
         }
     }
 

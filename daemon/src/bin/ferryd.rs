@@ -44,6 +44,10 @@ struct Args {
     /// uploads cut short are aborted at the next start.
     #[arg(long, default_value_t = 20, value_name = "SECONDS")]
     shutdown_grace: u64,
+    /// Internal: supervise one `exec` restore trigger described by SPEC (ferryd starts this
+    /// itself, in its own process group, so the outcome survives a ferryd restart).
+    #[arg(long, value_name = "SPEC", hide = true)]
+    run_trigger: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -92,6 +96,10 @@ fn main() -> ExitCode {
     if args.print_default_config {
         print!("{DEFAULT_CONFIG}");
         return ExitCode::SUCCESS;
+    }
+    if let Some(spec) = &args.run_trigger {
+        let code = ferry_daemon::milvus::restore::supervise(spec);
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
     }
     match run(args) {
         Ok(code) => code,
@@ -151,6 +159,8 @@ async fn serve(config: Config, grace: Duration) -> anyhow::Result<()> {
             stop: Some(stop.clone()),
             ..TransferConfig::default()
         },
+        state_dir: config.state_dir.clone(),
+        exe: std::env::current_exe().context("cannot find ferryd's own executable")?,
     });
     let jobs: Vec<Arc<Job>> = config
         .jobs

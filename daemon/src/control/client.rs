@@ -17,17 +17,23 @@ pub enum ClientError {
     #[error("invalid daemon address {0:?} (expected http://HOST:PORT)")]
     Address(String),
     /// Nothing answered.
-    #[error("cannot reach ferryd at {url} (is it running? see --daemon)")]
+    #[error("cannot reach {service} at {url}{hint}")]
     Unreachable {
+        /// Who was called (`ferryd`, `milvus-backup`).
+        service: &'static str,
+        /// What to check.
+        hint: &'static str,
         /// The URL.
         url: String,
         /// Why.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    /// ferryd answered with an error.
-    #[error("ferryd at {url} answered {status}: {message}")]
+    /// The server answered with an error.
+    #[error("{service} at {url} answered {status}: {message}")]
     Status {
+        /// Who was called.
+        service: &'static str,
         /// The URL.
         url: String,
         /// HTTP status.
@@ -36,8 +42,10 @@ pub enum ClientError {
         message: String,
     },
     /// The answer was not the JSON expected.
-    #[error("ferryd at {url} sent an answer that is not JSON")]
+    #[error("{service} at {url} sent an answer that is not JSON")]
     Decode {
+        /// Who was called.
+        service: &'static str,
         /// The URL.
         url: String,
         /// Why.
@@ -49,6 +57,8 @@ pub enum ClientError {
 /// A control API client.
 pub struct Client {
     base: String,
+    service: &'static str,
+    hint: &'static str,
     token: Option<String>,
     http: HyperClient<HttpConnector, Full<Bytes>>,
 }
@@ -63,8 +73,18 @@ impl std::fmt::Debug for Client {
 }
 
 impl Client {
-    /// A client for `base` (`http://127.0.0.1:7870`).
+    /// A client for ferryd at `base` (`http://127.0.0.1:7870`).
     pub fn new(base: &str, token: Option<String>) -> Result<Client, ClientError> {
+        Client::for_service(base, token, "ferryd", " (is it running? see --daemon)")
+    }
+
+    /// A JSON-over-HTTP client for another service, named in errors.
+    pub fn for_service(
+        base: &str,
+        token: Option<String>,
+        service: &'static str,
+        hint: &'static str,
+    ) -> Result<Client, ClientError> {
         let base = base.trim_end_matches('/').to_owned();
         let uri: hyper::Uri = base
             .parse()
@@ -75,7 +95,13 @@ impl Client {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
         let http = HyperClient::builder(TokioExecutor::new()).build(connector);
-        Ok(Client { base, token, http })
+        Ok(Client {
+            base,
+            service,
+            hint,
+            token,
+            http,
+        })
     }
 
     /// The daemon's address.
@@ -87,16 +113,26 @@ impl Client {
         &self,
         method: hyper::Method,
         path: &str,
+        body: Option<&serde_json::Value>,
     ) -> Result<serde_json::Value, ClientError> {
         let url = format!("{}{path}", self.base);
         let mut req = hyper::Request::builder().method(method).uri(&url);
         if let Some(t) = &self.token {
             req = req.header(hyper::header::AUTHORIZATION, format!("Bearer {t}"));
         }
+        let payload = match body {
+            Some(b) => {
+                req = req.header(hyper::header::CONTENT_TYPE, "application/json");
+                Bytes::from(serde_json::to_vec(b).unwrap_or_default())
+            }
+            None => Bytes::new(),
+        };
         let req = req
-            .body(Full::new(Bytes::new()))
+            .body(Full::new(payload))
             .map_err(|_| ClientError::Address(self.base.clone()))?;
         let unreachable = |e: Box<dyn std::error::Error + Send + Sync>| ClientError::Unreachable {
+            service: self.service,
+            hint: self.hint,
             url: self.base.clone(),
             source: e,
         };
@@ -117,21 +153,46 @@ impl Client {
                 .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
                 .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(200).collect());
             return Err(ClientError::Status {
+                service: self.service,
                 url,
                 status: status.as_u16(),
                 message,
             });
         }
-        serde_json::from_slice(&body).map_err(|source| ClientError::Decode { url, source })
+        serde_json::from_slice(&body).map_err(|source| ClientError::Decode {
+            service: self.service,
+            url,
+            source,
+        })
     }
 
     /// `GET path`, JSON back.
     pub async fn get(&self, path: &str) -> Result<serde_json::Value, ClientError> {
-        self.call(hyper::Method::GET, path).await
+        self.call(hyper::Method::GET, path, None).await
     }
 
     /// `POST path` with no body, JSON back.
     pub async fn post(&self, path: &str) -> Result<serde_json::Value, ClientError> {
-        self.call(hyper::Method::POST, path).await
+        self.call(hyper::Method::POST, path, None).await
+    }
+
+    /// `POST path` with a JSON body, JSON back.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.call(hyper::Method::POST, path, Some(body)).await
+    }
+}
+
+impl ClientError {
+    /// Worth asking again later: nothing answered, or a 5xx.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ClientError::Unreachable { .. } => true,
+            ClientError::Status { status, .. } => *status >= 500 || *status == 429,
+            _ => false,
+        }
     }
 }

@@ -61,6 +61,9 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/v1/jobs", get(jobs))
         .route("/v1/jobs/{name}", get(job))
         .route("/v1/jobs/{name}/backups", get(backups))
+        .route("/v1/jobs/{name}/restores", post(restore_request))
+        .route("/v1/restores", get(restores))
+        .route("/v1/restores/{id}/retry", post(restore_retry))
         .route("/v1/jobs/{name}/sync", post(sync))
         .route("/v1/jobs/{name}/pause", post(pause))
         .route("/v1/jobs/{name}/resume", post(resume))
@@ -285,4 +288,153 @@ fn webhook(d: &Daemon, only: Option<&str>, body: &[u8]) -> Response {
         }
     }
     axum::Json(json!({"accepted": accepted})).into_response()
+}
+
+/// One restore record as the API shows it.
+pub fn restore_json(job: &str, backup: &str, r: &ferry_state::RestoreRecord) -> serde_json::Value {
+    json!({
+        "job": job,
+        "backup": backup,
+        "id": r.id,
+        "backup_id": r.backup_id,
+        "state": r.state.as_str(),
+        "origin": match r.origin {
+            ferry_state::RestoreOrigin::Config => "config",
+            ferry_state::RestoreOrigin::Manual => "manual",
+        },
+        "suffix": r.suffix,
+        "renames": r.renames.iter().map(|(a, b)| format!("{a}:{b}")).collect::<Vec<_>>(),
+        "attempts": r.attempts,
+        "requested_ms": r.requested_ms,
+        "fired_ms": r.fired_ms,
+        "ended_ms": r.ended_ms,
+        "next_try_ms": r.next_try_ms,
+        "progress": r.progress,
+        "detail": r.detail,
+    })
+}
+
+fn restorer_of<'a>(j: &'a Job) -> Result<&'a Arc<crate::milvus::restore::Restorer>, Response> {
+    j.restorer().ok_or_else(|| {
+        if j.config.backups {
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "job {:?} has not opened its stores yet; try again",
+                    j.name()
+                ),
+            )
+        } else {
+            error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "job {:?} has layout = \"plain\": it knows no backups",
+                    j.name()
+                ),
+            )
+        }
+    })
+}
+
+async fn restores(State(d): State<Arc<Daemon>>) -> Response {
+    let mut out = Vec::new();
+    for j in &d.jobs {
+        let Some(r) = j.restorer() else { continue };
+        match r.list() {
+            Ok(list) => out.extend(list.iter().map(|(b, rec)| restore_json(j.name(), b, rec))),
+            Err(e) => {
+                return error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("reading the manifest: {e}"),
+                );
+            }
+        }
+    }
+    axum::Json(out).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RestoreBody {
+    backup: String,
+    #[serde(default)]
+    suffix: Option<String>,
+    #[serde(default)]
+    renames: Vec<String>,
+    #[serde(default)]
+    when_synced: bool,
+}
+
+async fn restore_request(
+    State(d): State<Arc<Daemon>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    use crate::milvus::restore::RestoreError;
+    let b: RestoreBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("restore request: {e}")),
+    };
+    let mut renames = Vec::new();
+    for r in &b.renames {
+        match r.split_once(':') {
+            Some((a, c)) if !a.is_empty() && !c.is_empty() => {
+                renames.push((a.to_owned(), c.to_owned()));
+            }
+            _ => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("rename {r:?} is not OLD:NEW (e.g. db1.c1:db2.c1_new)"),
+                );
+            }
+        }
+    }
+    let j = match find(&d, &name) {
+        Ok(j) => j,
+        Err(r) => return r,
+    };
+    let r = match restorer_of(j) {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
+    match r.request(&b.backup, b.suffix, renames, b.when_synced) {
+        Ok(rec) => (
+            StatusCode::ACCEPTED,
+            axum::Json(restore_json(&name, &b.backup, &rec)),
+        )
+            .into_response(),
+        Err(e @ RestoreError::State(_)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e @ RestoreError::InProgress { .. }) => error(StatusCode::CONFLICT, e.to_string()),
+        Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
+    }
+}
+
+async fn restore_retry(State(d): State<Arc<Daemon>>, Path(id): Path<String>) -> Response {
+    use crate::milvus::restore::RestoreError;
+    for j in &d.jobs {
+        let Some(r) = j.restorer() else { continue };
+        match r.retry(&id) {
+            Ok(Some(rec)) => {
+                let backup = r
+                    .list()
+                    .ok()
+                    .and_then(|l| l.into_iter().find(|(_, x)| x.id == rec.id).map(|(b, _)| b))
+                    .unwrap_or_default();
+                return (
+                    StatusCode::ACCEPTED,
+                    axum::Json(restore_json(j.name(), &backup, &rec)),
+                )
+                    .into_response();
+            }
+            Ok(None) => {}
+            Err(e @ RestoreError::NotFailed { .. }) => {
+                return error(StatusCode::CONFLICT, e.to_string());
+            }
+            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        }
+    }
+    error(
+        StatusCode::NOT_FOUND,
+        RestoreError::UnknownId(id).to_string(),
+    )
 }

@@ -3,4 +3,9 @@
 //! - [`layout`]: a backup root's folders, meta files and their generations, the binlogs a
 //!   backup's meta names, and whether they are all there.
 
+//! - [`restore`]: restore triggers (a program, or milvus-backup's REST server) fired exactly
+//!   once per verified backup; [`rest`]: the REST server's restore API.
+
 pub mod layout;
+pub mod rest;
+pub mod restore;

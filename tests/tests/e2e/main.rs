@@ -6,4 +6,5 @@ mod cli;
 mod conformance;
 mod daemon;
 mod mirror;
+mod restores;
 mod transfer;

@@ -1,0 +1,308 @@
+//! Restore triggers end to end: a real ferryd replicating generated backups to an in-process S3
+//! server, firing an `exec` program or a milvus-backup-shaped REST server, across restarts.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ferry_tests::milvus::{Backup, Spec, Version};
+use ferry_tests::restore_server::{Behaviour, RestoreServer};
+use ferry_tests::s3s_server::S3sServer;
+use ferry_tests::{Ferry, Ferryd, free_port, wait_for};
+
+/// A ferryd with one backup job `bk` (local source → `t/dst/backup/`) and `restore` as its
+/// `[jobs.restore]` table body.
+struct Site {
+    _srv: S3sServer,
+    dir: tempfile::TempDir,
+    src: PathBuf,
+    d: Ferryd,
+}
+
+fn site(ak: &str, restore: &str) -> Site {
+    let srv = S3sServer::start(ak, "restores-secret");
+    srv.create_bucket("dst");
+    let dir = tempfile::tempdir().expect("dir");
+    let src = dir.path().join("src/backup");
+    std::fs::create_dir_all(&src).expect("src");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let config = format!(
+        "state_dir = \"{state}\"\n[control]\nlisten = \"{addr}\"\n\n\
+         [aliases.t]\nurl = \"{url}\"\naccess_key = \"{ak}\"\nsecret_key = \"restores-secret\"\n\n\
+         [[jobs]]\nname = \"bk\"\nsource = \"{src}/\"\ntarget = \"t/dst/backup/\"\ninterval = \"1h\"\n\
+         [jobs.restore]\n{restore}\n",
+        state = dir.path().join("state").display(),
+        url = srv.url(),
+        src = src.display(),
+    );
+    let d = Ferryd::start(dir.path(), &addr, &config);
+    Site {
+        _srv: srv,
+        dir,
+        src,
+        d,
+    }
+}
+
+impl Site {
+    fn write(&self, name: &str, seed: u64) -> Backup {
+        let b = Backup::generate(&Spec::small(name, Version::V0_5_12, seed));
+        b.write(&self.src);
+        b
+    }
+    fn restores(&self) -> Vec<serde_json::Value> {
+        self.d
+            .get("/v1/restores", None)
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+    fn restore_of(&self, backup: &str) -> Option<serde_json::Value> {
+        self.restores().into_iter().find(|r| r["backup"] == backup)
+    }
+    fn wait_state(&self, backup: &str, state: &str) -> serde_json::Value {
+        let mut last = None;
+        wait_for(
+            Duration::from_secs(60),
+            &format!("{backup} {state}"),
+            || {
+                last = self.restore_of(backup);
+                last.as_ref().is_some_and(|r| r["state"] == state)
+            },
+        );
+        last.expect("record")
+    }
+    fn ferry(&self, args: &[&str]) -> (i32, String, String) {
+        // --daemon belongs to the subcommand: it goes last.
+        let url = format!("http://{}", self.d.addr);
+        let mut v: Vec<&str> = args.to_vec();
+        v.extend(["--daemon", url.as_str()]);
+        Ferry::new().run(&v)
+    }
+}
+
+fn calls(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// An exec trigger that appends its argv (`|`-separated) to `calls`; backups named `bad*`
+/// fail with exit code 3, `slow*` hang.
+fn hook(calls: &Path) -> String {
+    let script = format!(
+        "printf '%s|' \"$@\" >> '{}'; echo >> '{}'; echo \"restoring $1\"; \
+         case \"$1\" in bad*) echo boom >&2; exit 3;; slow*) sleep 60;; esac",
+        calls.display(),
+        calls.display()
+    );
+    format!(
+        "kind = \"exec\"\ncommand = [\"sh\", \"-c\", {script:?}, \"hook\", \"{{backup}}\", \"{{suffix}}\", \"{{bucket}}\", \"{{path}}\", \"{{job}}\"]\n"
+    )
+}
+
+#[test]
+fn an_exec_trigger_fires_once_per_backup_with_the_right_argv_across_restarts() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let log = tmp.path().join("calls");
+    let mut s = site(
+        "AKIARESTORE1",
+        &format!(
+            "{}backups = [\"nightly_*\"]\nsuffix = \"_bak\"\n",
+            hook(&log)
+        ),
+    );
+    s.write("nightly_1", 1);
+    s.write("weekly_1", 2);
+    let r = s.wait_state("nightly_1", "restored");
+    assert_eq!(r["attempts"], 1);
+    assert_eq!(calls(&log), ["nightly_1|_bak|dst|backup|bk|"]);
+    // weekly_* is not in the filter: verified, not restored.
+    wait_for(Duration::from_secs(30), "weekly_1 verified", || {
+        s.d.job("bk", None)["backups"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|b| b["name"] == "weekly_1" && b["state"] == "verified")
+        })
+    });
+    assert!(s.restore_of("weekly_1").is_none());
+    assert!(
+        s.d.log().contains("restore output"),
+        "output captured to the log"
+    );
+
+    // A restart (and a full scan) fires nothing again.
+    s.d.kill();
+    s.d.restart();
+    let (code, _, err) = s.ferry(&["sync", "bk"]);
+    assert_eq!(code, 0, "{err}");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(calls(&log).len(), 1);
+
+    // By hand: weekly_1 with another suffix; a backup not verified is refused without
+    // --when-synced, and queued with it.
+    let (code, out, err) = s.ferry(&["restore", "bk", "weekly_1", "-s", "_w"]);
+    assert_eq!(code, 0, "{out}{err}");
+    s.wait_state("weekly_1", "restored");
+    assert_eq!(calls(&log)[1], "weekly_1|_w|dst|backup|bk|");
+    let (code, _, err) = s.ferry(&["restore", "bk", "later_1"]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("not verified") && err.contains("--when-synced"),
+        "{err}"
+    );
+    let (code, _, err) = s.ferry(&["restore", "bk", "later_1", "--when-synced"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        s.restore_of("later_1").expect("queued")["state"],
+        "restore-requested"
+    );
+    s.write("later_1", 3);
+    s.wait_state("later_1", "restored");
+    assert_eq!(calls(&log).len(), 3);
+
+    let (code, out, _) = s.ferry(&["restore", "status", "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count(), 3, "{out}");
+    drop(s.dir);
+}
+
+#[test]
+fn failing_and_hanging_triggers_fail_visibly_and_are_retried_only_by_hand() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let log = tmp.path().join("calls");
+    let s = site("AKIARESTORE2", &format!("{}timeout = \"2s\"\n", hook(&log)));
+    s.write("bad name; $(touch pwned)", 4);
+    let r = s.wait_state("bad name; $(touch pwned)", "restore-failed");
+    let detail = r["detail"].as_str().unwrap_or("");
+    assert!(detail.contains("exit code 3: boom"), "{detail}");
+    // The name went to the program as one argument, through no shell.
+    assert_eq!(calls(&log), ["bad name; $(touch pwned)||dst|backup|bk|"]);
+    assert!(!s.dir.path().join("pwned").exists() && !Path::new("pwned").exists());
+    let (code, out, _) = s.ferry(&["restore", "status"]);
+    assert_eq!(
+        code, 1,
+        "a failed restore makes `restore status` exit 1:\n{out}"
+    );
+    assert!(
+        out.contains("restore-failed") && out.contains("exit code 3"),
+        "{out}"
+    );
+
+    // Not retried by itself; by hand, once more.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(calls(&log).len(), 1);
+    let id = r["id"].as_str().expect("id").to_owned();
+    let (code, _, err) = s.ferry(&["restore", "retry", &id]);
+    assert_eq!(code, 0, "{err}");
+    wait_for(Duration::from_secs(30), "the retry", || {
+        calls(&log).len() == 2
+    });
+    let r = s.wait_state("bad name; $(touch pwned)", "restore-failed");
+    assert_eq!(r["attempts"], 2);
+    let (code, _, err) = s.ferry(&["restore", "retry", "no-such-id"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("no restore with id"), "{err}");
+
+    // A program that hangs is killed at the timeout.
+    s.write("slow_1", 5);
+    let r = s.wait_state("slow_1", "restore-failed");
+    assert!(
+        r["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("timed out")),
+        "{r}"
+    );
+}
+
+fn rest(url: &str) -> String {
+    format!(
+        "kind = \"milvus-backup-rest\"\nurl = \"{url}\"\npoll = \"100ms\"\nsuffix = \"_bak\"\nrenames = [\"db1.c1:db2.c1_new\"]\n"
+    )
+}
+
+#[test]
+fn the_rest_trigger_completes_an_async_restore_by_polling() {
+    let server = RestoreServer::start(Behaviour::default());
+    let mut s = site("AKIARESTORE3", &rest(&server.url()));
+    s.write("nightly_1", 6);
+    let r = s.wait_state("nightly_1", "restored");
+    let posts = server.posts();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    let p = &posts[0];
+    assert_eq!(p["async"], true);
+    assert_eq!(p["backup_name"], "nightly_1");
+    assert_eq!(p["collection_suffix"], "_bak");
+    assert_eq!(p["collection_renames"]["db1.c1"], "db2.c1_new");
+    assert_eq!(
+        (p["bucket_name"].as_str(), p["path"].as_str()),
+        (Some("dst"), Some("backup"))
+    );
+    assert_eq!(p["id"], r["id"]);
+    assert!(server.polls() >= 3);
+    s.d.kill();
+    s.d.restart();
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(server.posts().len(), 1);
+}
+
+#[test]
+fn rest_failures_codes_and_forgotten_tasks_are_decided_not_repeated() {
+    // HTTP 200 with code 3: failed, not posted again (even after a restart).
+    let refusing = RestoreServer::start(Behaviour {
+        post_code: Some(3),
+        ..Behaviour::default()
+    });
+    let mut s = site("AKIARESTORE4", &rest(&refusing.url()));
+    s.write("nightly_1", 7);
+    let r = s.wait_state("nightly_1", "restore-failed");
+    assert!(
+        r["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("code 3") && d.contains("already exists")),
+        "{r}"
+    );
+    s.d.kill();
+    s.d.restart();
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(refusing.posts().len(), 1);
+    drop(s);
+
+    // The server restarts mid-restore and forgets the task: failed, outcome unknown, no
+    // second POST.
+    let forgetful = RestoreServer::start(Behaviour {
+        polls_to_finish: 1_000_000,
+        ..Behaviour::default()
+    });
+    let s = site("AKIARESTORE5", &rest(&forgetful.url()));
+    s.write("nightly_2", 8);
+    wait_for(Duration::from_secs(60), "polling", || {
+        forgetful.polls() >= 2
+    });
+    forgetful.forget();
+    let r = s.wait_state("nightly_2", "restore-failed");
+    assert!(
+        r["detail"].as_str().is_some_and(
+            |d| d.contains("no longer knows task") && d.contains("ferry restore retry")
+        ),
+        "{r}"
+    );
+    assert_eq!(forgetful.posts().len(), 1);
+    drop(s);
+
+    // The server is down: the restore waits and retries (nothing was fired).
+    let port = free_port();
+    let s = site("AKIARESTORE6", &rest(&format!("http://127.0.0.1:{port}")));
+    s.write("nightly_3", 9);
+    let mut last = serde_json::Value::Null;
+    wait_for(Duration::from_secs(60), "a retry scheduled", || {
+        last = s.restore_of("nightly_3").unwrap_or_default();
+        last["state"] == "restore-requested" && !last["next_try_ms"].is_null()
+    });
+    assert!(
+        last["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("cannot reach milvus-backup")),
+        "{last}"
+    );
+}
