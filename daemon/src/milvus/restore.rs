@@ -826,6 +826,9 @@ impl Restorer {
             Ok(c) => c,
             Err(e) => return Ok(Fired::Done(RestoreState::Failed, e.to_string())),
         };
+        if matches!(rec.state, RestoreState::Firing | RestoreState::Running) {
+            tracing::info!(job = %self.job, backup = %name, id = %rec.id, "polling a restore started before ferryd restarted");
+        }
         if rec.state != RestoreState::Running {
             // Requested or Firing: did an earlier POST arrive? Ask before posting.
             if rec.state == RestoreState::Firing || rec.attempts > 0 {
