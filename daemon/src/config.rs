@@ -971,6 +971,96 @@ mod tests {
     }
 
     #[test]
+    fn restore_triggers_parse_and_bad_ones_are_refused() {
+        let job = format!(
+            "{ALIAS}[[jobs]]\nname = \"a\"\nsource = \"/src/\"\ntarget = \"s/bkt/backup/\"\n"
+        );
+        let c = parse(&format!(
+            "{job}[jobs.restore]\nkind = \"exec\"\ncommand = [\"milvus-backup\", \"restore\", \"-n\", \"{{backup}}\", \"-s\", \"{{suffix}}\"]\nbackups = [\"nightly_*\"]\nsuffix = \"_bak\"\nrenames = [\"db1.c1:db2.c2\"]\ntimeout = \"2h\"\n"
+        ))
+        .expect("valid");
+        let r = c.jobs[0].restore.as_ref().expect("restore");
+        assert_eq!((r.bucket.as_str(), r.path.as_str()), ("bkt", "backup"));
+        assert_eq!(r.renames, [("db1.c1".to_owned(), "db2.c2".to_owned())]);
+        assert_eq!(r.timeout, Duration::from_secs(7200));
+        assert!(
+            r.backups
+                .as_ref()
+                .is_some_and(|b| b.is_match("nightly_3") && !b.is_match("weekly"))
+        );
+        let c = parse(&format!(
+            "{job}[jobs.restore]\nkind = \"milvus-backup-rest\"\nurl = \"http://mb:8080/\"\nbackups = []\n"
+        ))
+        .expect("valid");
+        let r = c.jobs[0].restore.as_ref().expect("restore");
+        assert!(r.backups.is_none(), "backups = [] means by hand only");
+        assert!(
+            matches!(&r.trigger, crate::milvus::restore::Trigger::Rest { url, .. } if url == "http://mb:8080")
+        );
+
+        let cases: Vec<(String, &[&str])> = vec![
+            (
+                format!("{job}[jobs.restore]\nkind = \"shell\"\n"),
+                &[":11:", "jobs.restore.kind", "\"shell\""],
+            ),
+            (
+                format!("{job}[jobs.restore]\nkind = \"exec\"\n"),
+                &["jobs.restore.command", "needs command"],
+            ),
+            (
+                format!("{job}[jobs.restore]\nkind = \"exec\"\ncommand = []\n"),
+                &["jobs.restore.command"],
+            ),
+            (
+                format!("{job}[jobs.restore]\nkind = \"exec\"\ncommand = [\"x\", \"{{name}}\"]\n"),
+                &[":12:", "unknown placeholder {name}", "{backup}"],
+            ),
+            (
+                format!("{job}[jobs.restore]\nkind = \"milvus-backup-rest\"\n"),
+                &["jobs.restore.url", "needs url"],
+            ),
+            (
+                format!(
+                    "{job}[jobs.restore]\nkind = \"milvus-backup-rest\"\nurl = \"https://x/api\"\n"
+                ),
+                &[":12:", "not http://HOST:PORT"],
+            ),
+            (
+                format!(
+                    "{job}[jobs.restore]\nkind = \"exec\"\ncommand = [\"x\"]\nrenames = [\"a\"]\n"
+                ),
+                &[":13:", "jobs.restore.renames", "OLD:NEW"],
+            ),
+            (
+                format!(
+                    "{job}[jobs.restore]\nkind = \"exec\"\ncommand = [\"x\"]\ntimeout = \"soon\"\n"
+                ),
+                &[":13:", "jobs.restore.timeout"],
+            ),
+            (
+                format!("{job}[jobs.restore]\nkind = \"exec\"\ncommand = [\"x\"]\ncomand = 1\n"),
+                &[":13:", "unknown field `comand`"],
+            ),
+            (
+                format!(
+                    "{job}layout = \"plain\"\n[jobs.restore]\nkind = \"exec\"\ncommand = [\"x\"]\n"
+                ),
+                &["restores need layout = \"milvus-backup\""],
+            ),
+            (
+                format!("{job}layout = \"flat\"\n"),
+                &[":10:", "jobs.layout", "\"flat\""],
+            ),
+        ];
+        for (text, needles) in cases {
+            let e = err(&text);
+            for n in needles {
+                assert!(e.contains(n), "{n:?} not in {e:?}\n--- config:\n{text}");
+            }
+        }
+    }
+
+    #[test]
     fn errors_name_the_line_and_the_key() {
         let job = "[[jobs]]\nname = \"a\"\nsource = \"/src/\"\ntarget = \"/dst/\"\n";
         let cases: Vec<(String, &[&str])> = vec![
