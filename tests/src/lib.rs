@@ -185,11 +185,18 @@ pub fn open_uploads(server_root: &std::path::Path) -> Vec<String> {
 }
 
 /// A free TCP port on loopback (bound then released: the caller binds it next).
+///
+/// Taken below Linux's ephemeral range (32768–60999), so that the in-process servers other
+/// tests start on port 0 meanwhile can never be handed the same port (a port meant to be dead
+/// must stay dead, a port meant for ferryd must stay free).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    for _ in 0..1000 {
+        let p = fastrand::u16(20_000..32_000);
+        if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() {
+            return p;
+        }
+    }
+    panic!("no free port in 20000..32000")
 }
 
 /// Polls `f` every 50 ms until it holds; panics with `what` after `timeout`.
