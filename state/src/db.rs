@@ -399,15 +399,16 @@ impl Manifest {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<(String, ObjectRecord)>> {
-        let after = after.map(|k| {
-            ObjectKey {
-                pair,
-                key: k.to_owned(),
-            }
-            .encode_key()
-        });
+        self.objects_under(pair, "", after, limit)
+    }
+
+    /// Every row of a per-pair family keyed by (pair, name), by name.
+    fn pair_rows<S: Schema<Key = ObjectKey>>(
+        &self,
+        pair: PairId,
+    ) -> Result<Vec<(String, S::Value)>> {
         Ok(self
-            .scan::<ObjectsSchema>(&pair.to_be_bytes(), after.as_deref(), limit)?
+            .scan::<S>(&pair.to_be_bytes(), None, usize::MAX)?
             .into_iter()
             .map(|(k, v)| (k.key, v))
             .collect())
@@ -415,20 +416,12 @@ impl Manifest {
 
     /// The backups recorded for `pair`, by name.
     pub fn backups(&self, pair: PairId) -> Result<Vec<(String, BackupRecord)>> {
-        Ok(self
-            .scan::<BackupsSchema>(&pair.to_be_bytes(), None, usize::MAX)?
-            .into_iter()
-            .map(|(k, v)| (k.key, v))
-            .collect())
+        self.pair_rows::<BackupsSchema>(pair)
     }
 
     /// The restores recorded for `pair`, by backup name.
     pub fn restores(&self, pair: PairId) -> Result<Vec<(String, RestoreRecord)>> {
-        Ok(self
-            .scan::<RestoresSchema>(&pair.to_be_bytes(), None, usize::MAX)?
-            .into_iter()
-            .map(|(k, v)| (k.key, v))
-            .collect())
+        self.pair_rows::<RestoresSchema>(pair)
     }
 
     /// Up to `limit` object rows of `pair` whose relative key starts with `prefix`, after
@@ -461,11 +454,7 @@ impl Manifest {
 
     /// Multipart uploads recorded as in flight for `pair`.
     pub fn uploads(&self, pair: PairId) -> Result<Vec<(String, UploadRecord)>> {
-        Ok(self
-            .scan::<UploadsSchema>(&pair.to_be_bytes(), None, usize::MAX)?
-            .into_iter()
-            .map(|(k, v)| (k.key, v))
-            .collect())
+        self.pair_rows::<UploadsSchema>(pair)
     }
 }
 

@@ -27,7 +27,7 @@ use std::sync::Mutex;
 
 use chrono::Utc;
 use ferry_state::schema::{BackupKey, BackupRecord, BackupState, BackupsSchema, ObjectsSchema};
-use ferry_state::{Batch, ObjectKey};
+use ferry_state::{Batch, ObjectKey, ObjectRecord};
 use futures::TryStreamExt;
 
 use super::mirror::{
@@ -284,40 +284,64 @@ fn write_record(
     Ok(())
 }
 
+/// A backup's manifest rows, a page at a time (bounded memory on huge backups).
+struct Rows<'a> {
+    ctx: Ctx<'a>,
+    prefix: String,
+    after: Option<String>,
+    done: bool,
+}
+
+impl<'a> Rows<'a> {
+    fn of(ctx: Ctx<'a>, name: &str) -> Rows<'a> {
+        Rows {
+            ctx,
+            prefix: format!("{name}/"),
+            after: None,
+            done: false,
+        }
+    }
+
+    fn next_page(&mut self) -> Result<Option<Vec<(String, ObjectRecord)>>, MirrorError> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = self.ctx.manifest.objects_under(
+            self.ctx.pair,
+            &self.prefix,
+            self.after.as_deref(),
+            1000,
+        )?;
+        match page.last() {
+            Some((last, _)) => self.after = Some(last.clone()),
+            None => {
+                self.done = true;
+                return Ok(None);
+            }
+        }
+        Ok(Some(page))
+    }
+}
+
 /// Objects and bytes the manifest holds for a backup.
 fn totals(ctx: Ctx<'_>, name: &str) -> Result<(u64, u64), MirrorError> {
-    let prefix = format!("{name}/");
     let (mut n, mut bytes) = (0u64, 0u64);
-    let mut after: Option<String> = None;
-    loop {
-        let page = ctx
-            .manifest
-            .objects_under(ctx.pair, &prefix, after.as_deref(), 1000)?;
-        let Some((last, _)) = page.last() else { break };
-        after = Some(last.clone());
-        for (_, row) in &page {
-            n += 1;
-            bytes += row.size;
-        }
+    let mut rows = Rows::of(ctx, name);
+    while let Some(page) = rows.next_page()? {
+        n += page.len() as u64;
+        bytes += page.iter().map(|(_, r)| r.size).sum::<u64>();
     }
     Ok((n, bytes))
 }
 
 /// The manifest rows of a backup's data objects: backup-relative key → size.
 fn data_rows(ctx: Ctx<'_>, name: &str) -> Result<HashMap<String, u64>, MirrorError> {
-    let prefix = format!("{name}/");
     let mut out = HashMap::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = ctx
-            .manifest
-            .objects_under(ctx.pair, &prefix, after.as_deref(), 1000)?;
-        let Some((last, _)) = page.last() else { break };
-        after = Some(last.clone());
+    let mut rows = Rows::of(ctx, name);
+    while let Some(page) = rows.next_page()? {
         for (rel, row) in page {
             if !Gate::holds(&rel) {
-                let within = rel[prefix.len()..].to_owned();
-                out.insert(within, row.size);
+                out.insert(rel[name.len() + 1..].to_owned(), row.size);
             }
         }
     }
@@ -502,22 +526,9 @@ async fn settle_one(
             )
         });
     }
-    let row = ctx.manifest.object(ctx.pair, &announce)?;
-    if let Some(row) = row {
-        let meta_obj = ObjectMeta {
-            key: src.key(&announce),
-            size: row.size,
-            last_modified: None,
-            e_tag: row.src_etag.clone(),
-            version: None,
-            storage_class: None,
-        };
-        let work = Work::Verify {
-            rel: announce,
-            meta: meta_obj,
-            row,
-        };
-        if !run_ok(ctx, vec![Action::Run(work)], summary, on_event).await {
+    if let Some(row) = ctx.manifest.object(ctx.pair, &announce)? {
+        let verify = verify_action(ctx, announce, row);
+        if !run_ok(ctx, vec![verify], summary, on_event).await {
             return Ok(Outcome {
                 meta: Some(meta),
                 ..Outcome::new(
@@ -678,32 +689,29 @@ async fn verify_all(
     summary: &mut Summary,
     on_event: &mut OnEvent<'_>,
 ) -> Result<bool, MirrorError> {
-    let prefix = format!("{name}/");
     let announce = format!("{name}/{}", MetaFile::Backup.rel());
-    let mut after: Option<String> = None;
+    let mut rows = Rows::of(ctx, name);
     let mut ok = true;
-    loop {
-        let page = ctx
-            .manifest
-            .objects_under(ctx.pair, &prefix, after.as_deref(), 1000)?;
-        let Some((last, _)) = page.last() else { break };
-        after = Some(last.clone());
+    while let Some(page) = rows.next_page()? {
         let actions: Vec<Action> = page
             .into_iter()
             .filter(|(rel, _)| *rel != announce)
-            .map(|(rel, row)| {
-                let meta = ObjectMeta {
-                    key: ctx.src.key(&rel),
-                    size: row.size,
-                    last_modified: None,
-                    e_tag: row.src_etag.clone(),
-                    version: None,
-                    storage_class: None,
-                };
-                Action::Run(Work::Verify { rel, meta, row })
-            })
+            .map(|(rel, row)| verify_action(ctx, rel, row))
             .collect();
         ok &= run_ok(ctx, actions, summary, on_event).await;
     }
     Ok(ok)
+}
+
+/// Reads a recorded object back (copying it again on a mismatch).
+fn verify_action(ctx: Ctx<'_>, rel: String, row: ObjectRecord) -> Action {
+    let meta = ObjectMeta {
+        key: ctx.src.key(&rel),
+        size: row.size,
+        last_modified: None,
+        e_tag: row.src_etag.clone(),
+        version: None,
+        storage_class: None,
+    };
+    Action::Run(Work::Verify { rel, meta, row })
 }
