@@ -53,6 +53,10 @@ pub enum Command {
     Diff(DiffArgs),
     /// Read both sides and compare SHA-256 of every object.
     Verify(VerifyArgs),
+    /// milvus-backup backups in any bucket or folder: `ls` (state, size, segments, rows),
+    /// `verify` (a backup's objects by SHA-256 on both sides, and its meta's expectations).
+    #[command(subcommand)]
+    Backups(BackupsCmd),
     /// Show an object's, folder's or bucket's metadata.
     Stat(StatArgs),
     /// Write objects to standard output.
@@ -330,6 +334,35 @@ pub struct VerifyArgs {
     pub source: String,
     /// Target folder or prefix.
     pub target: String,
+    /// Objects hashed at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub max_workers: u16,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupsCmd {
+    /// List the backups under a backup root (like `milvus-backup list`, for any bucket, with
+    /// the incomplete ones and what they miss).
+    Ls(BackupsLsArgs),
+    /// Compare one backup at two backup roots: every object by SHA-256, and the target
+    /// against its meta (every binlog with its size, meta/backup_meta.json present).
+    Verify(BackupsVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupsLsArgs {
+    /// The backup root: ALIAS/BUCKET/backup/ or a local folder.
+    pub target: String,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupsVerifyArgs {
+    /// The source backup root.
+    pub source: String,
+    /// The target backup root.
+    pub target: String,
+    /// The backup's name.
+    pub name: String,
     /// Objects hashed at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub max_workers: u16,

@@ -135,7 +135,7 @@ fn with_slash(s: String) -> String {
 }
 
 /// Opens one end as a folder: a local folder, or a bucket and prefix ending with `/`.
-async fn side(ctx: &mut Ctx, arg: &str, is_source: bool) -> anyhow::Result<Side> {
+pub async fn side(ctx: &mut Ctx, arg: &str, is_source: bool) -> anyhow::Result<Side> {
     let loc = ctx.location(arg)?;
     match &loc {
         Location::Local { path, .. } => {
@@ -314,16 +314,23 @@ pub async fn diff(ctx: &mut Ctx, a: DiffArgs) -> anyhow::Result<Status> {
 }
 
 pub async fn verify(ctx: &mut Ctx, a: VerifyArgs) -> anyhow::Result<Status> {
-    use futures::TryStreamExt;
     let src = side(ctx, &a.source, true).await?;
     let dst = side(ctx, &a.target, true).await?;
-    let mut results = ferry_daemon::sync::diff::verify(&src, &dst, usize::from(a.max_workers));
+    let bad = verify_sides(ctx, &src, &dst, a.max_workers).await?;
+    Ok(if bad == 0 { Status::Ok } else { Status::Failed })
+}
+
+/// Compares every object of two sides by SHA-256, printing differences and a summary;
+/// returns how many differ or are missing.
+pub async fn verify_sides(ctx: &Ctx, src: &Side, dst: &Side, workers: u16) -> anyhow::Result<u64> {
+    use futures::TryStreamExt;
+    let mut results = ferry_daemon::sync::diff::verify(src, dst, usize::from(workers));
     let (mut checked, mut bad) = (0u64, 0u64);
     while let Some(r) = results.try_next().await? {
         checked += 1;
         if let Some(d) = r {
             bad += 1;
-            print_difference(ctx.json, &src, &dst, &d)?;
+            print_difference(ctx.json, src, dst, &d)?;
         }
     }
     if ctx.json {
@@ -333,5 +340,5 @@ pub async fn verify(ctx: &mut Ctx, a: VerifyArgs) -> anyhow::Result<Status> {
     } else if !ctx.quiet {
         eprintln!("Verified {checked} objects by SHA-256: {bad} mismatched or missing");
     }
-    Ok(if bad == 0 { Status::Ok } else { Status::Failed })
+    Ok(bad)
 }

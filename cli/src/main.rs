@@ -2,6 +2,7 @@
 
 mod args;
 mod cmd_alias;
+mod cmd_backups;
 mod cmd_cp;
 mod cmd_daemon;
 mod cmd_ls;
@@ -114,6 +115,7 @@ async fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Mirror(a) => cmd_mirror::run(&mut ctx, a).await,
         Command::Diff(a) => cmd_mirror::diff(&mut ctx, a).await,
         Command::Verify(a) => cmd_mirror::verify(&mut ctx, a).await,
+        Command::Backups(c) => cmd_backups::run(&mut ctx, c).await,
         Command::Stat(a) => cmd_obj::stat(&mut ctx, a).await,
         Command::Cat(a) => cmd_obj::cat(&mut ctx, a).await,
         Command::Rm(a) => cmd_obj::rm(&mut ctx, a).await,

@@ -33,15 +33,13 @@ use futures::TryStreamExt;
 use super::mirror::{
     Action, Ctx, Entry, Event, MirrorError, OnEvent, Reason, Summary, TargetState, Work, plan,
 };
-use crate::backend::{Error, ListEntry, ListOptions, ObjectMeta, ObjectStoreExt};
-use crate::milvus::layout::{BackupMeta, Completeness, Generation, MetaError, MetaFile, Part};
+use crate::backend::{Error, ListEntry, ListOptions, ObjectMeta};
+use crate::milvus::inspect::{ReadMeta, read_meta};
+use crate::milvus::layout::{BackupMeta, Completeness, Generation, MetaFile, Part};
 
 /// Keys of missing objects looked up at the source, to tell "missing at the source" from
 /// "not copied yet".
 const PROBE: usize = 20;
-
-/// The largest meta file read (a full_meta.json of a very large backup is tens of MiB).
-const MAX_META: u64 = 1 << 30;
 
 /// What one run saw of each backup.
 #[derive(Debug, Default)]
@@ -399,7 +397,7 @@ async fn settle_one(
     };
 
     // 2. Its meta, and its data against the meta.
-    let meta = match read_meta(ctx, name, generation).await {
+    let meta = match read_meta(ctx.src, name, generation).await {
         Ok(m) => m,
         Err(ReadMeta::Store(path, e)) => {
             return Ok(Outcome::new(
@@ -495,7 +493,7 @@ async fn settle_one(
             )
         });
     };
-    if !run_ok(ctx, plan_meta(ctx, first).await?, summary, on_event).await {
+    if !run_ok(ctx, plan_meta(ctx, first).await?, false, summary, on_event).await {
         return Ok(Outcome {
             meta: Some(meta),
             ..Outcome::new(
@@ -517,7 +515,15 @@ async fn settle_one(
     }
 
     // 5. Announce.
-    if !run_ok(ctx, plan_meta(ctx, vec![last]).await?, summary, on_event).await {
+    if !run_ok(
+        ctx,
+        plan_meta(ctx, vec![last]).await?,
+        false,
+        summary,
+        on_event,
+    )
+    .await
+    {
         return Ok(Outcome {
             meta: Some(meta),
             ..Outcome::new(
@@ -528,7 +534,7 @@ async fn settle_one(
     }
     if let Some(row) = ctx.manifest.object(ctx.pair, &announce)? {
         let verify = verify_action(ctx, announce, row);
-        if !run_ok(ctx, vec![verify], summary, on_event).await {
+        if !run_ok(ctx, vec![verify], true, summary, on_event).await {
             return Ok(Outcome {
                 meta: Some(meta),
                 ..Outcome::new(
@@ -586,50 +592,9 @@ async fn bundle_complete(
     Ok(c)
 }
 
-enum ReadMeta {
-    Store(String, Error),
-    Meta(MetaError),
-}
-
-async fn read_meta(ctx: Ctx<'_>, name: &str, g: Generation) -> Result<BackupMeta, ReadMeta> {
-    let read = |file: MetaFile| async move {
-        let rel = format!("{name}/{}", file.rel());
-        let key = ctx.src.key(&rel);
-        let head = ctx
-            .src
-            .store
-            .head(&key)
-            .await
-            .map_err(|e| ReadMeta::Store(ctx.src.display(&rel), e))?;
-        if head.size > MAX_META {
-            return Err(ReadMeta::Meta(MetaError::Invalid {
-                file: file.rel(),
-                what: format!("{} bytes: larger than any meta file ferry reads", head.size),
-            }));
-        }
-        ctx.src
-            .store
-            .get_bytes(&key)
-            .await
-            .map_err(|e| ReadMeta::Store(ctx.src.display(&rel), e))
-    };
-    match g {
-        Generation::Full | Generation::ChannelCp => {
-            let bytes = read(MetaFile::Full).await?;
-            crate::milvus::layout::parse_full(&bytes).map_err(ReadMeta::Meta)
-        }
-        Generation::Levels => {
-            let b = read(MetaFile::Backup).await?;
-            let c = read(MetaFile::Collection).await?;
-            let p = read(MetaFile::Partition).await?;
-            let s = read(MetaFile::Segment).await?;
-            crate::milvus::layout::parse_levels(&b, &c, &p, &s).map_err(ReadMeta::Meta)
-        }
-    }
-}
-
-/// Plans meta files like the walk would (a row and an unchanged source: nothing to do), but
-/// looks at the target for files without a row (adopting what is already there).
+/// Plans meta files like the walk would with the target listed: a HEAD of each (a handful per
+/// backup settled) repairs meta files deleted or changed at the target and adopts what is
+/// already there.
 async fn plan_meta(ctx: Ctx<'_>, metas: Vec<ObjectMeta>) -> Result<Vec<Action>, MirrorError> {
     let mut out = Vec::new();
     for m in metas {
@@ -637,13 +602,11 @@ async fn plan_meta(ctx: Ctx<'_>, metas: Vec<ObjectMeta>) -> Result<Vec<Action>, 
             continue;
         };
         let row = ctx.manifest.object(ctx.pair, &rel)?;
-        let target = if row.is_none() {
-            match ctx.dst.store.head(&ctx.dst.key(&rel)).await {
-                Ok(t) => TargetState::Present(t),
-                Err(_) => TargetState::Absent,
-            }
-        } else {
-            TargetState::Unknown
+        let target = match ctx.dst.store.head(&ctx.dst.key(&rel)).await {
+            Ok(t) => TargetState::Present(t),
+            Err(Error::NotFound { .. }) => TargetState::Absent,
+            // Not known: planned from the row alone (a failure shows at the copy).
+            Err(_) => TargetState::Unknown,
         };
         out.push(plan(
             Entry {
@@ -658,10 +621,12 @@ async fn plan_meta(ctx: Ctx<'_>, metas: Vec<ObjectMeta>) -> Result<Vec<Action>, 
     Ok(out)
 }
 
-/// Runs actions; true when none failed or was re-copied.
+/// Runs actions; true when none failed (and, when `reading_back`, none had to be copied
+/// again because the target differed or lacked it).
 async fn run_ok(
     ctx: Ctx<'_>,
     actions: Vec<Action>,
+    reading_back: bool,
     summary: &mut Summary,
     on_event: &mut OnEvent<'_>,
 ) -> bool {
@@ -671,6 +636,7 @@ async fn run_ok(
             ok = false;
         }
         if let Event::Copied { reason, .. } = &e
+            && reading_back
             && matches!(reason, Reason::Corrupt | Reason::Missing)
         {
             ok = false;
@@ -698,7 +664,7 @@ async fn verify_all(
             .filter(|(rel, _)| *rel != announce)
             .map(|(rel, row)| verify_action(ctx, rel, row))
             .collect();
-        ok &= run_ok(ctx, actions, summary, on_event).await;
+        ok &= run_ok(ctx, actions, true, summary, on_event).await;
     }
     Ok(ok)
 }

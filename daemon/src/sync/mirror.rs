@@ -62,11 +62,13 @@ impl Side {
         format!("{}/{}", self.store.url(), self.prefix)
     }
 
-    pub(super) fn display(&self, rel: &str) -> String {
+    /// A relative key as messages show it (`store/prefix/rel`).
+    pub fn display(&self, rel: &str) -> String {
         format!("{}/{}{rel}", self.store, self.prefix)
     }
 
-    pub(super) fn key(&self, rel: &str) -> String {
+    /// The store key of a relative key.
+    pub fn key(&self, rel: &str) -> String {
         format!("{}{rel}", self.prefix)
     }
 }

@@ -214,6 +214,80 @@ fn mirror_announces_only_whole_backups_with_backup_meta_last() {
         assert!(others.iter().all(|i| *i < last[0]), "{}", b.spec.name);
     }
 
+    // `ferry backups ls` on both ends: what milvus-backup would see, and what is missing.
+    let ls = |root: &str| {
+        let (code, out, err) = ferry.run(&["backups", "ls", "--json", root]);
+        let by_name: BTreeMap<String, serde_json::Value> = records(&out)
+            .into_iter()
+            .map(|r| (r["name"].as_str().unwrap_or_default().to_owned(), r))
+            .collect();
+        (code, by_name, err)
+    };
+    let (code, at_source, _) = ls(&format!("{}/", src.display()));
+    assert_eq!(code, 1, "not every backup at the source is complete");
+    for b in &whole {
+        let r = &at_source[&b.spec.name];
+        assert_eq!(r["state"], "complete", "{r}");
+        assert_eq!(
+            (r["backupId"].as_str(), r["rows"].as_u64()),
+            (Some(b.id.as_str()), Some(b.rows))
+        );
+    }
+    assert_eq!(at_source["no_meta"]["state"], "incomplete");
+    assert!(
+        at_source["missing_binlog"]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains(gone_rel))
+    );
+    assert!(
+        at_source["short_binlog"]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("wrong size"))
+    );
+    assert_eq!(at_source["bad meta!"]["state"], "unreadable");
+    let (_, at_target, _) = ls("t/dst/backup/");
+    for b in &whole {
+        assert_eq!(at_target[&b.spec.name]["state"], "complete");
+    }
+    assert_eq!(at_target["missing_binlog"]["state"], "incomplete");
+    let (code, out, err) = ferry.run(&["backups", "ls", "t/dst/backup/"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("complete") && l.ends_with("b_v0512")),
+        "{out}"
+    );
+
+    // `ferry backups verify`: by SHA-256 both sides, and the target against its meta.
+    let src_root = format!("{}/", src.display());
+    let verify = |name: &str| ferry.run(&["backups", "verify", &src_root, "t/dst/backup/", name]);
+    let (code, out, err) = verify("b_v045");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("against its meta: complete"), "{out}");
+    let (first_key, first) = &whole[1].data[0];
+    let mut flipped = first.clone();
+    flipped[0] ^= 0xff;
+    std::fs::write(target_root.join(first_key), &flipped).expect("corrupt the target");
+    let (code, out, _) = verify("b_v045");
+    assert_eq!(code, 1);
+    assert!(
+        out.contains(&format!("! {}", src_root)) && out.contains(first_key.as_str()),
+        "{out}"
+    );
+    std::fs::write(target_root.join(first_key), first).expect("repair");
+    std::fs::remove_file(target_root.join(whole[1].announce_key())).expect("hide");
+    let (code, out, _) = verify("b_v045");
+    assert_eq!(code, 1);
+    assert!(out.contains("not-announced"), "{out}");
+    let (code, _, err) = verify("no_such_backup");
+    assert_ne!(code, 0);
+    assert!(err.contains("no backup named \"no_such_backup\""), "{err}");
+    // Put it back for what follows (the manifest still has its row: --check-target repairs).
+    let (code, out, err) = mirror(&["--check-target"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(backup_states(&out)["b_v045"].0, "verified", "{out}");
+    assert!(target_root.join(whole[1].announce_key()).exists());
+
     // A no-op run settles nothing already verified, and the incomplete ones stay so.
     let (code, out, _) = mirror(&[]);
     assert_eq!(code, 0);
