@@ -42,6 +42,9 @@ pub struct Spec {
     pub sizes: (usize, usize),
     /// Random seed (ids, sizes, content).
     pub seed: u64,
+    /// One more insert binlog of this many bytes, written as a sparse file of zeros (so a
+    /// multi-GiB binlog costs no disk and no time to generate).
+    pub big: Option<u64>,
 }
 
 impl Spec {
@@ -55,6 +58,7 @@ impl Spec {
             fields: 3,
             sizes: (1024, 40 * 1024),
             seed,
+            big: None,
         }
     }
 }
@@ -67,6 +71,8 @@ pub struct Backup {
     pub spec: Spec,
     /// Data files: (key relative to the backup root, content).
     pub data: Vec<(String, Vec<u8>)>,
+    /// Sparse data files of zeros: (key, size).
+    pub sparse: Vec<(String, u64)>,
     /// Meta files, in write order.
     pub meta: Vec<(String, Vec<u8>)>,
     /// Its id (in the meta).
@@ -84,6 +90,7 @@ impl Backup {
         let id = format!("{:016x}", rng.u64(..));
         let ts: u64 = 1_760_000_000_000 + rng.u64(..1_000_000_000);
         let mut data = Vec::new();
+        let mut sparse = Vec::new();
         let mut rows_total = 0u64;
         let mut size_total = 0u64;
         let mut collections = Vec::new();
@@ -132,6 +139,27 @@ impl Backup {
                     let log_path = format!("files/insert_log/{coll}/{part}/{seg}/{field}/{log_id}");
                     let mut entry = json!({"log_path": log_path, "log_size": size, "entries_num": rows,
                         "timestamp_from": ts - 1000, "timestamp_to": ts});
+                    if v != Version::V0_3_0 {
+                        entry["log_id"] = json!(log_id);
+                    }
+                    binlogs.push(json!({"fieldID": field, "binlogs": [entry]}));
+                }
+                if let (Some(big), 0, 0, false) = (spec.big, c, s, v == Version::Snapshot) {
+                    log_id += 1;
+                    let field = 199;
+                    let key = match v {
+                        Version::V0_3_0 => {
+                            format!(
+                                "{name}/binlogs/insert_log/{coll}/{part}/{seg}/{field}/{log_id}"
+                            )
+                        }
+                        _ => format!(
+                            "{name}/binlogs/insert_log/{coll}/{part}/{group}/{seg}/{field}/{log_id}"
+                        ),
+                    };
+                    sparse.push((key, big));
+                    seg_size += big;
+                    let mut entry = json!({"log_path": format!("files/insert_log/{coll}/{part}/{seg}/{field}/{log_id}"), "log_size": big});
                     if v != Version::V0_3_0 {
                         entry["log_id"] = json!(log_id);
                     }
@@ -258,6 +286,7 @@ impl Backup {
         Backup {
             spec: spec.clone(),
             data,
+            sparse,
             meta,
             id,
             rows: rows_total,
@@ -281,12 +310,29 @@ impl Backup {
         format!("{}/meta/backup_meta.json", self.spec.name)
     }
 
-    /// Writes every file under `root` in milvus-backup's order.
+    /// Writes every file under `root` in milvus-backup's order (sparse binlogs first).
     pub fn write(&self, root: &Path) {
+        for (k, size) in &self.sparse {
+            write_sparse(root, k, *size);
+        }
         for (k, v) in self.files() {
             write_file(root, &k, &v);
         }
     }
+}
+
+/// Writes a sparse file of `size` zero bytes (renamed into place).
+pub fn write_sparse(root: &Path, key: &str, size: u64) -> PathBuf {
+    let path = root.join(key);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).expect("create dir");
+    }
+    let tmp = path.with_extension(format!("tmp-{}", fastrand::u64(..)));
+    std::fs::File::create(&tmp)
+        .and_then(|f| f.set_len(size))
+        .expect("sparse file");
+    std::fs::rename(&tmp, &path).expect("rename into place");
+    path
 }
 
 /// Writes one file atomically (a temp file renamed into place, like milvus-backup's local

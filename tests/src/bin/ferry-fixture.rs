@@ -1,7 +1,8 @@
 //! Writes a generated milvus-backup backup into a folder, for scripts (the demo, benchmarks).
 //!
-//! `ferry-fixture ROOT NAME [VERSION] [SEED] [SEGMENTS]`: VERSION is one of v0.3.0, v0.4.5,
-//! v0.5.3, v0.5.12 (default), snapshot. Files are written in milvus-backup's order (binlogs
+//! `ferry-fixture ROOT NAME [VERSION] [SEED] [SEGMENTS] [BIG_BYTES]`: VERSION is one of v0.3.0,
+//! v0.4.5, v0.5.3, v0.5.12 (default), snapshot; BIG_BYTES adds one sparse binlog of that size
+//! (e.g. 6442450944 for a 6 GiB one, beyond a single PUT). Files are written in milvus-backup's order (binlogs
 //! first, meta last). Prints the backup's id, file count and rows.
 
 use ferry_tests::milvus::{Backup, Spec, Version};
@@ -35,7 +36,13 @@ fn main() {
     };
     let mut spec = Spec::small(name, version, number(3, 1));
     spec.segments = u32::try_from(number(4, 3)).unwrap_or(3);
+    spec.big = Some(number(5, 0)).filter(|b| *b > 0);
     let b = Backup::generate(&spec);
     b.write(std::path::Path::new(root));
-    println!("{} {} files {} rows", b.id, b.files().len(), b.rows);
+    println!(
+        "{} {} files {} rows",
+        b.id,
+        b.files().len() + b.sparse.len(),
+        b.rows
+    );
 }

@@ -439,3 +439,61 @@ fn ferryd_never_shows_backup_meta_at_the_target_before_the_backup_is_whole() {
     });
     assert!(!target_root.join(half.announce_key()).exists());
 }
+
+#[test]
+fn a_backup_with_a_binlog_beyond_the_part_size_goes_multipart_and_verifies() {
+    let srv = S3sServer::start("AKIABACKUPS3", "backups-secret-3");
+    let ferry = Ferry::new();
+    alias(&ferry, "t", &srv);
+    ferry.ok(&["mb", "t/dst"]);
+    let work = tempfile::tempdir().expect("work");
+    let src = work.path().join("backup");
+    let mut spec = Spec::small("big_one", Version::V0_5_12, 31);
+    // 96 MiB of sparse zeros: 12 parts of 8 MiB (the generator makes multi-GiB ones the same
+    // way, for scripts).
+    spec.big = Some(96 << 20);
+    let b = Backup::generate(&spec);
+    b.write(&src);
+    let state = work.path().join("state").display().to_string();
+    let root = format!("{}/", src.display());
+    let (code, out, err) = ferry.run(&[
+        "mirror",
+        "--json",
+        "--backups",
+        "--part-size",
+        "8",
+        "--state-dir",
+        &state,
+        &root,
+        "t/dst/backup/",
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(backup_states(&out)["big_one"].0, "verified", "{out}");
+    let (big_key, big_size) = &b.sparse[0];
+    let copied = records(&out)
+        .into_iter()
+        .find(|r| {
+            r["op"] == "copy"
+                && r["target"]
+                    .as_str()
+                    .is_some_and(|t| t.ends_with(big_key.as_str()))
+        })
+        .expect("the big binlog copied");
+    assert_eq!(copied["size"], *big_size, "{copied}");
+    // A multipart upload leaves an ETag with the part count.
+    let stat = ferry.ok(&["stat", "--json", &format!("t/dst/backup/{big_key}")]);
+    let stat: serde_json::Value = serde_json::from_str(stat.trim()).expect("stat json");
+    assert!(
+        stat["etag"].as_str().is_some_and(|e| e.ends_with("-12")),
+        "{stat}"
+    );
+    assert_eq!(
+        std::fs::metadata(srv.root().join("dst/backup").join(big_key))
+            .map(|m| m.len())
+            .ok(),
+        Some(*big_size)
+    );
+    assert!(ferry_tests::open_uploads(srv.root()).is_empty());
+    let (code, out, err) = ferry.run(&["backups", "verify", &root, "t/dst/backup/", "big_one"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+}
