@@ -40,6 +40,7 @@ pub async fn run(ctx: &mut Ctx, a: MirrorArgs) -> anyhow::Result<Status> {
         overwrite: a.overwrite,
         workers: a.transfer.workers(),
         backups: a.backups,
+        on_verified: None,
         transfer: a.transfer.config(),
     };
     let state_dir = a

@@ -341,6 +341,12 @@ pub fn options(config: &JobConfig, shared: &Shared) -> Result<MirrorOptions, Str
         permits: Some(shared.permits.clone()),
         cancel: Some(shared.shutdown.clone()),
         backups: config.backups,
+        on_verified: config.restore.clone().map(|r| {
+            let job = config.name.clone();
+            mirror::OnVerified(Arc::new(move |name, backup| {
+                crate::milvus::restore::auto_request(&job, &r, name, backup)
+            }))
+        }),
         transfer: shared.transfer.clone(),
     })
 }

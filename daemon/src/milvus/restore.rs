@@ -118,6 +118,36 @@ pub fn restore_id(job: &str, backup: &str, backup_id: &str, retry: u32) -> Strin
     id
 }
 
+/// The restore a backup that just became verified asks for, when `cfg`'s `backups` globs pick
+/// it (the sync engine writes it with the backup's state, atomically). Backups verified before
+/// a trigger was configured are not restored by themselves: `ferry restore` does that.
+pub fn auto_request(
+    job: &str,
+    cfg: &RestoreConfig,
+    name: &str,
+    backup: &ferry_state::BackupRecord,
+) -> Option<RestoreRecord> {
+    if !cfg.backups.as_ref().is_some_and(|f| f.is_match(name)) {
+        return None;
+    }
+    Some(RestoreRecord {
+        id: restore_id(job, name, &backup.backup_id, 0),
+        backup_id: backup.backup_id.clone(),
+        state: RestoreState::Requested,
+        origin: RestoreOrigin::Config,
+        suffix: cfg.suffix.clone(),
+        renames: cfg.renames.clone(),
+        attempts: 0,
+        requested_ms: now_ms(),
+        fired_ms: None,
+        ended_ms: None,
+        next_try_ms: None,
+        pid: None,
+        progress: 0,
+        detail: String::new(),
+    })
+}
+
 /// Fills an argv template. Each element is substituted as a whole string: a backup name
 /// with spaces or quotes stays one argument, and no shell ever sees it.
 pub fn render_argv(template: &[String], vars: &[(&str, &str)]) -> Vec<String> {
@@ -512,43 +542,7 @@ impl Restorer {
     /// One pass over the job's backups and restores; returns when to look again.
     async fn pass(&self) -> Result<Option<Duration>, StateError> {
         let backups = self.manifest.backups(self.pair)?;
-        let mut restores: std::collections::BTreeMap<String, RestoreRecord> =
-            self.manifest.restores(self.pair)?.into_iter().collect();
-        // Verified backups the config's filter picks get a restore, once per backup id.
-        if let Some(cfg) = &self.config
-            && let Some(filter) = &cfg.backups
-        {
-            for (name, b) in &backups {
-                if b.state != BackupState::Verified || !filter.is_match(name) {
-                    continue;
-                }
-                let fresh = match restores.get(name) {
-                    None => true,
-                    Some(r) => r.state.is_terminal() && r.backup_id != b.backup_id,
-                };
-                if fresh {
-                    let rec = RestoreRecord {
-                        id: restore_id(&self.job, name, &b.backup_id, 0),
-                        backup_id: b.backup_id.clone(),
-                        state: RestoreState::Requested,
-                        origin: RestoreOrigin::Config,
-                        suffix: cfg.suffix.clone(),
-                        renames: cfg.renames.clone(),
-                        attempts: 0,
-                        requested_ms: now_ms(),
-                        fired_ms: None,
-                        ended_ms: None,
-                        next_try_ms: None,
-                        pid: None,
-                        progress: 0,
-                        detail: String::new(),
-                    };
-                    self.save(name, &rec)?;
-                    tracing::info!(job = %self.job, backup = %name, id = %rec.id, "restore requested");
-                    restores.insert(name.clone(), rec);
-                }
-            }
-        }
+        let restores = self.manifest.restores(self.pair)?;
         let mut next: Option<Duration> = None;
         for (name, mut rec) in restores {
             if self.shutdown.is_cancelled() {

@@ -26,7 +26,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
 use chrono::Utc;
-use ferry_state::schema::{BackupKey, BackupRecord, BackupState, BackupsSchema, ObjectsSchema};
+use ferry_state::schema::{
+    BackupKey, BackupRecord, BackupState, BackupsSchema, ObjectsSchema, RestoreState,
+    RestoresSchema,
+};
 use ferry_state::{Batch, ObjectKey, ObjectRecord};
 use futures::TryStreamExt;
 
@@ -236,6 +239,8 @@ fn write_record(
     out: &Outcome,
 ) -> Result<(), MirrorError> {
     let now = Utc::now().timestamp_millis();
+    let newly_verified =
+        out.state == BackupState::Verified && old.is_none_or(|o| o.state != BackupState::Verified);
     let mut r = old.cloned().unwrap_or(BackupRecord {
         state: BackupState::Discovered,
         backup_id: String::new(),
@@ -270,14 +275,24 @@ fn write_record(
         r.synced_ms = Some(now);
         r.verified_ms = Some(now);
     }
+    let key = BackupKey {
+        pair: ctx.pair,
+        key: name.to_owned(),
+    };
     let mut b = Batch::new();
-    b.put::<BackupsSchema>(
-        &BackupKey {
-            pair: ctx.pair,
-            key: name.to_owned(),
-        },
-        &r,
-    );
+    b.put::<BackupsSchema>(&key, &r);
+    // The restore a verified backup asks for is recorded in the same atomic write: a crash
+    // can neither lose it nor ask twice.
+    if newly_verified && let Some(hook) = &ctx.options.on_verified {
+        let existing = ctx.manifest.get::<RestoresSchema>(&key)?;
+        let replaceable = existing.as_ref().is_none_or(|e| {
+            e.backup_id != r.backup_id
+                && (e.state.is_terminal() || e.state == RestoreState::Requested)
+        });
+        if replaceable && let Some(rec) = (hook.0)(name, &r) {
+            b.put::<RestoresSchema>(&key, &rec);
+        }
+    }
     ctx.manifest.write_durable(b)?;
     Ok(())
 }

@@ -149,8 +149,27 @@ pub struct MirrorOptions {
     /// each backup's meta files until its data is whole and verified at the target, and
     /// write `meta/backup_meta.json` last (see the `backups` module).
     pub backups: bool,
+    /// With `backups`: asked when a backup becomes verified; the restore record it returns is
+    /// written in the same atomic batch as the backup's state (ferryd's restore triggers).
+    pub on_verified: Option<OnVerified>,
     /// Transfer settings.
     pub transfer: TransferConfig,
+}
+
+/// See [`MirrorOptions::on_verified`].
+#[derive(Clone)]
+pub struct OnVerified(
+    pub  Arc<
+        dyn Fn(&str, &ferry_state::BackupRecord) -> Option<ferry_state::RestoreRecord>
+            + Send
+            + Sync,
+    >,
+);
+
+impl std::fmt::Debug for OnVerified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OnVerified(..)")
+    }
 }
 
 impl MirrorOptions {

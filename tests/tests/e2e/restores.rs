@@ -434,3 +434,31 @@ fn kill9_during_sync_and_rest_restores_posts_each_once() {
         },
     );
 }
+
+#[test]
+fn adding_a_trigger_restores_new_backups_not_every_old_one() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let log = tmp.path().join("calls");
+    let mut s = site("AKIARESTORE9", &format!("{}backups = []\n", hook(&log)));
+    s.write("nightly_1", 11);
+    wait_for(Duration::from_secs(30), "nightly_1 verified", || {
+        s.d.job("bk", None)["backups"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|b| b["name"] == "nightly_1" && b["state"] == "verified")
+        })
+    });
+    // The trigger now picks every backup: the one verified before is left alone (a person can
+    // `ferry restore` it); the next one is restored.
+    let config = std::fs::read_to_string(&s.d.config).expect("config");
+    std::fs::write(
+        &s.d.config,
+        config.replace("backups = []", "backups = [\"*\"]"),
+    )
+    .expect("config");
+    s.d.kill();
+    s.d.restart();
+    s.write("nightly_2", 12);
+    s.wait_state("nightly_2", "restored");
+    assert!(s.restore_of("nightly_1").is_none());
+    assert_eq!(calls(&log), ["nightly_2||dst|backup|bk|"]);
+}
