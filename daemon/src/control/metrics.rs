@@ -133,9 +133,47 @@ pub fn render(jobs: &[JobStatus], uptime_seconds: f64) -> String {
     out
 }
 
+/// Counts per job and state (`ferry_backups`, `ferry_restores`): every state of `states` is
+/// written for every job, zeros included, so that alerts see a series go to 0.
+pub fn render_states(
+    name: &str,
+    help: &str,
+    states: &[&str],
+    counts: &[(String, Vec<&str>)],
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} gauge");
+    for (job, seen) in counts {
+        for st in states {
+            let n = seen.iter().filter(|s| *s == st).count();
+            let _ = writeln!(out, "{name}{{job=\"{}\",state=\"{st}\"}} {n}", label(job));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn state_counts_include_zeros() {
+        let text = render_states(
+            "ferry_backups",
+            "Backups by state.",
+            &["verified", "incomplete"],
+            &[("a\"b".into(), vec!["verified", "verified"])],
+        );
+        assert!(
+            text.contains("ferry_backups{job=\"a\\\"b\",state=\"verified\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ferry_backups{job=\"a\\\"b\",state=\"incomplete\"} 0"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn text_format() {

@@ -216,12 +216,39 @@ async fn resume(State(d): State<Arc<Daemon>>, Path(name): Path<String>) -> Respo
 }
 
 async fn metrics(State(d): State<Arc<Daemon>>) -> Response {
+    use ferry_state::{BackupState, RestoreState};
     let jobs: Vec<_> = d.jobs.iter().map(|j| j.status()).collect();
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        super::metrics::render(&jobs, d.started.elapsed().as_secs_f64()),
-    )
-        .into_response()
+    let mut text = super::metrics::render(&jobs, d.started.elapsed().as_secs_f64());
+    let (mut backups, mut restores) = (Vec::new(), Vec::new());
+    for j in d.jobs.iter().filter(|j| j.config.backups) {
+        let b = j.backups(&d.shared.manifest).unwrap_or_default();
+        backups.push((
+            j.name().to_owned(),
+            b.iter().map(|(_, r)| r.state.as_str()).collect(),
+        ));
+        let r = j.restorer().and_then(|r| r.list().ok()).unwrap_or_default();
+        restores.push((
+            j.name().to_owned(),
+            r.iter().map(|(_, r)| r.state.as_str()).collect(),
+        ));
+    }
+    if !backups.is_empty() {
+        let states: Vec<&str> = BackupState::ALL.iter().map(|s| s.as_str()).collect();
+        text.push_str(&super::metrics::render_states(
+            "ferry_backups",
+            "milvus-backup backups by state at the job's target.",
+            &states,
+            &backups,
+        ));
+        let states: Vec<&str> = RestoreState::ALL.iter().map(|s| s.as_str()).collect();
+        text.push_str(&super::metrics::render_states(
+            "ferry_restores",
+            "Restores by state.",
+            &states,
+            &restores,
+        ));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 async fn webhook_all(State(d): State<Arc<Daemon>>, body: Bytes) -> Response {

@@ -164,6 +164,15 @@ fn an_exec_trigger_fires_once_per_backup_with_the_right_argv_across_restarts() {
     let (code, out, _) = s.ferry(&["restore", "status", "--json"]);
     assert_eq!(code, 0);
     assert_eq!(out.lines().count(), 3, "{out}");
+    let (status, metrics) = ferry_tests::http(&s.d.addr, "GET", "/metrics", None, b"");
+    assert_eq!(status, 200);
+    for line in [
+        "ferry_restores{job=\"bk\",state=\"restored\"} 3",
+        "ferry_restores{job=\"bk\",state=\"restore-failed\"} 0",
+        "ferry_backups{job=\"bk\",state=\"verified\"} 3",
+    ] {
+        assert!(metrics.contains(line), "{line} not in:\n{metrics}");
+    }
     drop(s.dir);
 }
 
