@@ -134,6 +134,19 @@ fn mirror_announces_only_whole_backups_with_backup_meta_last() {
         write_file(&src, &k, &v);
     }
 
+    // A format this ferry does not know.
+    let unknown = Backup::generate(&Spec::small("future", Version::V0_5_12, 24));
+    for (k, v) in unknown.files() {
+        let v = if k.ends_with("full_meta.json") {
+            let mut j: serde_json::Value = serde_json::from_slice(&v).expect("json");
+            j["format"] = serde_json::json!("columnar-v9");
+            serde_json::to_vec(&j).expect("json")
+        } else {
+            v
+        };
+        write_file(&src, &k, &v);
+    }
+
     let mirror = |extra: &[&str]| {
         let state = state.display().to_string();
         let src = format!("{}/", src.display());
@@ -180,8 +193,20 @@ fn mirror_announces_only_whole_backups_with_backup_meta_last() {
         detail.contains("meta/full_meta.json: not a milvus-backup meta file"),
         "{detail}"
     );
+    let (st, detail) = &states["future"];
+    assert_eq!(st, "failed");
+    assert!(
+        detail.contains("unknown backup format \"columnar-v9\""),
+        "{detail}"
+    );
     // Nothing of their meta reached the target; their data did.
-    for name in ["no_meta", "missing_binlog", "short_binlog", "bad meta!"] {
+    for name in [
+        "no_meta",
+        "missing_binlog",
+        "short_binlog",
+        "bad meta!",
+        "future",
+    ] {
         let at = listing(&target_root, name);
         assert!(!at.is_empty(), "{name}: its data should be at the target");
         assert!(
@@ -495,5 +520,59 @@ fn a_backup_with_a_binlog_beyond_the_part_size_goes_multipart_and_verifies() {
     );
     assert!(ferry_tests::open_uploads(srv.root()).is_empty());
     let (code, out, err) = ferry.run(&["backups", "verify", &root, "t/dst/backup/", "big_one"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+}
+
+#[test]
+fn backups_go_whole_from_one_s3_server_to_another() {
+    let a = S3sServer::start("AKIABACKUPSA", "backups-secret-a");
+    let b = S3sServer::start("AKIABACKUPSB", "backups-secret-b");
+    let ferry = Ferry::new();
+    alias(&ferry, "a", &a);
+    alias(&ferry, "b", &b);
+    ferry.ok(&["mb", "a/milvus"]);
+    ferry.ok(&["mb", "b/copy"]);
+    let work = tempfile::tempdir().expect("work");
+    let local = work.path().join("backup");
+    let whole = Backup::generate(&Spec::small("nightly_1", Version::V0_5_3, 41));
+    whole.write(&local);
+    let partial = Backup::generate(&Spec::small("nightly_2", Version::V0_4_5, 42));
+    for (k, v) in partial.files().into_iter().skip(1) {
+        write_file(&local, &k, &v);
+    }
+    ferry.ok(&[
+        "cp",
+        "-r",
+        &format!("{}/", local.display()),
+        "a/milvus/backup/",
+    ]);
+    let state = work.path().join("state").display().to_string();
+    let (code, out, err) = ferry.run(&[
+        "mirror",
+        "--json",
+        "--backups",
+        "--state-dir",
+        &state,
+        "a/milvus/backup/",
+        "b/copy/backup/",
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let states = backup_states(&out);
+    assert_eq!(states["nightly_1"].0, "verified", "{states:?}");
+    assert_eq!(states["nightly_2"].0, "incomplete", "{states:?}");
+    whole_at(&b.root().join("copy/backup"), &whole).expect("whole at b");
+    assert!(
+        !b.root()
+            .join("copy/backup")
+            .join(partial.announce_key())
+            .exists()
+    );
+    let (code, out, err) = ferry.run(&[
+        "backups",
+        "verify",
+        "a/milvus/backup/",
+        "b/copy/backup/",
+        "nightly_1",
+    ]);
     assert_eq!(code, 0, "{out}\n{err}");
 }
