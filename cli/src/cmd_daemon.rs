@@ -107,10 +107,13 @@ fn job_lines(j: &Value, detail: bool) -> anyhow::Result<()> {
             if !detail && i >= 5 && b["state"] == "verified" {
                 continue;
             }
+            let state = match b["restore"]["state"].as_str() {
+                Some(r) => format!("{}, {r}", b["state"].as_str().unwrap_or("")),
+                None => b["state"].as_str().unwrap_or("").to_owned(),
+            };
             let mut line = format!(
-                "    {}  {}  {} objects ({}), {} segments, {} rows",
+                "    {}  {state}  {} objects ({}), {} segments, {} rows",
                 b["name"].as_str().unwrap_or(""),
-                b["state"].as_str().unwrap_or(""),
                 b["objects"].as_u64().unwrap_or(0),
                 output::human_size(b["bytes"].as_u64().unwrap_or(0)),
                 b["segments"].as_u64().unwrap_or(0),

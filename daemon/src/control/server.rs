@@ -147,6 +147,7 @@ pub fn backup_json(name: &str, r: &ferry_state::BackupRecord) -> serde_json::Val
     })
 }
 
+/// A job's backups, each with its restore (state, id, detail) when it has one.
 fn backup_list(d: &Daemon, j: &crate::jobs::Job) -> Result<serde_json::Value, Response> {
     let list = j.backups(&d.shared.manifest).map_err(|e| {
         error(
@@ -154,8 +155,23 @@ fn backup_list(d: &Daemon, j: &crate::jobs::Job) -> Result<serde_json::Value, Re
             format!("reading the manifest: {e}"),
         )
     })?;
+    let restores: std::collections::HashMap<String, ferry_state::RestoreRecord> = j
+        .restorer()
+        .and_then(|r| r.list().ok())
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
     Ok(serde_json::Value::Array(
-        list.iter().map(|(n, r)| backup_json(n, r)).collect(),
+        list.iter()
+            .map(|(n, r)| {
+                let mut v = backup_json(n, r);
+                if let Some(rec) = restores.get(n) {
+                    v["restore"] =
+                        json!({"id": rec.id, "state": rec.state.as_str(), "detail": rec.detail});
+                }
+                v
+            })
+            .collect(),
     ))
 }
 

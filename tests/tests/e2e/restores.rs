@@ -126,6 +126,10 @@ fn an_exec_trigger_fires_once_per_backup_with_the_right_argv_across_restarts() {
         })
     });
     assert!(s.restore_of("weekly_1").is_none());
+    let (code, out, err) = s.ferry(&["status", "bk"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("nightly_1  verified, restored"), "{out}");
+    assert!(out.contains("weekly_1  verified  "), "{out}");
     assert!(
         s.d.log().contains("restore output"),
         "output captured to the log"
