@@ -112,6 +112,18 @@ impl Ferry {
         )
     }
 
+    /// `ferry alias set NAME` for an in-process S3 server.
+    pub fn alias(&self, name: &str, server: &s3s_server::S3sServer) {
+        self.ok(&[
+            "alias",
+            "set",
+            name,
+            &server.url(),
+            server.access_key(),
+            server.secret_key(),
+        ]);
+    }
+
     /// Runs `ferry ARGS`, which must succeed; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let (code, out, err) = self.run(args);

@@ -130,14 +130,33 @@ pub fn auto_request(
     if !cfg.backups.as_ref().is_some_and(|f| f.is_match(name)) {
         return None;
     }
-    Some(RestoreRecord {
-        id: restore_id(job, name, &backup.backup_id, 0),
-        backup_id: backup.backup_id.clone(),
+    Some(requested(
+        restore_id(job, name, &backup.backup_id, 0),
+        backup.backup_id.clone(),
+        RestoreOrigin::Config,
+        cfg.suffix.clone(),
+        cfg.renames.clone(),
+        0,
+    ))
+}
+
+/// A new restore request, not fired yet.
+fn requested(
+    id: String,
+    backup_id: String,
+    origin: RestoreOrigin,
+    suffix: Option<String>,
+    renames: Vec<(String, String)>,
+    attempts: u32,
+) -> RestoreRecord {
+    RestoreRecord {
+        id,
+        backup_id,
         state: RestoreState::Requested,
-        origin: RestoreOrigin::Config,
-        suffix: cfg.suffix.clone(),
-        renames: cfg.renames.clone(),
-        attempts: 0,
+        origin,
+        suffix,
+        renames,
+        attempts,
         requested_ms: now_ms(),
         fired_ms: None,
         ended_ms: None,
@@ -145,7 +164,7 @@ pub fn auto_request(
         pid: None,
         progress: 0,
         detail: String::new(),
-    })
+    }
 }
 
 /// Fills an argv template. Each element is substituted as a whole string: a backup name
@@ -456,30 +475,21 @@ impl Restorer {
         }
         let backup_id = backup.map(|b| b.backup_id).unwrap_or_default();
         let retries = old.as_ref().map_or(0, |o| o.attempts);
-        let rec = RestoreRecord {
-            id: restore_id(&self.job, name, &backup_id, retries),
+        let mut rec = requested(
+            restore_id(&self.job, name, &backup_id, retries),
             backup_id,
-            state: RestoreState::Requested,
-            origin: RestoreOrigin::Manual,
-            suffix: suffix.or_else(|| cfg.suffix.clone()),
-            renames: if renames.is_empty() {
+            RestoreOrigin::Manual,
+            suffix.or_else(|| cfg.suffix.clone()),
+            if renames.is_empty() {
                 cfg.renames.clone()
             } else {
                 renames
             },
-            attempts: retries,
-            requested_ms: now_ms(),
-            fired_ms: None,
-            ended_ms: None,
-            next_try_ms: None,
-            pid: None,
-            progress: 0,
-            detail: if verified {
-                String::new()
-            } else {
-                "waiting for the backup to be verified at the target".into()
-            },
-        };
+            retries,
+        );
+        if !verified {
+            rec.detail = "waiting for the backup to be verified at the target".into();
+        }
         self.save(name, &rec)?;
         self.wake();
         Ok(rec)

@@ -8,17 +8,6 @@ use ferry_tests::milvus::{Backup, Spec, Version, write_file};
 use ferry_tests::s3s_server::S3sServer;
 use ferry_tests::{Ferry, Ferryd, free_port, wait_for};
 
-fn alias(ferry: &Ferry, name: &str, s: &S3sServer) {
-    ferry.ok(&[
-        "alias",
-        "set",
-        name,
-        &s.url(),
-        s.access_key(),
-        s.secret_key(),
-    ]);
-}
-
 fn records(out: &str) -> Vec<serde_json::Value> {
     out.lines()
         .filter_map(|l| serde_json::from_str(l).ok())
@@ -83,7 +72,7 @@ fn whole_at(root: &Path, b: &Backup) -> Result<(), String> {
 fn mirror_announces_only_whole_backups_with_backup_meta_last() {
     let srv = S3sServer::start("AKIABACKUPS1", "backups-secret-1");
     let ferry = Ferry::new();
-    alias(&ferry, "t", &srv);
+    ferry.alias("t", &srv);
     ferry.ok(&["mb", "t/dst"]);
     let work = tempfile::tempdir().expect("work");
     let src = work.path().join("src/backup");
@@ -469,7 +458,7 @@ fn ferryd_never_shows_backup_meta_at_the_target_before_the_backup_is_whole() {
 fn a_backup_with_a_binlog_beyond_the_part_size_goes_multipart_and_verifies() {
     let srv = S3sServer::start("AKIABACKUPS3", "backups-secret-3");
     let ferry = Ferry::new();
-    alias(&ferry, "t", &srv);
+    ferry.alias("t", &srv);
     ferry.ok(&["mb", "t/dst"]);
     let work = tempfile::tempdir().expect("work");
     let src = work.path().join("backup");
@@ -528,8 +517,8 @@ fn backups_go_whole_from_one_s3_server_to_another() {
     let a = S3sServer::start("AKIABACKUPSA", "backups-secret-a");
     let b = S3sServer::start("AKIABACKUPSB", "backups-secret-b");
     let ferry = Ferry::new();
-    alias(&ferry, "a", &a);
-    alias(&ferry, "b", &b);
+    ferry.alias("a", &a);
+    ferry.alias("b", &b);
     ferry.ok(&["mb", "a/milvus"]);
     ferry.ok(&["mb", "b/copy"]);
     let work = tempfile::tempdir().expect("work");

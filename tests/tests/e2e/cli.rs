@@ -23,24 +23,13 @@ fn make_tree(root: &Path) {
     }
 }
 
-fn alias(ferry: &Ferry, name: &str, server: &S3sServer) {
-    ferry.ok(&[
-        "alias",
-        "set",
-        name,
-        &server.url(),
-        server.access_key(),
-        server.secret_key(),
-    ]);
-}
-
 #[test]
 fn cp_recursive_local_to_s3_to_other_s3_to_local_is_byte_identical() {
     let a_srv = S3sServer::start("AKIAAAAA", "secret-a-0123456789");
     let b_srv = S3sServer::start("AKIABBBB", "secret-b-9876543210");
     let ferry = Ferry::new();
-    alias(&ferry, "a", &a_srv);
-    alias(&ferry, "b", &b_srv);
+    ferry.alias("a", &a_srv);
+    ferry.alias("b", &b_srv);
     ferry.ok(&["mb", "a/bucket"]);
     ferry.ok(&["mb", "b/other"]);
 
@@ -128,7 +117,7 @@ fn cp_recursive_local_to_s3_to_other_s3_to_local_is_byte_identical() {
 fn single_objects_follow_mc_destination_rules() {
     let srv = S3sServer::start("AKIASINGLE", "single-secret-key");
     let ferry = Ferry::new();
-    alias(&ferry, "s", &srv);
+    ferry.alias("s", &srv);
     ferry.ok(&["mb", "s/bkt"]);
     let work = tempfile::tempdir().expect("work");
     let f = work.path().join("f.bin");

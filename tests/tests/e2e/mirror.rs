@@ -77,20 +77,9 @@ impl Env {
 fn server_env(access_key: &str, secret_key: &str) -> (S3sServer, Env) {
     let srv = S3sServer::start(access_key, secret_key);
     let env = Env::new();
-    alias(&env.ferry, "t", &srv);
+    env.ferry.alias("t", &srv);
     env.ferry.ok(&["mb", "t/dst"]);
     (srv, env)
-}
-
-fn alias(ferry: &Ferry, name: &str, s: &S3sServer) {
-    ferry.ok(&[
-        "alias",
-        "set",
-        name,
-        &s.url(),
-        s.access_key(),
-        s.secret_key(),
-    ]);
 }
 
 #[test]
@@ -188,8 +177,8 @@ fn s3_to_other_s3_mirror_no_op_sends_nothing_to_the_target() {
     let a = S3sServer::start("AKIAMIRRORA", "mirror-secret-a");
     let b = S3sServer::start("AKIAMIRRORB", "mirror-secret-b");
     let env = Env::new();
-    alias(&env.ferry, "a", &a);
-    alias(&env.ferry, "b", &b);
+    env.ferry.alias("a", &a);
+    env.ferry.alias("b", &b);
     env.ferry.ok(&["mb", "a/src"]);
     env.ferry.ok(&["mb", "b/dst"]);
     let local = env.work.path().join("seed");
