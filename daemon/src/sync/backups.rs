@@ -61,14 +61,27 @@ struct Seen {
 }
 
 impl Gate {
-    /// Notes a key of the walk and what was planned for it.
-    pub(crate) fn observe(&self, rel: &str, action: &Action) {
+    /// Updates the backup `rel` belongs to (no allocation once the backup is known: keys of
+    /// one backup come one after the other, and this runs for every key of the walk).
+    fn mark(&self, rel: &str, f: impl FnOnce(&mut Seen)) {
         let Some(part) = Part::of(rel) else { return };
-        let dirty = !matches!(action, Action::Skip);
-        if let Ok(mut seen) = self.seen.lock() {
-            let s = seen.entry(part.name().to_owned()).or_default();
-            s.dirty |= dirty;
+        let Ok(mut seen) = self.seen.lock() else {
+            return;
+        };
+        match seen.get_mut(part.name()) {
+            Some(s) => f(s),
+            None => f(seen.entry(part.name().to_owned()).or_default()),
         }
+    }
+
+    /// Notes a key of the walk (its backup exists at the source).
+    pub(crate) fn see(&self, rel: &str) {
+        self.mark(rel, |_| {});
+    }
+
+    /// Notes a key something is done for (a copy, a check, a held meta file, a deletion).
+    pub(crate) fn touch(&self, rel: &str) {
+        self.mark(rel, |s| s.dirty = true);
     }
 
     /// Whether the walk's work for `rel` is held back until its backup is settled.
@@ -78,12 +91,10 @@ impl Gate {
 
     /// Notes a failed object.
     pub(crate) fn failed(&self, rel: &str) {
-        let Some(part) = Part::of(rel) else { return };
-        if let Ok(mut seen) = self.seen.lock() {
-            let s = seen.entry(part.name().to_owned()).or_default();
+        self.mark(rel, |s| {
             s.dirty = true;
             s.failed = true;
-        }
+        });
     }
 
     fn snapshot(&self) -> BTreeMap<String, Seen> {

@@ -365,6 +365,17 @@ pub enum Action {
     },
 }
 
+impl Action {
+    /// The key it concerns (`None` for a skip).
+    pub fn rel(&self) -> Option<&str> {
+        match self {
+            Action::Run(w) => Some(w.rel()),
+            Action::Delete { rel } | Action::Forget { rel } => Some(rel),
+            Action::Skip => None,
+        }
+    }
+}
+
 fn ms(t: &DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
@@ -699,9 +710,11 @@ fn walk_actions<'a>(
                 let Some(gate) = gate else {
                     return Some((plan(entry, verify), w));
                 };
-                let rel = entry.rel.clone();
+                gate.see(&entry.rel);
                 let action = plan(entry, verify);
-                gate.observe(&rel, &action);
+                if let Some(rel) = action.rel() {
+                    gate.touch(rel);
+                }
                 Some((action, w))
             }
             Err(e) => {
@@ -917,17 +930,20 @@ pub async fn mirror_keys(
     let mut planned = Vec::with_capacity(entries.len());
     for (rel, meta) in entries {
         let row = manifest.object(pair, &rel)?;
+        if let Some(gate) = &gate {
+            gate.see(&rel);
+        }
         let action = plan(
             Entry {
-                rel: rel.clone(),
+                rel,
                 source: Some(meta),
                 row,
                 target: TargetState::Unknown,
             },
             false,
         );
-        if let Some(gate) = &gate {
-            gate.observe(&rel, &action);
+        if let (Some(gate), Some(rel)) = (&gate, action.rel()) {
+            gate.touch(rel);
         }
         planned.push(action);
     }
