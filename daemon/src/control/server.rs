@@ -457,12 +457,7 @@ async fn restore_retry(State(d): State<Arc<Daemon>>, Path(id): Path<String>) -> 
     for j in &d.jobs {
         let Some(r) = j.restorer() else { continue };
         match r.retry(&id) {
-            Ok(Some(rec)) => {
-                let backup = r
-                    .list()
-                    .ok()
-                    .and_then(|l| l.into_iter().find(|(_, x)| x.id == rec.id).map(|(b, _)| b))
-                    .unwrap_or_default();
+            Ok(Some((backup, rec))) => {
                 return (
                     StatusCode::ACCEPTED,
                     axum::Json(restore_json(j.name(), &backup, &rec)),

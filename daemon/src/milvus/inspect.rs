@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use futures::TryStreamExt;
 
-use super::layout::{BackupMeta, Completeness, Generation, MetaError, MetaFile, Part};
+use super::layout::{BackupMeta, Completeness, Generation, MetaError, MetaFile};
 use crate::backend::{Error, ListEntry, ListOptions, ObjectStoreExt};
 use crate::sync::mirror::Side;
 
@@ -30,26 +30,33 @@ impl std::fmt::Display for ReadMeta {
     }
 }
 
-/// Reads and parses backup `name`'s meta under `side` for its generation.
-pub async fn read_meta(side: &Side, name: &str, g: Generation) -> Result<BackupMeta, ReadMeta> {
-    let read = |file: MetaFile| async move {
-        let rel = format!("{name}/{}", file.rel());
-        let key = side.key(&rel);
-        let head = side
-            .store
-            .head(&key)
-            .await
-            .map_err(|e| ReadMeta::Store(side.display(&rel), e))?;
-        if head.size > MAX_META {
-            return Err(ReadMeta::Meta(MetaError::Invalid {
-                file: file.rel(),
-                what: format!("{} bytes: larger than any meta file ferry reads", head.size),
-            }));
+/// Reads and parses backup `name`'s meta under `side` for its generation. `size_of` gives
+/// each meta file's size from the listing the caller already made (no HEAD per file); the
+/// files are read whole, so an absurd size is refused before reading.
+pub async fn read_meta(
+    side: &Side,
+    name: &str,
+    g: Generation,
+    size_of: impl Fn(MetaFile) -> Option<u64>,
+) -> Result<BackupMeta, ReadMeta> {
+    let read = |file: MetaFile| {
+        let size = size_of(file);
+        async move {
+            let rel = format!("{name}/{}", file.rel());
+            if size.is_some_and(|s| s > MAX_META) {
+                return Err(ReadMeta::Meta(MetaError::Invalid {
+                    file: file.rel(),
+                    what: format!(
+                        "{} bytes: larger than any meta file ferry reads",
+                        size.unwrap_or(0)
+                    ),
+                }));
+            }
+            side.store
+                .get_bytes(&side.key(&rel))
+                .await
+                .map_err(|e| ReadMeta::Store(side.display(&rel), e))
         }
-        side.store
-            .get_bytes(&key)
-            .await
-            .map_err(|e| ReadMeta::Store(side.display(&rel), e))
     };
     match g {
         Generation::Full | Generation::ChannelCp => {
@@ -164,7 +171,7 @@ pub async fn inspect(side: &Side, name: &str) -> Result<BackupView, Error> {
         }
         view.objects += 1;
         view.bytes += m.size;
-        if let Some(Part::Meta { file, .. }) = Part::of(&format!("{name}/{within}")) {
+        if let Some(file) = within.strip_prefix("meta/").and_then(MetaFile::from_name) {
             present.push(file);
         }
         sizes.insert(within.to_owned(), m.size);
@@ -177,7 +184,7 @@ pub async fn inspect(side: &Side, name: &str) -> Result<BackupView, Error> {
         }
     };
     view.generation = Some(generation);
-    let meta = match read_meta(side, name, generation).await {
+    let meta = match read_meta(side, name, generation, |f| sizes.get(&f.rel()).copied()).await {
         Ok(m) => m,
         Err(ReadMeta::Store(_, e)) => return Err(e),
         Err(e @ ReadMeta::Meta(_)) => {

@@ -70,7 +70,8 @@ impl MetaFile {
         format!("meta/{}", self.file_name())
     }
 
-    fn from_name(name: &str) -> Option<MetaFile> {
+    /// The meta file with this name in `meta/`.
+    pub fn from_name(name: &str) -> Option<MetaFile> {
         MetaFile::ALL.into_iter().find(|m| m.file_name() == name)
     }
 }

@@ -495,8 +495,9 @@ impl Restorer {
         Ok(rec)
     }
 
-    /// Puts a failed restore back in the queue (`ferry restore retry ID`).
-    pub fn retry(&self, id: &str) -> Result<Option<RestoreRecord>, RestoreError> {
+    /// Puts a failed restore back in the queue (`ferry restore retry ID`); returns its backup's
+    /// name and the new record, `None` when no restore of this job has that id.
+    pub fn retry(&self, id: &str) -> Result<Option<(String, RestoreRecord)>, RestoreError> {
         let Some((name, mut rec)) = self
             .manifest
             .restores(self.pair)?
@@ -519,7 +520,7 @@ impl Restorer {
         rec.detail = format!("retried by hand (was {id})");
         self.save(&name, &rec)?;
         self.wake();
-        Ok(Some(rec))
+        Ok(Some((name, rec)))
     }
 
     /// The job's restores, by backup name.

@@ -423,7 +423,11 @@ async fn settle_one(
     };
 
     // 2. Its meta, and its data against the meta.
-    let meta = match read_meta(ctx.src, name, generation).await {
+    let meta = match read_meta(ctx.src, name, generation, |f| {
+        by_file.get(&f).map(|m| m.size)
+    })
+    .await
+    {
         Ok(m) => m,
         Err(ReadMeta::Store(path, e)) => {
             return Ok(Outcome::new(
