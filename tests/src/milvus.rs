@@ -114,6 +114,20 @@ impl Backup {
                 };
                 let rows = rng.u64(100..100_000);
                 rows_total += rows;
+                // Where milvus-backup puts a log (`tail`: `<field>/<log>` or `<log>`) and the
+                // meta entry naming it (log_path is the key in Milvus's own bucket).
+                let key = |kind: &str, tail: &str| match v {
+                    Version::V0_3_0 => format!("{name}/binlogs/{kind}/{coll}/{part}/{seg}/{tail}"),
+                    _ => format!("{name}/binlogs/{kind}/{coll}/{part}/{group}/{seg}/{tail}"),
+                };
+                let entry = |kind: &str, tail: &str, size: u64, log_id: u64| {
+                    let mut e = json!({"log_path": format!("files/{kind}/{coll}/{part}/{seg}/{tail}"),
+                        "log_size": size});
+                    if v != Version::V0_3_0 {
+                        e["log_id"] = json!(log_id);
+                    }
+                    e
+                };
                 let mut binlogs = Vec::new();
                 let mut seg_size = 0u64;
                 for f in 0..spec.fields {
@@ -122,48 +136,27 @@ impl Backup {
                     let bytes = blob(&mut rng);
                     let size = bytes.len() as u64;
                     seg_size += size;
-                    let key = match v {
-                        Version::V0_3_0 => {
-                            format!(
-                                "{name}/binlogs/insert_log/{coll}/{part}/{seg}/{field}/{log_id}"
-                            )
-                        }
+                    let tail = format!("{field}/{log_id}");
+                    let path = match v {
                         Version::Snapshot => {
                             format!("{name}/bundle/{coll}/{seg}/{field}/{log_id}.parquet")
                         }
-                        _ => format!(
-                            "{name}/binlogs/insert_log/{coll}/{part}/{group}/{seg}/{field}/{log_id}"
-                        ),
+                        _ => key("insert_log", &tail),
                     };
-                    data.push((key, bytes));
-                    let log_path = format!("files/insert_log/{coll}/{part}/{seg}/{field}/{log_id}");
-                    let mut entry = json!({"log_path": log_path, "log_size": size, "entries_num": rows,
-                        "timestamp_from": ts - 1000, "timestamp_to": ts});
-                    if v != Version::V0_3_0 {
-                        entry["log_id"] = json!(log_id);
-                    }
-                    binlogs.push(json!({"fieldID": field, "binlogs": [entry]}));
+                    data.push((path, bytes));
+                    let mut e = entry("insert_log", &tail, size, log_id);
+                    e["entries_num"] = json!(rows);
+                    e["timestamp_from"] = json!(ts - 1000);
+                    e["timestamp_to"] = json!(ts);
+                    binlogs.push(json!({"fieldID": field, "binlogs": [e]}));
                 }
                 if let (Some(big), 0, 0, false) = (spec.big, c, s, v == Version::Snapshot) {
                     log_id += 1;
-                    let field = 199;
-                    let key = match v {
-                        Version::V0_3_0 => {
-                            format!(
-                                "{name}/binlogs/insert_log/{coll}/{part}/{seg}/{field}/{log_id}"
-                            )
-                        }
-                        _ => format!(
-                            "{name}/binlogs/insert_log/{coll}/{part}/{group}/{seg}/{field}/{log_id}"
-                        ),
-                    };
-                    sparse.push((key, big));
+                    let tail = format!("199/{log_id}");
+                    sparse.push((key("insert_log", &tail), big));
                     seg_size += big;
-                    let mut entry = json!({"log_path": format!("files/insert_log/{coll}/{part}/{seg}/{field}/{log_id}"), "log_size": big});
-                    if v != Version::V0_3_0 {
-                        entry["log_id"] = json!(log_id);
-                    }
-                    binlogs.push(json!({"fieldID": field, "binlogs": [entry]}));
+                    let e = entry("insert_log", &tail, big, log_id);
+                    binlogs.push(json!({"fieldID": 199, "binlogs": [e]}));
                 }
                 // One delta log on every other segment.
                 let mut deltalogs = Vec::new();
@@ -172,20 +165,9 @@ impl Backup {
                     let bytes = blob(&mut rng);
                     let size = bytes.len() as u64;
                     seg_size += size;
-                    let key = match v {
-                        Version::V0_3_0 => {
-                            format!("{name}/binlogs/delta_log/{coll}/{part}/{seg}/{log_id}")
-                        }
-                        _ => {
-                            format!("{name}/binlogs/delta_log/{coll}/{part}/{group}/{seg}/{log_id}")
-                        }
-                    };
-                    data.push((key, bytes));
-                    let mut entry = json!({"log_path": format!("files/delta_log/{coll}/{part}/{seg}/{log_id}"), "log_size": size});
-                    if v != Version::V0_3_0 {
-                        entry["log_id"] = json!(log_id);
-                    }
-                    deltalogs.push(json!({"binlogs": [entry]}));
+                    let tail = log_id.to_string();
+                    data.push((key("delta_log", &tail), bytes));
+                    deltalogs.push(json!({"binlogs": [entry("delta_log", &tail, size, log_id)]}));
                 }
                 size_total += seg_size;
                 let mut segment = json!({
