@@ -19,6 +19,7 @@ const MIB: usize = 1024 * 1024;
 /// Runs every check.
 pub async fn run_all(store: &dyn ObjectStore) {
     put_get_head_overwrite(store).await;
+    put_hashed_stores_the_bytes(store).await;
     ranged_get(store).await;
     list_order_delimiter_start_after(store).await;
     pagination(store, 1100).await;
@@ -93,6 +94,22 @@ pub async fn put_get_head_overwrite(store: &dyn ObjectStore) {
         second
     );
     assert_eq!(store.head(key).await.expect("head").size, 1234);
+}
+
+/// A put with its SHA-256 supplied stores exactly those bytes (0 bytes too).
+pub async fn put_hashed_stores_the_bytes(store: &dyn ObjectStore) {
+    use sha2::Digest;
+    for (key, body) in [
+        ("hashed/one", data(3, 70_001)),
+        ("hashed/empty", Vec::new()),
+    ] {
+        let sha: [u8; 32] = sha2::Sha256::digest(&body).into();
+        store
+            .put_hashed(key, Bytes::from(body.clone()), sha)
+            .await
+            .unwrap_or_else(|e| panic!("{store}: put_hashed {key}: {e}"));
+        assert_eq!(store.get_bytes(key).await.expect("get"), body, "{key}");
+    }
 }
 
 /// Byte ranges, including the last byte and an empty range.

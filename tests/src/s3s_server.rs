@@ -44,6 +44,10 @@ impl S3sServer {
         let service = b.build();
         let requests = Arc::new(AtomicU64::new(0));
         let counter = requests.clone();
+        // For benchmarks: FERRY_TEST_S3_LOG=1 prints one line per connection and per request
+        // (method and path) to stderr, so requests can be counted by kind.
+        let log = std::env::var_os("FERRY_TEST_S3_LOG").is_some();
+        let headers = std::env::var_os("FERRY_TEST_S3_LOG").is_some_and(|v| v == "headers");
 
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -62,10 +66,19 @@ impl S3sServer {
                     loop {
                         tokio::select! {
                             accepted = listener.accept() => {
-                                let Ok((socket, _)) = accepted else { continue };
+                                let Ok((socket, peer)) = accepted else { continue };
+                                if log {
+                                    eprintln!("CONN {peer}");
+                                }
                                 let (service, counter) = (service.clone(), counter.clone());
-                                let counted = hyper::service::service_fn(move |req| {
+                                let counted = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                                     counter.fetch_add(1, Ordering::SeqCst);
+                                    if log {
+                                        eprintln!("{} {}", req.method(), req.uri());
+                                        if headers {
+                                            eprintln!("  {:?}", req.headers());
+                                        }
+                                    }
                                     hyper::service::Service::call(&service, req)
                                 });
                                 let conn = http.serve_connection(TokioIo::new(socket), counted).into_owned();

@@ -165,6 +165,15 @@ pub trait ObjectStore: fmt::Debug + fmt::Display + Send + Sync + 'static {
     /// Writes a whole object in one request. For large objects use [`ObjectStoreExt::put_stream`].
     async fn put(&self, key: &str, payload: Bytes) -> Result<PutResult>;
 
+    /// [`ObjectStore::put`] of a payload whose SHA-256 the caller has already computed. A store
+    /// that signs payloads (S3 SigV4) sends this hash instead of hashing the body again, and
+    /// the server, which checks the body against it, then proves it received exactly these
+    /// bytes. Others ignore it.
+    async fn put_hashed(&self, key: &str, payload: Bytes, sha256: [u8; 32]) -> Result<PutResult> {
+        let _ = sha256;
+        self.put(key, payload).await
+    }
+
     /// Starts a multipart upload. Parts may be uploaded concurrently; nothing is visible until
     /// [`MultipartUpload::complete`].
     async fn put_multipart(&self, key: &str) -> Result<Box<dyn MultipartUpload>>;

@@ -575,6 +575,33 @@ async fn complete_upload(
     })
 }
 
+/// Signs a request with a payload hash computed earlier (lowercase hex SHA-256 of the body)
+/// instead of letting the SDK hash the body again: the hash ferry computes anyway for its
+/// manifest goes into `x-amz-content-sha256`, and the server verifies the body against it.
+/// An override already chosen by the SDK (streaming checksum trailers) is left alone.
+#[derive(Debug)]
+struct PrecomputedPayloadHash(String);
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for PrecomputedPayloadHash {
+    fn name(&self) -> &'static str {
+        "PrecomputedPayloadHash"
+    }
+
+    fn modify_before_signing(
+        &self,
+        _context: &mut aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> std::result::Result<(), BoxError> {
+        use aws_runtime::auth::PayloadSigningOverride;
+        if cfg.load::<PayloadSigningOverride>().is_none() {
+            cfg.interceptor_state()
+                .store_put(PayloadSigningOverride::Precomputed(self.0.clone()));
+        }
+        Ok(())
+    }
+}
+
 /// Where a listing continues.
 enum Cursor {
     Start(Option<String>),
@@ -584,6 +611,36 @@ enum Cursor {
 }
 
 impl S3Store {
+    async fn put_object(
+        &self,
+        key: &str,
+        payload: Bytes,
+        sha256: Option<[u8; 32]>,
+    ) -> Result<PutResult> {
+        let len = payload.len() as i64;
+        let req = self
+            .client()
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_length(len)
+            .body(SdkByteStream::from(payload));
+        let out = match sha256 {
+            Some(h) => {
+                req.customize()
+                    .interceptor(PrecomputedPayloadHash(hex::encode(h)))
+                    .send()
+                    .await
+            }
+            None => req.send().await,
+        }
+        .map_err(|e| map_sdk(self.path(key), e))?;
+        Ok(PutResult {
+            e_tag: unquote(out.e_tag()),
+            version: out.version_id().map(str::to_owned),
+        })
+    }
+
     async fn list_page(
         &self,
         prefix: &str,
@@ -779,21 +836,11 @@ impl ObjectStore for S3Store {
     }
 
     async fn put(&self, key: &str, payload: Bytes) -> Result<PutResult> {
-        let len = payload.len() as i64;
-        let out = self
-            .client()
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_length(len)
-            .body(SdkByteStream::from(payload))
-            .send()
-            .await
-            .map_err(|e| map_sdk(self.path(key), e))?;
-        Ok(PutResult {
-            e_tag: unquote(out.e_tag()),
-            version: out.version_id().map(str::to_owned),
-        })
+        self.put_object(key, payload, None).await
+    }
+
+    async fn put_hashed(&self, key: &str, payload: Bytes, sha256: [u8; 32]) -> Result<PutResult> {
+        self.put_object(key, payload, Some(sha256)).await
     }
 
     async fn put_multipart(&self, key: &str) -> Result<Box<dyn MultipartUpload>> {

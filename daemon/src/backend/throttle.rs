@@ -110,6 +110,10 @@ impl ObjectStore for ThrottledStore {
         self.inner.put(key, payload).await
     }
 
+    async fn put_hashed(&self, key: &str, payload: Bytes, sha256: [u8; 32]) -> Result<PutResult> {
+        self.inner.put_hashed(key, payload, sha256).await
+    }
+
     async fn put_multipart(&self, key: &str) -> Result<Box<dyn MultipartUpload>> {
         self.inner.put_multipart(key).await
     }

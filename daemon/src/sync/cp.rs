@@ -260,8 +260,8 @@ pub fn jobs(src: &Source, dst: &Target) -> BoxStream<'static, Result<CopyJob, Er
             let prefix_len = prefix.len();
             let src_store = src.store.clone();
             let dst_store = dst.store.clone();
-            src.store
-                .list(prefix, ListOptions::default())
+            let listing = src.store.list(prefix, ListOptions::default());
+            super::pipeline::prefetch(listing, super::pipeline::LIST_AHEAD)
                 .try_filter_map(move |entry| {
                     let job = match entry {
                         backend::ListEntry::Object(meta) => Some(CopyJob {
@@ -305,7 +305,8 @@ pub struct CopyReport {
 }
 
 /// Copies every job, `workers` at a time, and reports each as it finishes. Listing goes on
-/// while earlier objects are copied.
+/// while earlier objects are copied. Each copy runs as its own task, so hashing and request
+/// signing spread over the runtime's threads.
 pub fn run(
     jobs: BoxStream<'static, Result<CopyJob, Error>>,
     options: CpOptions,
@@ -326,38 +327,43 @@ pub fn run(
                     };
                 }
             };
-            let (source, target) = (job.source_display(), job.target_display());
+            let (source, target, size) = (job.source_display(), job.target_display(), job.size);
             if options.dry_run {
                 return CopyReport {
                     source,
                     target,
-                    size: job.size,
+                    size,
                     result: Ok(None),
                 };
             }
-            match transfer::copy_object(
-                &*job.src,
-                &job.src_key,
-                job.size,
-                &*job.dst,
-                &job.dst_key,
-                &options.transfer,
-                None,
-            )
-            .await
-            {
-                Ok(transfer::Copied { method, size, .. }) => CopyReport {
-                    source,
-                    target,
+            let copy = tokio::spawn(async move {
+                transfer::copy_object(
+                    &*job.src,
+                    &job.src_key,
+                    job.size,
+                    &*job.dst,
+                    &job.dst_key,
+                    &options.transfer,
+                    None,
+                )
+                .await
+            });
+            let (size, result) = match copy.await {
+                Ok(Ok(transfer::Copied { method, size, .. })) => (size, Ok(Some(method))),
+                Ok(Err(e)) => (size, Err(e)),
+                Err(e) => (
                     size,
-                    result: Ok(Some(method)),
-                },
-                Err(e) => CopyReport {
-                    source,
-                    target,
-                    size: job.size,
-                    result: Err(e),
-                },
+                    Err(Error::Generic {
+                        path: source.clone(),
+                        source: Box::new(e),
+                    }),
+                ),
+            };
+            CopyReport {
+                source,
+                target,
+                size,
+                result,
             }
         }
     })

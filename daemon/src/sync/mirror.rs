@@ -40,6 +40,7 @@ use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 
 use super::backups::{self, Gate};
+use super::pipeline::{LIST_AHEAD, prefetch};
 use super::transfer::{self, Method, TransferConfig, UploadJournal};
 use crate::backend::error::{display_chain, msg};
 use crate::backend::{Error, ListEntry, ListOptions, ObjectMeta, ObjectStore};
@@ -755,11 +756,17 @@ pub async fn mirror(
 
     let listed = AtomicU64::new(0);
     let failure: Mutex<Option<WalkError>> = Mutex::new(None);
-    let target = summary
-        .target_listed
-        .then(|| dst.store.list(&dst.prefix, ListOptions::default()));
+    let target = summary.target_listed.then(|| {
+        prefetch(
+            dst.store.list(&dst.prefix, ListOptions::default()),
+            LIST_AHEAD,
+        )
+    });
     let walk = Walk {
-        source: src.store.list(&src.prefix, ListOptions::default()),
+        source: prefetch(
+            src.store.list(&src.prefix, ListOptions::default()),
+            LIST_AHEAD,
+        ),
         dst_done: target.is_none(),
         target,
         manifest,

@@ -14,4 +14,5 @@ mod backups;
 pub mod cp;
 pub mod diff;
 pub mod mirror;
+pub mod pipeline;
 pub mod transfer;

@@ -141,10 +141,50 @@ async fn copy_once(
     }
     let got = src.get(src_key, GetOptions::default()).await?;
     let moved = got.meta.size;
+    if moved > config.upload.multipart_threshold {
+        // Grew since it was listed: stream it through a multipart upload, hashing on the way.
+        return copy_streamed(got.body, moved, dst, dst_key, config).await;
+    }
+    // One request: read it whole (within the memory budget), hash it, and hand the hash to
+    // the target so that the request is signed with it rather than hashed a second time.
+    let _permit = config.upload.budget.reserve(moved).await;
+    let data = read_exact(got.body, moved, &format!("{src}/{src_key}")).await?;
+    let sha = sha256_of(&data, dst_key).await?;
+    let put = dst.put_hashed(dst_key, data, sha).await?;
+    Ok(Copied {
+        method: Method::Streamed,
+        size: moved,
+        sha256: Some(sha),
+        e_tag: put.e_tag,
+        version: put.version,
+    })
+}
+
+/// SHA-256 of a buffer; past 1 MiB on a blocking thread, off the async workers.
+async fn sha256_of(data: &bytes::Bytes, path: &str) -> Result<[u8; 32], Error> {
+    if data.len() <= 1 << 20 {
+        return Ok(Sha256::digest(data).into());
+    }
+    let data = data.clone();
+    tokio::task::spawn_blocking(move || Sha256::digest(&data).into())
+        .await
+        .map_err(|e| Error::Generic {
+            path: path.to_owned(),
+            source: Box::new(e),
+        })
+}
+
+/// A body cut into a multipart upload by [`ObjectStoreExt::put_stream`], hashed as it passes.
+async fn copy_streamed(
+    body: crate::backend::ByteStream,
+    size: u64,
+    dst: &dyn ObjectStore,
+    dst_key: &str,
+    config: &TransferConfig,
+) -> Result<Copied, Error> {
     let hasher = Arc::new(Mutex::new(Sha256::new()));
     let h = hasher.clone();
-    let body = got
-        .body
+    let body = body
         .map_ok(move |chunk| {
             if let Ok(mut h) = h.lock() {
                 h.update(&chunk);
@@ -152,11 +192,11 @@ async fn copy_once(
             chunk
         })
         .boxed();
-    let put = dst.put_stream(dst_key, moved, body, &config.upload).await?;
+    let put = dst.put_stream(dst_key, size, body, &config.upload).await?;
     let sha = hasher.lock().map(|h| h.clone().finalize().into()).ok();
     Ok(Copied {
         method: Method::Streamed,
-        size: moved,
+        size,
         sha256: sha,
         e_tag: put.e_tag,
         version: put.version,

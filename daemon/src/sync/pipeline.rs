@@ -1,0 +1,72 @@
+//! Pipelining helpers: keep the next listing page coming while earlier objects are copied.
+
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use tokio::sync::mpsc;
+
+/// Drives `stream` on its own task, up to `depth` items ahead of the consumer.
+///
+/// A store listing yields pages of ~1000 keys with one request each; pulled lazily, every page
+/// boundary stalls the workers for a round trip (seconds on a slow server). Read ahead, the
+/// next page is already there. The task ends when the stream ends or the returned stream is
+/// dropped. Needs a Tokio runtime.
+pub fn prefetch<T: Send + 'static>(
+    mut stream: BoxStream<'static, T>,
+    depth: usize,
+) -> BoxStream<'static, T> {
+    let (tx, rx) = mpsc::channel(depth.max(1));
+    tokio::spawn(async move {
+        while let Some(item) = stream.next().await {
+            if tx.send(item).await.is_err() {
+                break;
+            }
+        }
+    });
+    futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|i| (i, rx)) }).boxed()
+}
+
+/// How far a listing is read ahead: two pages of S3's 1000.
+pub const LIST_AHEAD: usize = 2000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn prefetch_reads_ahead_and_keeps_order() {
+        let (seen_tx, mut seen_rx) = mpsc::unbounded_channel();
+        let source = futures::stream::iter(0..100u32)
+            .inspect(move |i| {
+                let _ = seen_tx.send(*i);
+            })
+            .boxed();
+        let mut s = prefetch(source, 10);
+        // Before anything is consumed, the producer has run ahead up to the depth.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let mut ahead = 0;
+        while seen_rx.try_recv().is_ok() {
+            ahead += 1;
+        }
+        assert!((10..=12).contains(&ahead), "read ahead {ahead}");
+        let all: Vec<u32> = (&mut s).collect().await;
+        assert_eq!(all, (0..100).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn dropping_the_consumer_stops_the_producer() {
+        let (seen_tx, mut seen_rx) = mpsc::unbounded_channel();
+        let source = futures::stream::iter(0..u32::MAX)
+            .inspect(move |i| {
+                let _ = seen_tx.send(*i);
+            })
+            .boxed();
+        let s = prefetch(source, 4);
+        drop(s);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let mut n = 0;
+        while seen_rx.try_recv().is_ok() {
+            n += 1;
+        }
+        assert!(n <= 6, "kept producing after the consumer left: {n}");
+    }
+}
