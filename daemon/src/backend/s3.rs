@@ -568,7 +568,7 @@ async fn complete_upload(
         )
         .send()
         .await
-        .map_err(|e| map_sdk(path, e))?;
+        .map_err(|e| map_upload_sdk(path, e))?;
     Ok(PutResult {
         e_tag: unquote(out.e_tag()),
         version: out.version_id().map(str::to_owned),
@@ -1075,7 +1075,10 @@ impl MultipartUpload for S3Upload {
             .body(SdkByteStream::from(data));
         let path = self.store.path(&self.key);
         Box::pin(async move {
-            let out = req.send().await.map_err(|e| map_sdk(path.clone(), e))?;
+            let out = req
+                .send()
+                .await
+                .map_err(|e| map_upload_sdk(path.clone(), e))?;
             let Some(etag) = out.e_tag() else {
                 return Err(Error::Generic {
                     path,
@@ -1171,6 +1174,25 @@ where
 {
     if err.code() == Some("NotImplemented") || status_of(&err) == Some(501) {
         return Error::NotSupported { path, operation };
+    }
+    map_sdk(path, err)
+}
+
+/// [`map_sdk`] for the requests of a multipart upload in progress: a server that no longer
+/// knows the upload (`NoSuchUpload`: it expired, was aborted, or the server lost it) makes the
+/// copy start over with a new upload, so it is transient here (elsewhere, e.g. when aborting,
+/// it means "already gone").
+fn map_upload_sdk<E>(path: String, err: SdkError<E, HttpResponse>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    if err.code() == Some("NoSuchUpload") {
+        return Error::Transient {
+            path,
+            source: msg(
+                "the server no longer knows this multipart upload (NoSuchUpload); the object is sent again",
+            ),
+        };
     }
     map_sdk(path, err)
 }
