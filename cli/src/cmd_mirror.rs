@@ -87,7 +87,8 @@ pub async fn run(ctx: &mut Ctx, a: MirrorArgs) -> anyhow::Result<Status> {
             "copied": summary.copied, "bytes": summary.bytes, "unchanged": summary.unchanged,
             "deleted": summary.deleted, "kept": summary.kept,
             "adopted": summary.adopted, "verified": summary.verified, "targetListed": summary.target_listed, "failed": summary.failed,
-            "sourceObjects": summary.source_objects, "dryRun": a.dry_run, "seconds": secs,
+            "sourceObjects": summary.source_objects, "backupsPending": summary.backups_pending,
+            "dryRun": a.dry_run, "seconds": secs,
         }))?;
     } else if !quiet {
         let rate = if secs > 0.0 {

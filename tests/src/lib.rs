@@ -2,6 +2,7 @@
 //! server, and helpers to run the real binaries.
 
 pub mod conformance;
+pub mod fault_proxy;
 pub mod milvus;
 pub mod restore_server;
 pub mod s3s_server;
@@ -55,6 +56,43 @@ pub fn bin_path(name: &str) -> std::path::PathBuf {
     p
 }
 
+/// Keeps a copy of output the suite captured (a ferry run's stdout and stderr, ferryd's log, an
+/// API answer) under `$FERRY_TEST_OUTPUT_DIR`, for `.ci/run`'s secrets check
+/// (scripts/check-secrets.sh). Does nothing when the variable is unset.
+pub fn keep_output(kind: &str, text: &[u8]) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let Some(dir) = std::env::var_os("FERRY_TEST_OUTPUT_DIR") else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let n = SEQ.fetch_add(1, Ordering::Relaxed);
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = std::fs::write(
+        dir.join(format!("{kind}-{}-{n}.out", std::process::id())),
+        text,
+    );
+}
+
+/// Records a secret the suite hands to ferry (an S3 secret key, an API token) in
+/// `$FERRY_TEST_OUTPUT_DIR/secrets.txt`, so that the secrets check knows what must never
+/// appear in any kept output.
+pub fn register_secret(secret: &str) {
+    use std::io::Write;
+    let Some(dir) = std::env::var_os("FERRY_TEST_OUTPUT_DIR") else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let _ = std::fs::create_dir_all(&dir);
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("secrets.txt"))
+    {
+        let _ = writeln!(f, "{secret}");
+    }
+}
+
 /// Runs the real `ferry` binary with its own config folder and a clean environment.
 #[derive(Debug)]
 pub struct Ferry {
@@ -104,7 +142,15 @@ impl Ferry {
 
     /// Runs `ferry ARGS` and returns (exit code, stdout, stderr).
     pub fn run(&self, args: &[&str]) -> (i32, String, String) {
+        if let ["alias", "set", _, _, _, secret, ..] = args {
+            register_secret(secret);
+        }
         let out = self.cmd().args(args).output().expect("run ferry");
+        // `alias export` to stdout is the one output meant to carry credentials.
+        if args.get(..2) != Some(&["alias", "export"][..]) {
+            keep_output("ferry", &out.stdout);
+        }
+        keep_output("ferry", &out.stderr);
         (
             out.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -232,6 +278,9 @@ pub fn http(
     body: &[u8],
 ) -> (u16, String) {
     use std::io::{Read, Write};
+    if let Some(t) = token {
+        register_secret(t);
+    }
     let mut s = std::net::TcpStream::connect(addr).expect("connect to ferryd");
     s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
         .expect("timeout");
@@ -251,6 +300,7 @@ pub fn http(
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
+    keep_output("api", &out);
     let body = text
         .split_once("\r\n\r\n")
         .map_or("", |(_, b)| b)
@@ -278,6 +328,13 @@ impl Ferryd {
     pub fn start(dir: &std::path::Path, addr: &str, config: &str) -> Ferryd {
         let path = dir.join("ferryd.toml");
         std::fs::write(&path, config).expect("write config");
+        for line in config.lines() {
+            if let Some((key, value)) = line.split_once('=')
+                && ["secret_key", "session_token", "token"].contains(&key.trim())
+            {
+                register_secret(value.trim().trim_matches('"'));
+            }
+        }
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -397,5 +454,6 @@ impl Drop for Ferryd {
             let _ = c.kill();
             let _ = c.wait();
         }
+        keep_output("ferryd", self.log().as_bytes());
     }
 }

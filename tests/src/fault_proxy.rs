@@ -1,0 +1,344 @@
+//! A fault-injecting HTTP proxy for tests: sits between ferry and a real S3 server on
+//! loopback and, for a chosen share of requests, answers `500 InternalError` or
+//! `503 SlowDown` itself, drops the connection without an answer, forwards the request but
+//! cuts the response body short (the headers still promise the full length), or stalls before
+//! forwarding. Everything else passes through untouched (the `Host` header too, so SigV4
+//! signatures made for the proxy's address still verify upstream).
+//!
+//! Faults are drawn from a seeded generator, so a failing run can be replayed with its seed.
+//! The counts of what was injected are kept for the test to print and check.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use http_body_util::combinators::BoxBody;
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type Body = BoxBody<Bytes, BoxError>;
+
+/// One kind of fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// `500 InternalError`, answered by the proxy (the request never reaches the server).
+    InternalError,
+    /// `503 SlowDown`, answered by the proxy.
+    SlowDown,
+    /// The connection is dropped without an answer.
+    Reset,
+    /// Forwarded; the response's body is cut after half its bytes and the connection closed.
+    Truncate,
+    /// Forwarded after a pause.
+    Stall,
+}
+
+impl Fault {
+    /// Every kind, in the order the counters report them.
+    pub const ALL: [Fault; 5] = [
+        Fault::InternalError,
+        Fault::SlowDown,
+        Fault::Reset,
+        Fault::Truncate,
+        Fault::Stall,
+    ];
+
+    fn index(self) -> usize {
+        match self {
+            Fault::InternalError => 0,
+            Fault::SlowDown => 1,
+            Fault::Reset => 2,
+            Fault::Truncate => 3,
+            Fault::Stall => 4,
+        }
+    }
+
+    /// A short name for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::InternalError => "500",
+            Fault::SlowDown => "503-slowdown",
+            Fault::Reset => "reset",
+            Fault::Truncate => "truncated-body",
+            Fault::Stall => "stall",
+        }
+    }
+}
+
+/// What to inject.
+#[derive(Debug, Clone)]
+pub struct Faults {
+    /// Share of requests that get a fault, in per mille (50 = 5 %).
+    pub per_mille: u32,
+    /// Kinds to choose from (uniformly).
+    pub kinds: Vec<Fault>,
+    /// How long a stall lasts.
+    pub stall: Duration,
+    /// Seed of the generator.
+    pub seed: u64,
+}
+
+impl Faults {
+    /// Every kind at `per_mille`, 1.5 s stalls.
+    pub fn all(per_mille: u32, seed: u64) -> Faults {
+        Faults {
+            per_mille,
+            kinds: Fault::ALL.to_vec(),
+            stall: Duration::from_millis(1500),
+            seed,
+        }
+    }
+}
+
+/// What the proxy saw and did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Counts {
+    /// Requests received.
+    pub requests: u64,
+    /// Faults injected, per kind, in [`Fault::ALL`] order.
+    pub injected: [u64; 5],
+}
+
+impl Counts {
+    /// All faults injected.
+    pub fn faults(&self) -> u64 {
+        self.injected.iter().sum()
+    }
+
+    /// `500=3 503-slowdown=1 ...`
+    pub fn summary(&self) -> String {
+        Fault::ALL
+            .iter()
+            .map(|f| format!("{}={}", f.name(), self.injected[f.index()]))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+struct Shared {
+    upstream: String,
+    rng: Mutex<fastrand::Rng>,
+    faults: Mutex<Faults>,
+    requests: AtomicU64,
+    injected: [AtomicU64; 5],
+    client: Client<HttpConnector, Incoming>,
+}
+
+impl Shared {
+    fn draw(&self) -> Option<(Fault, Duration)> {
+        let faults = self.faults.lock().ok()?.clone();
+        let mut rng = self.rng.lock().ok()?;
+        if faults.kinds.is_empty() || rng.u32(0..1000) >= faults.per_mille {
+            return None;
+        }
+        let kind = faults.kinds[rng.usize(0..faults.kinds.len())];
+        Some((kind, faults.stall))
+    }
+}
+
+/// A running proxy; dropping it stops it.
+pub struct FaultProxy {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for FaultProxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FaultProxy")
+            .field("addr", &self.addr)
+            .field("upstream", &self.shared.upstream)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FaultProxy {
+    /// Starts a proxy on `127.0.0.1:0` in front of `upstream` (`http://host:port`).
+    pub fn start(upstream: &str, faults: Faults) -> FaultProxy {
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("proxy runtime");
+        let client = {
+            let _guard = rt.enter();
+            Client::builder(TokioExecutor::new()).build_http()
+        };
+        let shared = Arc::new(Shared {
+            upstream: upstream.trim_end_matches('/').to_owned(),
+            rng: Mutex::new(fastrand::Rng::with_seed(faults.seed)),
+            faults: Mutex::new(faults),
+            requests: AtomicU64::new(0),
+            injected: Default::default(),
+            client,
+        });
+        let served = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("fault-proxy".into())
+            .spawn(move || {
+                rt.block_on(async move {
+                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                        .await
+                        .expect("bind");
+                    addr_tx
+                        .send(listener.local_addr().expect("addr"))
+                        .expect("report addr");
+                    let http = ConnBuilder::new(TokioExecutor::new());
+                    loop {
+                        tokio::select! {
+                            accepted = listener.accept() => {
+                                let Ok((socket, _)) = accepted else { continue };
+                                let shared = served.clone();
+                                let service = hyper::service::service_fn(move |req| {
+                                    let shared = shared.clone();
+                                    async move {
+                                        handle(shared, req).await.map_err(|e| ProxyError(e.to_string()))
+                                    }
+                                });
+                                let conn = http.serve_connection(TokioIo::new(socket), service).into_owned();
+                                tokio::spawn(async move { let _ = conn.await; });
+                            }
+                            _ = &mut stop_rx => break,
+                        }
+                    }
+                });
+            })
+            .expect("proxy thread");
+        let addr = addr_rx.recv().expect("proxy address");
+        FaultProxy {
+            addr,
+            shared,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Changes the fault rate (0 turns faults off, e.g. for a final check).
+    pub fn set_per_mille(&self, per_mille: u32) {
+        if let Ok(mut f) = self.shared.faults.lock() {
+            f.per_mille = per_mille;
+        }
+    }
+
+    /// What happened so far.
+    pub fn counts(&self) -> Counts {
+        let mut injected = [0; 5];
+        for (i, c) in self.shared.injected.iter().enumerate() {
+            injected[i] = c.load(Ordering::SeqCst);
+        }
+        Counts {
+            requests: self.shared.requests.load(Ordering::SeqCst),
+            injected,
+        }
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn full(bytes: impl Into<Bytes>) -> Body {
+    http_body_util::Full::new(bytes.into())
+        .map_err(|e: Infallible| match e {})
+        .boxed()
+}
+
+fn s3_error(status: StatusCode, code: &str) -> Response<Body> {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>injected by the fault proxy</Message></Error>"
+    );
+    let mut r = Response::new(full(body));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/xml"),
+    );
+    r
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Injected(&'static str);
+
+/// What the service fails with (hyper then drops the connection).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct ProxyError(String);
+
+async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Body>, BoxError> {
+    shared.requests.fetch_add(1, Ordering::SeqCst);
+    let fault = shared.draw();
+    if let Some((kind, _)) = fault {
+        shared.injected[kind.index()].fetch_add(1, Ordering::SeqCst);
+    }
+    match fault {
+        Some((Fault::InternalError, _)) => {
+            return Ok(s3_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError"));
+        }
+        Some((Fault::SlowDown, _)) => {
+            return Ok(s3_error(StatusCode::SERVICE_UNAVAILABLE, "SlowDown"));
+        }
+        // An error from the service makes hyper drop the connection without answering.
+        Some((Fault::Reset, _)) => return Err(Box::new(Injected("connection reset"))),
+        Some((Fault::Stall, pause)) => tokio::time::sleep(pause).await,
+        Some((Fault::Truncate, _)) | None => {}
+    }
+    let (mut parts, body) = req.into_parts();
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    parts.uri = format!("{}{path}", shared.upstream).parse()?;
+    let resp = shared
+        .client
+        .request(Request::from_parts(parts, body))
+        .await?;
+    let (parts, body) = resp.into_parts();
+    if matches!(fault, Some((Fault::Truncate, _))) {
+        // Keep the promised Content-Length, send half the bytes, then fail the body: hyper
+        // closes the connection, and the client sees a body that ends early.
+        let bytes = body.collect().await?.to_bytes();
+        if bytes.is_empty() {
+            // Nothing to cut (a PUT's answer): the server did the work, the client never
+            // hears of it, and must find out by retrying.
+            return Err(Box::new(Injected("connection reset after the server answered")));
+        }
+        let half = bytes.slice(..bytes.len() / 2);
+        let chunks: Vec<Result<hyper::body::Frame<Bytes>, BoxError>> = vec![
+            Ok(hyper::body::Frame::data(half)),
+            Err(Box::new(Injected("body truncated"))),
+        ];
+        let cut = http_body_util::StreamBody::new(futures::stream::iter(chunks));
+        return Ok(Response::from_parts(parts, BodyExt::boxed(cut)));
+    }
+    Ok(Response::from_parts(
+        parts,
+        body.map_err(|e| Box::new(e) as BoxError).boxed(),
+    ))
+}

@@ -1,0 +1,157 @@
+//! Network and server faults: a fault-injecting proxy in front of each of two real S3 servers
+//! (500, 503 SlowDown, dropped connections, truncated bodies, stalls), `ferry mirror
+//! --backups` between them until it converges, then everything compared by SHA-256.
+
+use std::path::Path;
+
+use ferry_tests::fault_proxy::{FaultProxy, Faults};
+use ferry_tests::milvus::{self, Backup, Spec, Version};
+use ferry_tests::s3s_server::S3sServer;
+use ferry_tests::{Ferry, data, open_uploads, tree_hashes};
+
+const MIB: usize = 1024 * 1024;
+
+fn seed() -> u64 {
+    let seed = std::env::var("FERRY_FAULT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| fastrand::u64(..));
+    eprintln!("fault seed {seed} (FERRY_FAULT_SEED={seed} replays the same draws)");
+    seed
+}
+
+fn summary(out: &str) -> Option<serde_json::Value> {
+    out.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|r| r["op"] == "summary")
+}
+
+/// At 5 % faults on every request to either server, repeated `ferry mirror` runs converge:
+/// every object arrives byte-identical (a truncated body is never taken for a whole one), each
+/// backup is announced, and no multipart upload is left open.
+#[test]
+fn mirror_converges_through_five_percent_faults() {
+    let seed = seed();
+    let src = S3sServer::start("AKIAFAULTSRC", "fault-src-secret");
+    let dst = S3sServer::start("AKIAFAULTDST", "fault-dst-secret");
+    src.create_bucket("src");
+    dst.create_bucket("dst");
+    let ferry = Ferry::new();
+    let work = tempfile::tempdir().expect("work");
+
+    // Three backups of different layouts, one with a 24 MiB binlog (five 5 MiB parts), seeded
+    // into the source server directly (no faults).
+    let local = work.path().join("seed");
+    let versions = [Version::V0_5_12, Version::V0_4_5, Version::V0_3_0];
+    for (i, v) in versions.into_iter().enumerate() {
+        let b = Backup::generate(&Spec::small(&format!("b{i}"), v, seed ^ i as u64));
+        b.write(&local.join("backup"));
+    }
+    milvus::write_file(
+        &local.join("backup"),
+        "b0/binlogs/insert_log/9/9/9/9/big",
+        &data(seed, 24 * MIB + 17),
+    );
+    ferry.alias("src-direct", &src);
+    ferry.alias("dst-direct", &dst);
+    ferry.ok(&[
+        "cp",
+        "-r",
+        "-q",
+        "--part-size",
+        "5",
+        &format!("{}/", local.display()),
+        "src-direct/src/",
+    ]);
+    let objects = tree_hashes(&local.join("backup")).len();
+
+    let p_src = FaultProxy::start(&src.url(), Faults::all(50, seed));
+    let p_dst = FaultProxy::start(&dst.url(), Faults::all(50, seed.rotate_left(17)));
+    for (name, proxy, server) in [("s", &p_src, &src), ("d", &p_dst, &dst)] {
+        ferry.ok(&[
+            "alias",
+            "set",
+            name,
+            &proxy.url(),
+            server.access_key(),
+            server.secret_key(),
+        ]);
+    }
+
+    let state = work.path().join("state");
+    let state = state.to_str().expect("utf-8 path");
+    let mirror = || {
+        ferry.run(&[
+            "mirror",
+            "--json",
+            "--backups",
+            "--part-size",
+            "5",
+            "--state-dir",
+            state,
+            "s/src/backup/",
+            "d/dst/backup/",
+        ])
+    };
+    let mut runs = 0;
+    let mut failed_objects = 0;
+    loop {
+        runs += 1;
+        let (code, out, err) = mirror();
+        assert!(!err.contains("panicked"), "run {runs} panicked:\n{err}");
+        let s = summary(&out);
+        failed_objects += s.as_ref().and_then(|s| s["failed"].as_u64()).unwrap_or(0);
+        if code == 0 && s.as_ref().is_some_and(|s| s["backupsPending"] == 0) {
+            break;
+        }
+        assert!(
+            runs < 15,
+            "no convergence after {runs} runs at 5 % faults (seed {seed});\nlast stdout:\n{out}\nstderr:\n{err}"
+        );
+    }
+
+    // Check without faults, straight at the servers.
+    p_src.set_per_mille(0);
+    p_dst.set_per_mille(0);
+    let back = work.path().join("back");
+    ferry.ok(&[
+        "cp",
+        "-r",
+        "-q",
+        "dst-direct/dst/backup/",
+        &format!("{}/", back.display()),
+    ]);
+    assert_eq!(
+        tree_hashes(&local.join("backup")),
+        tree_hashes(Path::new(&back)),
+        "target differs from source (seed {seed})"
+    );
+    assert_eq!(open_uploads(dst.root()), Vec::<String>::new(), "uploads left open");
+    let (code, out, err) = ferry.run(&["backups", "ls", "--json", "dst-direct/dst/backup/"]);
+    assert_eq!(code, 0, "every backup complete at the target:\n{out}\n{err}");
+    assert_eq!(out.lines().filter(|l| l.contains("\"complete\"")).count(), 3, "{out}");
+    // A last run has nothing to do.
+    let (code, out, _) = mirror();
+    assert_eq!(code, 0);
+    let last = summary(&out).expect("summary");
+    assert_eq!(last["copied"], 0, "{last}");
+
+    let (cs, cd) = (p_src.counts(), p_dst.counts());
+    let truncated = cs.injected[3] + cd.injected[3];
+    eprintln!(
+        "faults: {runs} runs to converge, {failed_objects} object failures reported on the way; \
+         source proxy {} requests, {} faults ({}); target proxy {} requests, {} faults ({}); \
+         {objects} objects checked by SHA-256, 0 lost, 0 corrupted",
+        cs.requests,
+        cs.faults(),
+        cs.summary(),
+        cd.requests,
+        cd.faults(),
+        cd.summary()
+    );
+    assert!(
+        cs.faults() + cd.faults() >= 10,
+        "too few faults injected to mean anything"
+    );
+    assert!(truncated > 0, "no truncated body was injected (seed {seed})");
+}
