@@ -52,6 +52,13 @@ pub enum AliasError {
         #[source]
         source: std::io::Error,
     },
+    /// The file holds secrets but others may read it.
+    #[error(
+        "{} holds alias secrets but others may read it (mode {mode:o}); run `chmod 600 {}`",
+        path.display(),
+        path.display()
+    )]
+    Exposed { path: PathBuf, mode: u32 },
     /// The file's version is not one ferry reads.
     #[error("{}: unsupported config version {version:?} (expected \"10\")", path.display())]
     Version { path: PathBuf, version: String },
@@ -346,7 +353,21 @@ impl ConfigDir {
     pub fn load(&self) -> Result<AliasFile, AliasError> {
         let path = self.file();
         match std::fs::read(&path) {
-            Ok(bytes) => parse_file(&path, &bytes),
+            Ok(bytes) => {
+                let file = parse_file(&path, &bytes)?;
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    let mode = std::fs::metadata(&path)
+                        .map(|m| m.permissions().mode() & 0o777)
+                        .unwrap_or(0o600);
+                    let secrets = file.aliases.values().any(|a| !a.secret_key.is_empty());
+                    if secrets && mode & 0o077 != 0 {
+                        return Err(AliasError::Exposed { path, mode });
+                    }
+                }
+                Ok(file)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(AliasFile::default()),
             Err(source) => Err(AliasError::Read { path, source }),
         }

@@ -176,3 +176,25 @@ fn missing_source_is_named() {
     s.ferry
         .fails(&["cp", &missing, "a/bucket/"], &["missing.txt", "no such"]);
 }
+
+#[test]
+fn alias_file_others_can_read_is_refused_without_showing_its_secrets() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = setup();
+    let file = s.ferry.config_dir().join("config.json");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let before = std::fs::read(&file).expect("config");
+    let err = s.ferry.fails(
+        &["ls", "a/bucket/"],
+        &[
+            &file.display().to_string(),
+            "others may read it",
+            "chmod 600",
+        ],
+    );
+    assert!(!err.contains("bad-input-secret"), "{err}");
+    s.ferry.fails(&["alias", "ls"], &["chmod 600"]);
+    assert_eq!(before, std::fs::read(&file).expect("config"), "file untouched");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    s.ferry.ok(&["ls", "a/bucket/"]);
+}
