@@ -5,9 +5,11 @@
 //! [`Batch`]. Raw bytes never leave this crate.
 
 pub mod codec;
+#[cfg(feature = "db")]
 mod db;
 pub mod schema;
 
+#[cfg(feature = "db")]
 pub use db::{Batch, FORMAT_VERSION, Manifest, Result, StateError};
 pub use schema::{
     BackupKey, BackupRecord, BackupState, BackupsSchema, ObjectKey, ObjectRecord, ObjectsSchema,

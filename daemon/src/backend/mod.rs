@@ -15,6 +15,7 @@
 //! as the separator, exactly as S3 spells them.
 
 pub mod error;
+pub mod keys;
 pub mod local;
 pub mod s3;
 mod s3_quirks;
