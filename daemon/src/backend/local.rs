@@ -166,9 +166,9 @@ fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
 
 impl LocalStore {
     /// A whole small file (up to [`READ_CHUNK`]) in one blocking call: open, metadata and
-    /// read together, instead of a thread-pool round trip for each (a third of the CPU of
-    /// copying 64 KiB files was spent in those hand-offs). `None` for anything else, errors
-    /// included: the general path then reads it, or says what is wrong.
+    /// read together, instead of a hand-off to the blocking pool and back for each step (five
+    /// per small file before). `None` for anything else, errors included: the general path
+    /// then reads it, or says what is wrong.
     async fn get_small(&self, key: &str) -> Option<GetResult> {
         let path = self.path_of(key).ok()?;
         let read =
