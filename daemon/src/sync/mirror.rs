@@ -1426,6 +1426,7 @@ async fn abort_stale_uploads(
         };
         match aborted {
             Ok(()) => {
+                tracing::info!(key = %rec.target_key, "aborted an interrupted multipart upload");
                 downgrade(manifest, pair, &rel, rec)?;
                 owned.insert(rel);
             }
