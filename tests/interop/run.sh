@@ -46,6 +46,10 @@ wait_port "$rport" "rclone serve s3" "$work/rclone.log"
 wait_port "$mport" "moto_server" "$work/moto.log"
 echo "interop: rclone serve s3 on :$rport, moto on :$mport"
 
+if [ -n "${FERRY_TEST_OUTPUT_DIR:-}" ]; then
+  mkdir -p "$FERRY_TEST_OUTPUT_DIR"
+  printf '%s\n' rclone-secret moto-secret >>"$FERRY_TEST_OUTPUT_DIR/secrets.txt"
+fi
 export FERRY_INTEROP_RCLONE="http://AKIARCLONE:rclone-secret@127.0.0.1:$rport"
 export FERRY_INTEROP_MOTO="http://AKIAMOTO:moto-secret@127.0.0.1:$mport"
 cargo build --workspace --all-targets --quiet

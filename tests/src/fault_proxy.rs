@@ -327,7 +327,9 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
         if bytes.is_empty() {
             // Nothing to cut (a PUT's answer): the server did the work, the client never
             // hears of it, and must find out by retrying.
-            return Err(Box::new(Injected("connection reset after the server answered")));
+            return Err(Box::new(Injected(
+                "connection reset after the server answered",
+            )));
         }
         let half = bytes.slice(..bytes.len() / 2);
         let chunks: Vec<Result<hyper::body::Frame<Bytes>, BoxError>> = vec![

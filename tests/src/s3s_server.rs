@@ -37,6 +37,7 @@ impl S3sServer {
 
     /// Starts a server serving the folder `root` on `bind` (e.g. `127.0.0.1:0`).
     pub fn start_at(root: &Path, bind: &str, access_key: &str, secret_key: &str) -> S3sServer {
+        crate::register_secret(secret_key);
         let fs = s3s_fs::FileSystem::new(root).expect("s3s-fs root");
         let bind = bind.to_owned();
         let mut b = S3ServiceBuilder::new(fs);

@@ -194,7 +194,11 @@ fn alias_file_others_can_read_is_refused_without_showing_its_secrets() {
     );
     assert!(!err.contains("bad-input-secret"), "{err}");
     s.ferry.fails(&["alias", "ls"], &["chmod 600"]);
-    assert_eq!(before, std::fs::read(&file).expect("config"), "file untouched");
+    assert_eq!(
+        before,
+        std::fs::read(&file).expect("config"),
+        "file untouched"
+    );
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     s.ferry.ok(&["ls", "a/bucket/"]);
 }

@@ -126,10 +126,21 @@ fn mirror_converges_through_five_percent_faults() {
         tree_hashes(Path::new(&back)),
         "target differs from source (seed {seed})"
     );
-    assert_eq!(open_uploads(dst.root()), Vec::<String>::new(), "uploads left open");
+    assert_eq!(
+        open_uploads(dst.root()),
+        Vec::<String>::new(),
+        "uploads left open"
+    );
     let (code, out, err) = ferry.run(&["backups", "ls", "--json", "dst-direct/dst/backup/"]);
-    assert_eq!(code, 0, "every backup complete at the target:\n{out}\n{err}");
-    assert_eq!(out.lines().filter(|l| l.contains("\"complete\"")).count(), 3, "{out}");
+    assert_eq!(
+        code, 0,
+        "every backup complete at the target:\n{out}\n{err}"
+    );
+    assert_eq!(
+        out.lines().filter(|l| l.contains("\"complete\"")).count(),
+        3,
+        "{out}"
+    );
     // A last run has nothing to do.
     let (code, out, _) = mirror();
     assert_eq!(code, 0);
@@ -153,5 +164,8 @@ fn mirror_converges_through_five_percent_faults() {
         cs.faults() + cd.faults() >= 10,
         "too few faults injected to mean anything"
     );
-    assert!(truncated > 0, "no truncated body was injected (seed {seed})");
+    assert!(
+        truncated > 0,
+        "no truncated body was injected (seed {seed})"
+    );
 }
