@@ -107,6 +107,9 @@ pub struct Counts {
     pub requests: u64,
     /// Faults injected, per kind, in [`Fault::ALL`] order.
     pub injected: [u64; 5],
+    /// CreateMultipartUpload answers cut after the server created the upload: the client
+    /// cannot know those uploads' ids, so they may stay open (see docs/reliability.md).
+    pub lost_creates: u64,
 }
 
 impl Counts {
@@ -131,6 +134,7 @@ struct Shared {
     faults: Mutex<Faults>,
     requests: AtomicU64,
     injected: [AtomicU64; 5],
+    lost_creates: AtomicU64,
     client: Client<HttpConnector, Incoming>,
 }
 
@@ -183,6 +187,7 @@ impl FaultProxy {
             faults: Mutex::new(faults),
             requests: AtomicU64::new(0),
             injected: Default::default(),
+            lost_creates: AtomicU64::new(0),
             client,
         });
         let served = shared.clone();
@@ -247,6 +252,7 @@ impl FaultProxy {
         Counts {
             requests: self.shared.requests.load(Ordering::SeqCst),
             injected,
+            lost_creates: self.shared.lost_creates.load(Ordering::SeqCst),
         }
     }
 }
@@ -309,6 +315,11 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
         Some((Fault::Truncate, _)) | None => {}
     }
     let (mut parts, body) = req.into_parts();
+    let creates_upload = parts.method == hyper::Method::POST
+        && parts.uri.query().is_some_and(|q| {
+            q.split('&')
+                .any(|p| p == "uploads" || p.starts_with("uploads="))
+        });
     let path = parts
         .uri
         .path_and_query()
@@ -321,6 +332,9 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
         .await?;
     let (parts, body) = resp.into_parts();
     if matches!(fault, Some((Fault::Truncate, _))) {
+        if creates_upload && parts.status.is_success() {
+            shared.lost_creates.fetch_add(1, Ordering::SeqCst);
+        }
         // Keep the promised Content-Length, send half the bytes, then fail the body: hyper
         // closes the connection, and the client sees a body that ends early.
         let bytes = body.collect().await?.to_bytes();

@@ -39,13 +39,21 @@ fn mirror_converges_through_five_percent_faults() {
     let ferry = Ferry::new();
     let work = tempfile::tempdir().expect("work");
 
-    // Three backups of different layouts, one with a 24 MiB binlog (five 5 MiB parts), seeded
+    // Six backups of four layouts, one with a 24 MiB binlog (five 5 MiB parts), seeded
     // into the source server directly (no faults).
     let local = work.path().join("seed");
-    let versions = [Version::V0_5_12, Version::V0_4_5, Version::V0_3_0];
+    let versions = [
+        Version::V0_5_12,
+        Version::V0_4_5,
+        Version::V0_3_0,
+        Version::V0_5_3,
+        Version::V0_5_12,
+        Version::V0_4_5,
+    ];
     for (i, v) in versions.into_iter().enumerate() {
-        let b = Backup::generate(&Spec::small(&format!("b{i}"), v, seed ^ i as u64));
-        b.write(&local.join("backup"));
+        let mut spec = Spec::small(&format!("b{i}"), v, seed ^ i as u64);
+        spec.segments = 5;
+        Backup::generate(&spec).write(&local.join("backup"));
     }
     milvus::write_file(
         &local.join("backup"),
@@ -126,10 +134,15 @@ fn mirror_converges_through_five_percent_faults() {
         tree_hashes(Path::new(&back)),
         "target differs from source (seed {seed})"
     );
-    assert_eq!(
-        open_uploads(dst.root()),
-        Vec::<String>::new(),
-        "uploads left open"
+    // An upload whose CreateMultipartUpload answer was lost cannot be known to ferry, and
+    // s3s-fs cannot list uploads: those may stay open (a known gap, docs/reliability.md).
+    // Nothing else may.
+    let lost = p_dst.counts().lost_creates;
+    let open = open_uploads(dst.root());
+    assert!(
+        open.len() as u64 <= lost,
+        "{} uploads left open, {lost} of them explained by lost create answers: {open:?}",
+        open.len()
     );
     let (code, out, err) = ferry.run(&["backups", "ls", "--json", "dst-direct/dst/backup/"]);
     assert_eq!(
@@ -138,7 +151,7 @@ fn mirror_converges_through_five_percent_faults() {
     );
     assert_eq!(
         out.lines().filter(|l| l.contains("\"complete\"")).count(),
-        3,
+        versions.len(),
         "{out}"
     );
     // A last run has nothing to do.
@@ -152,17 +165,21 @@ fn mirror_converges_through_five_percent_faults() {
     eprintln!(
         "faults: {runs} runs to converge, {failed_objects} object failures reported on the way; \
          source proxy {} requests, {} faults ({}); target proxy {} requests, {} faults ({}); \
-         {objects} objects checked by SHA-256, 0 lost, 0 corrupted",
+         {objects} objects checked by SHA-256, 0 lost, 0 corrupted; {} uploads left open \
+         after {lost} lost create answers",
         cs.requests,
         cs.faults(),
         cs.summary(),
         cd.requests,
         cd.faults(),
-        cd.summary()
+        cd.summary(),
+        open.len()
     );
+    // ~5 % of ~800 requests: fewer than 2 % would mean the proxy is not doing its job.
+    let (requests, faults) = (cs.requests + cd.requests, cs.faults() + cd.faults());
     assert!(
-        cs.faults() + cd.faults() >= 10,
-        "too few faults injected to mean anything"
+        requests >= 400 && faults * 50 >= requests,
+        "{faults} faults in {requests} requests: too few to mean anything (seed {seed})"
     );
     assert!(
         truncated > 0,
