@@ -5,6 +5,9 @@
 # console output of `cargo test` and the interop suite). The one sanctioned exception,
 # `ferry alias export` to a pipe, is not kept.
 #
+# Test secrets must be distinctive strings (a secret that is an English word, such as
+# "credentials", is found in ordinary messages and test names).
+#
 #   FERRY_TEST_OUTPUT_DIR=DIR cargo test ...; bash scripts/check-secrets.sh DIR
 set -euo pipefail
 dir=${1:?usage: check-secrets.sh DIR}
