@@ -220,7 +220,14 @@ fn alias_file_is_mc_shaped_0600_and_secrets_are_masked() {
 fn mc_host_environment_overrides_the_file() {
     let srv = S3sServer::start("AKIAENVKEY", "env-secret-key");
     let ferry = Ferry::new();
-    ferry.ok(&["alias", "set", "e", &srv.url(), "wrong", "wrong-secret-overridden"]);
+    ferry.ok(&[
+        "alias",
+        "set",
+        "e",
+        &srv.url(),
+        "wrong",
+        "wrong-secret-overridden",
+    ]);
     srv.create_bucket("envbucket");
     let url = srv.url().replace(
         "http://",
