@@ -165,34 +165,45 @@ fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
 }
 
 impl LocalStore {
-    /// A whole small file (up to [`READ_CHUNK`]) in one blocking call: open, metadata and
-    /// read together, instead of a hand-off to the blocking pool and back for each step (five
-    /// per small file before). `None` for anything else, errors included: the general path
+    /// Opens a whole regular file in one blocking call (open and metadata together, and for
+    /// a file of up to [`READ_CHUNK`] the read too), instead of a hand-off to the blocking pool
+    /// and back for each step. `None` for anything else, errors included: the general path
     /// then reads it, or says what is wrong.
-    async fn get_small(&self, key: &str) -> Option<GetResult> {
+    async fn open_whole(&self, key: &str) -> Option<Opened> {
         let path = self.path_of(key).ok()?;
-        let read =
-            tokio::task::spawn_blocking(move || -> io::Result<Option<(fs::Metadata, Vec<u8>)>> {
-                let f = fs::File::open(&path)?;
-                let md = f.metadata()?;
-                if !md.is_file() || md.len() > READ_CHUNK as u64 {
-                    return Ok(None);
-                }
-                let mut buf = Vec::with_capacity(md.len() as usize);
-                // No more than the size the metadata reports: a file growing meanwhile is the
-                // caller's length check's business, not a longer body.
-                f.take(md.len()).read_to_end(&mut buf)?;
-                Ok(Some((md, buf)))
-            });
-        let (md, buf) = read.await.ok()?.ok()??;
-        let meta = meta_of(key.to_owned(), &md);
-        let len = buf.len() as u64;
-        Some(GetResult {
-            meta,
-            range: 0..len,
-            body: futures::stream::once(async move { Ok(Bytes::from(buf)) }).boxed(),
-        })
+        let opened = tokio::task::spawn_blocking(move || -> io::Result<Option<Opened>> {
+            let f = fs::File::open(&path)?;
+            let md = f.metadata()?;
+            if !md.is_file() {
+                return Ok(None);
+            }
+            if md.len() > READ_CHUNK as u64 {
+                return Ok(Some(Opened::Large(md, f)));
+            }
+            let mut buf = Vec::with_capacity(md.len() as usize);
+            // No more than the size the metadata reports: a file growing meanwhile is the
+            // caller's length check's business, not a longer body.
+            f.take(md.len()).read_to_end(&mut buf)?;
+            Ok(Some(Opened::Small(md, buf)))
+        });
+        opened.await.ok()?.ok()?
     }
+
+    /// `len` bytes of `file` from where it stands, as a stream of chunks.
+    fn stream(&self, key: &str, file: tokio::fs::File, len: u64) -> super::ByteStream {
+        let label = self.label(key);
+        tokio_util::io::ReaderStream::with_capacity(file.take(len), READ_CHUNK)
+            .map(move |r| r.map_err(|e| io_error(label.clone(), e)))
+            .boxed()
+    }
+}
+
+/// A whole file opened by [`LocalStore::open_whole`].
+enum Opened {
+    /// Read already.
+    Small(fs::Metadata, Vec<u8>),
+    /// Open, to be streamed.
+    Large(fs::Metadata, fs::File),
 }
 
 fn sync_dir(dir: &Path) -> io::Result<()> {
@@ -239,11 +250,26 @@ impl ObjectStore for LocalStore {
     }
 
     async fn get(&self, key: &str, options: GetOptions) -> Result<GetResult> {
-        if options.range.is_none()
-            && !key.ends_with('/')
-            && let Some(got) = self.get_small(key).await
-        {
-            return Ok(got);
+        if options.range.is_none() && !key.ends_with('/') {
+            match self.open_whole(key).await {
+                Some(Opened::Small(md, buf)) => {
+                    let len = buf.len() as u64;
+                    return Ok(GetResult {
+                        meta: meta_of(key.to_owned(), &md),
+                        range: 0..len,
+                        body: futures::stream::once(async move { Ok(Bytes::from(buf)) }).boxed(),
+                    });
+                }
+                Some(Opened::Large(md, f)) => {
+                    let len = md.len();
+                    return Ok(GetResult {
+                        meta: meta_of(key.to_owned(), &md),
+                        range: 0..len,
+                        body: self.stream(key, tokio::fs::File::from_std(f), len),
+                    });
+                }
+                None => {}
+            }
         }
         let meta = self.head(key).await?;
         let path = self.path_of(key)?;
@@ -272,11 +298,7 @@ impl ObjectStore for LocalStore {
                 .await
                 .map_err(|e| self.io_err(key, e))?;
         }
-        let label = self.label(key);
-        let reader = file.take(range.end - range.start);
-        let body = tokio_util::io::ReaderStream::with_capacity(reader, READ_CHUNK)
-            .map(move |r| r.map_err(|e| io_error(label.clone(), e)))
-            .boxed();
+        let body = self.stream(key, file, range.end - range.start);
         Ok(GetResult { meta, range, body })
     }
 
