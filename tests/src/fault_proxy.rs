@@ -25,6 +25,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 
+use crate::server_thread::ServerThread;
+
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Body = BoxBody<Bytes, BoxError>;
 
@@ -154,8 +156,7 @@ impl Shared {
 pub struct FaultProxy {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: ServerThread,
 }
 
 impl std::fmt::Debug for FaultProxy {
@@ -170,17 +171,7 @@ impl std::fmt::Debug for FaultProxy {
 impl FaultProxy {
     /// Starts a proxy on `127.0.0.1:0` in front of `upstream` (`http://host:port`).
     pub fn start(upstream: &str, faults: Faults) -> FaultProxy {
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("proxy runtime");
-        let client = {
-            let _guard = rt.enter();
-            Client::builder(TokioExecutor::new()).build_http()
-        };
+        let client = Client::builder(TokioExecutor::new()).build_http();
         let shared = Arc::new(Shared {
             upstream: upstream.trim_end_matches('/').to_owned(),
             rng: Mutex::new(fastrand::Rng::with_seed(faults.seed)),
@@ -191,43 +182,34 @@ impl FaultProxy {
             client,
         });
         let served = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name("fault-proxy".into())
-            .spawn(move || {
-                rt.block_on(async move {
-                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                        .await
-                        .expect("bind");
-                    addr_tx
-                        .send(listener.local_addr().expect("addr"))
-                        .expect("report addr");
-                    let http = ConnBuilder::new(TokioExecutor::new());
-                    loop {
-                        tokio::select! {
-                            accepted = listener.accept() => {
-                                let Ok((socket, _)) = accepted else { continue };
-                                let shared = served.clone();
-                                let service = hyper::service::service_fn(move |req| {
-                                    let shared = shared.clone();
-                                    async move {
-                                        handle(shared, req).await.map_err(|e| ProxyError(e.to_string()))
-                                    }
-                                });
-                                let conn = http.serve_connection(TokioIo::new(socket), service).into_owned();
-                                tokio::spawn(async move { let _ = conn.await; });
-                            }
-                            _ = &mut stop_rx => break,
+        let server = ServerThread::start(
+            "fault-proxy",
+            "127.0.0.1:0",
+            move |listener, mut stop| async move {
+                let http = ConnBuilder::new(TokioExecutor::new());
+                loop {
+                    tokio::select! {
+                        accepted = listener.accept() => {
+                            let Ok((socket, _)) = accepted else { continue };
+                            let shared = served.clone();
+                            let service = hyper::service::service_fn(move |req| {
+                                let shared = shared.clone();
+                                async move {
+                                    handle(shared, req).await.map_err(|e| ProxyError(e.to_string()))
+                                }
+                            });
+                            let conn = http.serve_connection(TokioIo::new(socket), service).into_owned();
+                            tokio::spawn(async move { let _ = conn.await; });
                         }
+                        _ = &mut stop => break,
                     }
-                });
-            })
-            .expect("proxy thread");
-        let addr = addr_rx.recv().expect("proxy address");
+                }
+            },
+        );
         FaultProxy {
-            addr,
+            addr: server.addr(),
             shared,
-            stop: Some(stop_tx),
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -253,17 +235,6 @@ impl FaultProxy {
             requests: self.shared.requests.load(Ordering::SeqCst),
             injected,
             lost_creates: self.shared.lost_creates.load(Ordering::SeqCst),
-        }
-    }
-}
-
-impl Drop for FaultProxy {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod fault_proxy;
 pub mod milvus;
 pub mod restore_server;
 pub mod s3s_server;
+pub mod server_thread;
 
 use sha2::Digest;
 

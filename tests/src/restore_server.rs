@@ -16,6 +16,8 @@ use axum::extract::{Query, State};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
+use crate::server_thread::ServerThread;
+
 /// How the server behaves.
 #[derive(Debug, Clone)]
 pub struct Behaviour {
@@ -50,8 +52,7 @@ struct Inner {
 pub struct RestoreServer {
     addr: SocketAddr,
     inner: Arc<Mutex<Inner>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: ServerThread,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -120,35 +121,18 @@ impl RestoreServer {
             .route("/api/v1/restore", post(restore))
             .route("/api/v1/get_restore", get(get_restore))
             .with_state(inner.clone());
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("restore-server".into())
-            .spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime");
-                rt.block_on(async move {
-                    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-                        .await
-                        .expect("bind");
-                    addr_tx
-                        .send(l.local_addr().expect("addr"))
-                        .expect("report addr");
-                    let _ = axum::serve(l, app)
-                        .with_graceful_shutdown(async move {
-                            let _ = stop_rx.await;
-                        })
-                        .await;
-                });
-            })
-            .expect("thread");
+        let server =
+            ServerThread::start("restore-server", "127.0.0.1:0", move |l, stop| async move {
+                let _ = axum::serve(l, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = stop.await;
+                    })
+                    .await;
+            });
         RestoreServer {
-            addr: addr_rx.recv().expect("address"),
+            addr: server.addr(),
             inner,
-            stop: Some(stop_tx),
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -181,17 +165,6 @@ impl RestoreServer {
     pub fn set(&self, b: Behaviour) {
         if let Ok(mut i) = self.inner.lock() {
             i.behaviour = b;
-        }
-    }
-}
-
-impl Drop for RestoreServer {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
         }
     }
 }

@@ -13,6 +13,8 @@ use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
 
+use crate::server_thread::ServerThread;
+
 /// A running server. Buckets are folders under [`S3sServer::root`].
 #[derive(Debug)]
 pub struct S3sServer {
@@ -22,8 +24,7 @@ pub struct S3sServer {
     access_key: String,
     secret_key: String,
     requests: Arc<AtomicU64>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: ServerThread,
 }
 
 impl S3sServer {
@@ -39,7 +40,6 @@ impl S3sServer {
     pub fn start_at(root: &Path, bind: &str, access_key: &str, secret_key: &str) -> S3sServer {
         crate::register_secret(secret_key);
         let fs = s3s_fs::FileSystem::new(root).expect("s3s-fs root");
-        let bind = bind.to_owned();
         let mut b = S3ServiceBuilder::new(fs);
         b.set_auth(SimpleAuth::from_single(access_key, secret_key));
         let service = b.build();
@@ -50,48 +50,38 @@ impl S3sServer {
         let log = std::env::var_os("FERRY_TEST_S3_LOG").is_some();
         let headers = std::env::var_os("FERRY_TEST_S3_LOG").is_some_and(|v| v == "headers");
 
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("s3s-server".into())
-            .spawn(move || {
-                let rt = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                    .expect("server runtime");
-                rt.block_on(async move {
-                    let listener = tokio::net::TcpListener::bind(bind.as_str()).await.expect("bind");
-                    addr_tx.send(listener.local_addr().expect("addr")).expect("report addr");
-                    let http = ConnBuilder::new(TokioExecutor::new());
-                    loop {
-                        tokio::select! {
-                            accepted = listener.accept() => {
-                                let Ok((socket, peer)) = accepted else { continue };
-                                if log {
-                                    eprintln!("CONN {peer}");
-                                }
-                                let (service, counter) = (service.clone(), counter.clone());
-                                let counted = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                                    counter.fetch_add(1, Ordering::SeqCst);
-                                    if log {
-                                        eprintln!("{} {}", req.method(), req.uri());
-                                        if headers {
-                                            eprintln!("  {:?}", req.headers());
-                                        }
-                                    }
-                                    hyper::service::Service::call(&service, req)
-                                });
-                                let conn = http.serve_connection(TokioIo::new(socket), counted).into_owned();
-                                tokio::spawn(async move { let _ = conn.await; });
+        let server = ServerThread::start(
+            "s3s-server",
+            bind,
+            move |listener, mut stop| async move {
+                let http = ConnBuilder::new(TokioExecutor::new());
+                loop {
+                    tokio::select! {
+                        accepted = listener.accept() => {
+                            let Ok((socket, peer)) = accepted else { continue };
+                            if log {
+                                eprintln!("CONN {peer}");
                             }
-                            _ = &mut stop_rx => break,
+                            let (service, counter) = (service.clone(), counter.clone());
+                            let counted = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                                counter.fetch_add(1, Ordering::SeqCst);
+                                if log {
+                                    eprintln!("{} {}", req.method(), req.uri());
+                                    if headers {
+                                        eprintln!("  {:?}", req.headers());
+                                    }
+                                }
+                                hyper::service::Service::call(&service, req)
+                            });
+                            let conn = http.serve_connection(TokioIo::new(socket), counted).into_owned();
+                            tokio::spawn(async move { let _ = conn.await; });
                         }
+                        _ = &mut stop => break,
                     }
-                });
-            })
-            .expect("server thread");
-        let addr = addr_rx.recv().expect("server address");
+                }
+            },
+        );
+        let addr = server.addr();
         S3sServer {
             addr,
             root: root.to_path_buf(),
@@ -99,8 +89,7 @@ impl S3sServer {
             access_key: access_key.to_owned(),
             secret_key: secret_key.to_owned(),
             requests,
-            stop: Some(stop_tx),
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -134,16 +123,5 @@ impl S3sServer {
     /// The secret key the server accepts.
     pub fn secret_key(&self) -> &str {
         &self.secret_key
-    }
-}
-
-impl Drop for S3sServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
