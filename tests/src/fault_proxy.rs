@@ -88,6 +88,9 @@ pub struct Faults {
     pub stall: Duration,
     /// Seed of the generator.
     pub seed: u64,
+    /// The first this many CreateMultipartUpload answers are lost after the server created
+    /// the upload (on top of the random faults): the case a client cannot see.
+    pub lose_creates: u32,
 }
 
 impl Faults {
@@ -98,6 +101,7 @@ impl Faults {
             kinds: Fault::ALL.to_vec(),
             stall: Duration::from_millis(1500),
             seed,
+            lose_creates: 0,
         }
     }
 }
@@ -137,6 +141,7 @@ struct Shared {
     requests: AtomicU64,
     injected: [AtomicU64; 5],
     lost_creates: AtomicU64,
+    lose_creates_left: std::sync::atomic::AtomicU32,
     client: Client<HttpConnector, Incoming>,
 }
 
@@ -175,6 +180,7 @@ impl FaultProxy {
         let shared = Arc::new(Shared {
             upstream: upstream.trim_end_matches('/').to_owned(),
             rng: Mutex::new(fastrand::Rng::with_seed(faults.seed)),
+            lose_creates_left: faults.lose_creates.into(),
             faults: Mutex::new(faults),
             requests: AtomicU64::new(0),
             injected: Default::default(),
@@ -269,7 +275,21 @@ struct ProxyError(String);
 
 async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Body>, BoxError> {
     shared.requests.fetch_add(1, Ordering::SeqCst);
-    let fault = shared.draw();
+    let creates_upload = req.method() == hyper::Method::POST
+        && req.uri().query().is_some_and(|q| {
+            q.split('&')
+                .any(|p| p == "uploads" || p.starts_with("uploads="))
+        });
+    let lose_create = creates_upload
+        && shared
+            .lose_creates_left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+    let fault = if lose_create {
+        Some((Fault::Truncate, Duration::ZERO))
+    } else {
+        shared.draw()
+    };
     if let Some((kind, _)) = fault {
         shared.injected[kind.index()].fetch_add(1, Ordering::SeqCst);
     }
@@ -286,11 +306,6 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
         Some((Fault::Truncate, _)) | None => {}
     }
     let (mut parts, body) = req.into_parts();
-    let creates_upload = parts.method == hyper::Method::POST
-        && parts.uri.query().is_some_and(|q| {
-            q.split('&')
-                .any(|p| p == "uploads" || p.starts_with("uploads="))
-        });
     let path = parts
         .uri
         .path_and_query()

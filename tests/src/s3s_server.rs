@@ -42,6 +42,9 @@ impl S3sServer {
         let fs = s3s_fs::FileSystem::new(root).expect("s3s-fs root");
         let mut b = S3ServiceBuilder::new(fs);
         b.set_auth(SimpleAuth::from_single(access_key, secret_key));
+        b.set_route(ListUploadsRoute {
+            root: root.to_path_buf(),
+        });
         let service = b.build();
         let requests = Arc::new(AtomicU64::new(0));
         let counter = requests.clone();
@@ -123,5 +126,108 @@ impl S3sServer {
     /// The secret key the server accepts.
     pub fn secret_key(&self) -> &str {
         &self.secret_key
+    }
+}
+
+/// ListMultipartUploads, which s3s-fs lacks, answered from the upload files s3s-fs keeps in
+/// its root (`.bucket-B.object-K.upload-ID.metadata.json`, B and K in unpadded URL-safe
+/// base64). With it ferry can find and abort uploads whose CreateMultipartUpload answer was
+/// lost, as it does on servers that list uploads.
+#[derive(Debug)]
+struct ListUploadsRoute {
+    root: PathBuf,
+}
+
+impl ListUploadsRoute {
+    /// `(key, upload id)` of the open uploads in `bucket` whose key starts with `prefix`.
+    fn uploads(&self, bucket: &str, prefix: &str) -> std::io::Result<Vec<(String, String)>> {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let head = format!(".bucket-{}.object-", b64.encode(bucket));
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&self.root)? {
+            let name = entry?.file_name();
+            let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(&head)) else {
+                continue;
+            };
+            let Some(rest) = rest.strip_suffix(".metadata.json") else {
+                continue;
+            };
+            let Some((key, id)) = rest.split_once(".upload-") else {
+                continue;
+            };
+            let Some(key) = b64.decode(key).ok().and_then(|k| String::from_utf8(k).ok()) else {
+                continue;
+            };
+            if key.starts_with(prefix) {
+                out.push((key, id.to_owned()));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
+#[async_trait::async_trait]
+impl s3s::route::S3Route for ListUploadsRoute {
+    fn is_match(
+        &self,
+        method: &hyper::Method,
+        uri: &hyper::Uri,
+        _headers: &hyper::HeaderMap,
+        _extensions: &mut hyper::http::Extensions,
+    ) -> bool {
+        let bucket = uri.path().trim_matches('/');
+        method == hyper::Method::GET
+            && !bucket.is_empty()
+            && !bucket.contains('/')
+            && url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+                .any(|(k, _)| k == "uploads")
+    }
+
+    async fn call(
+        &self,
+        req: s3s::S3Request<s3s::Body>,
+    ) -> s3s::S3Result<s3s::S3Response<s3s::Body>> {
+        let bucket = req.uri.path().trim_matches('/').to_owned();
+        let prefix = url::form_urlencoded::parse(req.uri.query().unwrap_or_default().as_bytes())
+            .find(|(k, _)| k == "prefix")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
+        if !self.root.join(&bucket).is_dir() {
+            return Err(s3s::s3_error!(NoSuchBucket));
+        }
+        let uploads = self
+            .uploads(&bucket, &prefix)
+            .map_err(|e| s3s::s3_error!(e, InternalError))?;
+        let mut xml = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListMultipartUploadsResult \
+             xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Bucket>{}</Bucket><Prefix>{}</Prefix>\
+             <MaxUploads>1000</MaxUploads><IsTruncated>false</IsTruncated>",
+            xml_escape(&bucket),
+            xml_escape(&prefix)
+        );
+        for (key, id) in uploads {
+            xml.push_str(&format!(
+                "<Upload><Key>{}</Key><UploadId>{}</UploadId></Upload>",
+                xml_escape(&key),
+                xml_escape(&id)
+            ));
+        }
+        xml.push_str("</ListMultipartUploadsResult>");
+        let mut resp = s3s::S3Response::new(s3s::Body::from(xml));
+        resp.headers.insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("application/xml"),
+        );
+        Ok(resp)
     }
 }

@@ -197,6 +197,9 @@ struct Inner {
     /// copy server-side.
     identity: String,
     list_v1: bool,
+    /// Keys whose CreateMultipartUpload failed after a request went out: the server may have
+    /// created an upload whose answer was lost (see [`S3Store::create_upload`]).
+    suspect_uploads: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl fmt::Debug for Inner {
@@ -315,6 +318,7 @@ impl S3Endpoint {
                     .unwrap_or_else(|| format!("aws:{}", config.region)),
                 identity,
                 list_v1: config.list_v1,
+                suspect_uploads: Default::default(),
             }),
         })
     }
@@ -433,15 +437,7 @@ impl S3Store {
         size: u64,
     ) -> Result<PutResult> {
         let path = self.path(dst_key);
-        let created = self
-            .client()
-            .create_multipart_upload()
-            .bucket(&self.bucket)
-            .key(dst_key)
-            .send()
-            .await
-            .map_err(|e| map_sdk(path.clone(), e))?;
-        let upload_id = created.upload_id().unwrap_or_default().to_owned();
+        let upload_id = self.create_upload(dst_key).await?;
         let source = copy_source(&src.bucket, src_key);
         let ranges: Vec<(i32, u64, u64)> = (0..size.div_ceil(COPY_PART_SIZE))
             .map(|i| {
@@ -602,6 +598,26 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for PrecomputedPayl
     }
 }
 
+/// Counts the attempts of one request (the SDK retries inside `send`).
+#[derive(Debug)]
+struct CountAttempts(Arc<std::sync::atomic::AtomicU32>);
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for CountAttempts {
+    fn name(&self) -> &'static str {
+        "CountAttempts"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> std::result::Result<(), BoxError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+}
+
 /// Where a listing continues.
 enum Cursor {
     Start(Option<String>),
@@ -611,6 +627,69 @@ enum Cursor {
 }
 
 impl S3Store {
+    /// Starts a multipart upload and returns its id.
+    ///
+    /// When the server created an upload but its answer was lost (connection reset, timeout),
+    /// the retry creates a second one and the first stays open, invisible and billed, until a
+    /// lifecycle rule removes it. So when this call needed more than one attempt, or an
+    /// earlier call for the same key failed after sending, the key's other open uploads are
+    /// listed and aborted. Servers that cannot list uploads are left as they are.
+    async fn create_upload(&self, key: &str) -> Result<String> {
+        let attempts = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let sent = self
+            .client()
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .customize()
+            .interceptor(CountAttempts(attempts.clone()))
+            .send()
+            .await;
+        let attempts = attempts.load(std::sync::atomic::Ordering::Relaxed);
+        let suspect = {
+            let mut suspects = self
+                .inner
+                .suspect_uploads
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if sent.is_err() && attempts > 0 {
+                suspects.insert(key.to_owned());
+            }
+            sent.is_ok() && (suspects.remove(key) || attempts > 1)
+        };
+        let out = sent.map_err(|e| map_sdk(self.path(key), e))?;
+        let Some(upload_id) = out.upload_id() else {
+            return Err(Error::Generic {
+                path: self.path(key),
+                source: msg("server returned no upload id"),
+            });
+        };
+        if suspect {
+            self.abort_lost_uploads(key, upload_id).await;
+        }
+        Ok(upload_id.to_owned())
+    }
+
+    /// Aborts the open uploads of `key` other than `keep` (see [`S3Store::create_upload`]).
+    async fn abort_lost_uploads(&self, key: &str, keep: &str) {
+        let ids = match self.list_multipart(key).await {
+            Ok(ids) => ids,
+            Err(e) => {
+                tracing::debug!(key, error = %e, "cannot list uploads to find lost ones");
+                return;
+            }
+        };
+        for id in ids.iter().filter(|id| *id != keep) {
+            match self.abort_multipart(key, id).await {
+                Ok(()) => tracing::info!(
+                    path = %self.path(key),
+                    "aborted a multipart upload whose creation answer was lost"
+                ),
+                Err(e) => tracing::warn!(error = %e, "cannot abort a lost multipart upload"),
+            }
+        }
+    }
+
     async fn put_object(
         &self,
         key: &str,
@@ -844,24 +923,11 @@ impl ObjectStore for S3Store {
     }
 
     async fn put_multipart(&self, key: &str) -> Result<Box<dyn MultipartUpload>> {
-        let out = self
-            .client()
-            .create_multipart_upload()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| map_sdk(self.path(key), e))?;
-        let Some(upload_id) = out.upload_id() else {
-            return Err(Error::Generic {
-                path: self.path(key),
-                source: msg("server returned no upload id"),
-            });
-        };
+        let upload_id = self.create_upload(key).await?;
         Ok(Box::new(S3Upload {
             store: self.clone(),
             key: key.to_owned(),
-            upload_id: upload_id.to_owned(),
+            upload_id,
         }))
     }
 
