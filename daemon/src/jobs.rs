@@ -23,7 +23,7 @@ use crate::backend::error::display_chain;
 use crate::config::{Config, JobConfig};
 use crate::location::{Location, Stores};
 use crate::milvus::restore::Restorer;
-use crate::sync::mirror::{self, Event, MirrorOptions, Side, Summary};
+use crate::sync::mirror::{self, Event, MirrorError, MirrorOptions, Side, Summary};
 use crate::sync::transfer::TransferConfig;
 
 /// Failed objects kept in a job's status.
@@ -446,6 +446,13 @@ pub async fn run(job: Arc<Job>, shared: Arc<Shared>) {
                                 restorer_task = Some(tokio::spawn(r.run()));
                             }
                         }
+                        Err(e) if e.is_io() => {
+                            failures += 1;
+                            let e = display_chain(&e);
+                            retry_at =
+                                Some(retry_later(&job, work, failures, "manifest unusable", e));
+                            continue;
+                        }
                         Err(e) => {
                             tracing::error!(job = %cfg.name, error = %e, "manifest error: job stopped");
                             job.update(|s| s.state = "stopped");
@@ -456,17 +463,13 @@ pub async fn run(job: Arc<Job>, shared: Arc<Shared>) {
                 }
                 Err(e) => {
                     failures += 1;
-                    let wait = backoff(failures);
-                    tracing::warn!(job = %cfg.name, error = %e, retry_in = ?wait, "cannot open the job's stores");
-                    retry_at = Some(Instant::now() + wait);
-                    requeue(&job, work);
-                    job.update(|s| {
-                        s.state = "retrying";
-                        s.consecutive_failures = failures;
-                        s.errors_total += 1;
-                        s.next_retry_ms = Some(now_ms() + wait.as_millis() as i64);
-                        s.last_run = Some(RunInfo::failed("full", now_ms(), 0.0, e));
-                    });
+                    retry_at = Some(retry_later(
+                        &job,
+                        work,
+                        failures,
+                        "cannot open the job's stores",
+                        e,
+                    ));
                     continue;
                 }
             }
@@ -507,6 +510,10 @@ pub async fn run(job: Arc<Job>, shared: Arc<Shared>) {
                 requeue(&job, work);
                 break;
             }
+            Outcome::ManifestDown(e) => {
+                failures += 1;
+                retry_at = Some(retry_later(&job, work, failures, "manifest unusable", e));
+            }
             Outcome::Fatal(e) => {
                 // The manifest failed: nothing can be recorded; stop this job loudly.
                 tracing::error!(job = %cfg.name, error = %e, "manifest error: job stopped");
@@ -523,6 +530,27 @@ pub async fn run(job: Arc<Job>, shared: Arc<Shared>) {
     if let Some(t) = restorer_task {
         let _ = t.await;
     }
+}
+
+/// Puts `work` back and schedules a retry after a failure before or around a run (stores
+/// that cannot be opened, a manifest on a full or read-only disk); returns when.
+fn retry_later(job: &Job, work: Pending, failures: u32, what: &str, error: String) -> Instant {
+    let wait = backoff(failures);
+    tracing::warn!(job = %job.name(), error = %error, retry_in = ?wait, "{what}");
+    requeue(job, work);
+    job.update(|s| {
+        s.state = "retrying";
+        s.consecutive_failures = failures;
+        s.errors_total += 1;
+        s.next_retry_ms = Some(now_ms() + wait.as_millis() as i64);
+        s.last_run = Some(RunInfo::failed(
+            "full",
+            now_ms(),
+            0.0,
+            format!("{what}: {error}"),
+        ));
+    });
+    Instant::now() + wait
 }
 
 /// Puts back work a run did not complete.
@@ -545,6 +573,10 @@ enum Outcome {
         gone: bool,
     },
     Cancelled,
+    /// The disk under the manifest failed (full, read-only): retried, since the manifest
+    /// reopens once that is fixed.
+    ManifestDown(String),
+    /// The manifest itself is unusable (corrupt, newer format): the job stops.
     Fatal(String),
 }
 
@@ -656,6 +688,7 @@ async fn run_once(
     let seconds = started.elapsed().as_secs_f64();
     let summary: Summary = match result {
         Ok(s) => s,
+        Err(MirrorError::State(e)) if e.is_io() => return Outcome::ManifestDown(display_chain(&e)),
         Err(e) => return Outcome::Fatal(display_chain(&e)),
     };
     if summary.cancelled {

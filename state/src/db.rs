@@ -6,6 +6,9 @@
 //! version of the object", so losing a row costs one re-copy, never a missing object.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use rocksdb::{
     ColumnFamilyDescriptor, DB, IteratorMode, Options, ReadOptions, WriteBatch, WriteOptions,
@@ -62,13 +65,31 @@ pub enum StateError {
     },
 }
 
+impl StateError {
+    /// A failure of the disk under the manifest (full, read-only, I/O error): worth retrying
+    /// once that is fixed, unlike a corrupt, foreign or newer manifest.
+    pub fn is_io(&self) -> bool {
+        matches!(self, StateError::Io { .. })
+    }
+}
+
 /// Result alias.
 pub type Result<T, E = StateError> = std::result::Result<T, E>;
 
 /// An open manifest.
+///
+/// After a write fails with an I/O error (a full or read-only disk), RocksDB refuses every
+/// further write until the database is opened again. So the handle then closes the database
+/// and reopens it on its next use (at most once a second while that keeps failing): a daemon
+/// resumes by itself once the disk is fixed. Reopening replays the write-ahead log, whose
+/// records are checksummed, so the manifest comes back as of its last whole batch.
 pub struct Manifest {
-    db: DB,
+    db: RwLock<Option<DB>>,
     path: PathBuf,
+    /// Set when a write failed with an I/O error: reopen before the next use.
+    broken: AtomicBool,
+    /// When the last reopen was tried, and why the database is closed if that failed.
+    reopen: Mutex<(Option<Instant>, String)>,
 }
 
 impl std::fmt::Debug for Manifest {
@@ -155,6 +176,18 @@ impl Manifest {
             }
         }
         std::fs::create_dir_all(dir).map_err(|e| io(Box::new(e)))?;
+        let db = Self::open_db(&path)?;
+        let m = Manifest {
+            db: RwLock::new(Some(db)),
+            path,
+            broken: AtomicBool::new(false),
+            reopen: Mutex::new((None, String::new())),
+        };
+        m.check_format()?;
+        Ok(m)
+    }
+
+    fn open_db(path: &Path) -> Result<DB> {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
@@ -163,11 +196,64 @@ impl Manifest {
         let cfs = COLUMN_FAMILIES
             .iter()
             .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
-        let db =
-            DB::open_cf_descriptors(&opts, dir, cfs).map_err(|e| Self::open_error(&path, e))?;
-        let m = Manifest { db, path };
-        m.check_format()?;
-        Ok(m)
+        DB::open_cf_descriptors(&opts, path, cfs).map_err(|e| Self::open_error(path, e))
+    }
+
+    /// Runs `f` on the open database, reopening it first after a failed write.
+    fn with_db<T>(&self, f: impl FnOnce(&DB) -> Result<T>) -> Result<T> {
+        if self.broken.load(Ordering::Acquire) {
+            self.reopen()?;
+        }
+        let guard = self.db.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(db) = guard.as_ref() {
+            return f(db);
+        }
+        // Not under the read lock: `closed` takes the reopen lock, which `reopen` holds
+        // while it waits for the write lock.
+        drop(guard);
+        Err(self.closed())
+    }
+
+    /// The error while the database is closed after a failed reopen.
+    fn closed(&self) -> StateError {
+        let why = self
+            .reopen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .1
+            .clone();
+        StateError::Io {
+            path: self.path.clone(),
+            source: format!("closed after a failed write; reopening failed: {why}").into(),
+        }
+    }
+
+    /// Closes and reopens the database (see [`Manifest`]), at most once a second.
+    fn reopen(&self) -> Result<()> {
+        let mut last = self.reopen.lock().unwrap_or_else(PoisonError::into_inner);
+        if !self.broken.load(Ordering::Acquire) {
+            return Ok(()); // another thread reopened it meanwhile
+        }
+        if last.0.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
+            drop(last);
+            return Err(self.closed());
+        }
+        last.0 = Some(Instant::now());
+        let mut db = self.db.write().unwrap_or_else(PoisonError::into_inner);
+        // Close first: RocksDB's lock file allows one open handle.
+        drop(db.take());
+        match Self::open_db(&self.path) {
+            Ok(fresh) => {
+                *db = Some(fresh);
+                last.1.clear();
+                self.broken.store(false, Ordering::Release);
+                Ok(())
+            }
+            Err(e) => {
+                last.1 = error_chain(&e);
+                Err(e)
+            }
+        }
     }
 
     fn open_error(path: &Path, e: rocksdb::Error) -> StateError {
@@ -220,8 +306,8 @@ impl Manifest {
         &self.path
     }
 
-    fn cf(&self, name: &'static str) -> Result<&rocksdb::ColumnFamily> {
-        self.db.cf_handle(name).ok_or_else(|| StateError::Io {
+    fn cf<'a>(&self, db: &'a DB, name: &'static str) -> Result<&'a rocksdb::ColumnFamily> {
+        db.cf_handle(name).ok_or_else(|| StateError::Io {
             path: self.path.clone(),
             source: format!("column family {name} missing").into(),
         })
@@ -241,6 +327,14 @@ impl Manifest {
         }
     }
 
+    /// A failed write: an I/O error leaves RocksDB refusing writes, so reopen before the next use.
+    fn failed_write(&self, e: rocksdb::Error) -> StateError {
+        if matches!(e.kind(), rocksdb::ErrorKind::IOError) {
+            self.broken.store(true, Ordering::Release);
+        }
+        self.rocks(e)
+    }
+
     fn decode<T>(&self, cf: &'static str, r: Result<T, DecodeError>) -> Result<T> {
         r.map_err(|source| StateError::Decode {
             path: self.path.clone(),
@@ -251,20 +345,21 @@ impl Manifest {
 
     /// Reads one typed row.
     pub fn get<S: Schema>(&self, key: &S::Key) -> Result<Option<S::Value>> {
-        let cf = self.cf(S::CF)?;
-        match self
-            .db
-            .get_pinned_cf(cf, key.encode_key())
-            .map_err(|e| self.rocks(e))?
-        {
-            Some(bytes) => Ok(Some(self.decode(S::CF, S::Value::decode_value(&bytes))?)),
-            None => Ok(None),
-        }
+        self.with_db(|db| {
+            let cf = self.cf(db, S::CF)?;
+            match db
+                .get_pinned_cf(cf, key.encode_key())
+                .map_err(|e| self.rocks(e))?
+            {
+                Some(bytes) => Ok(Some(self.decode(S::CF, S::Value::decode_value(&bytes))?)),
+                None => Ok(None),
+            }
+        })
     }
 
     /// Makes every write so far durable (fsyncs the write-ahead log): for a graceful shutdown.
     pub fn flush(&self) -> Result<()> {
-        self.db.flush_wal(true).map_err(|e| self.rocks(e))
+        self.with_db(|db| db.flush_wal(true).map_err(|e| self.failed_write(e)))
     }
 
     /// Applies a batch atomically and waits until it is on disk: for records that must
@@ -280,17 +375,19 @@ impl Manifest {
     }
 
     fn write_opts(&self, batch: Batch, sync: bool) -> Result<()> {
-        let mut wb = WriteBatch::default();
-        for (cf, key, value) in batch.ops {
-            let cf = self.cf(cf)?;
-            match value {
-                Some(v) => wb.put_cf(cf, key, v),
-                None => wb.delete_cf(cf, key),
+        self.with_db(|db| {
+            let mut wb = WriteBatch::default();
+            for (cf, key, value) in batch.ops {
+                let cf = self.cf(db, cf)?;
+                match value {
+                    Some(v) => wb.put_cf(cf, key, v),
+                    None => wb.delete_cf(cf, key),
+                }
             }
-        }
-        let mut wo = WriteOptions::default();
-        wo.set_sync(sync);
-        self.db.write_opt(wb, &wo).map_err(|e| self.rocks(e))
+            let mut wo = WriteOptions::default();
+            wo.set_sync(sync);
+            db.write_opt(wb, &wo).map_err(|e| self.failed_write(e))
+        })
     }
 
     /// Up to `limit` rows of `S` whose key starts with `prefix`, strictly after `after` (an
@@ -301,7 +398,17 @@ impl Manifest {
         after: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<(S::Key, S::Value)>> {
-        let cf = self.cf(S::CF)?;
+        self.with_db(|db| self.scan_in::<S>(db, prefix, after, limit))
+    }
+
+    fn scan_in<S: Schema>(
+        &self,
+        db: &DB,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(S::Key, S::Value)>> {
+        let cf = self.cf(db, S::CF)?;
         let mut ro = ReadOptions::default();
         if let Some(upper) = prefix_upper_bound(prefix) {
             ro.set_iterate_upper_bound(upper);
@@ -311,7 +418,7 @@ impl Manifest {
             None => prefix.to_vec(),
         };
         let mut out = Vec::new();
-        for item in self.db.iterator_cf_opt(
+        for item in db.iterator_cf_opt(
             cf,
             ro,
             IteratorMode::From(&start, rocksdb::Direction::Forward),
@@ -571,4 +678,16 @@ mod tests {
         assert_eq!(prefix_upper_bound(&[0, 255]), Some(vec![1]));
         assert_eq!(prefix_upper_bound(&[255, 255]), None);
     }
+}
+
+/// `error: cause: cause` on one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        next = s.source();
+    }
+    text
 }

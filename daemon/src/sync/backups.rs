@@ -115,10 +115,7 @@ impl Gate {
         let announce_rel = format!("{name}/{}", MetaFile::Backup.rel());
         let fail = |e: ferry_state::StateError| Event::Failed {
             path: ctx.dst.display(rel),
-            error: Error::Generic {
-                path: ctx.manifest.path().display().to_string(),
-                source: Box::new(e),
-            },
+            error: super::mirror::manifest_error(ctx.dst.display(rel), e),
         };
         let key = BackupKey {
             pair: ctx.pair,

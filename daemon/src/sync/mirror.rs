@@ -323,6 +323,22 @@ pub enum MirrorError {
     State(#[from] StateError),
 }
 
+/// An object's manifest record could not be written: retried (transient) when the disk under
+/// the manifest failed, since the manifest reopens once it is fixed.
+pub(crate) fn manifest_error(path: String, e: StateError) -> Error {
+    if e.is_io() {
+        Error::Transient {
+            path,
+            source: Box::new(e),
+        }
+    } else {
+        Error::Generic {
+            path,
+            source: Box::new(e),
+        }
+    }
+}
+
 /// What the target holds at a key, as far as this run knows.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TargetState {
@@ -1284,12 +1300,12 @@ impl<'a> Ctx<'a> {
         let mut b = Batch::new();
         b.put::<ObjectsSchema>(&key, record)
             .delete::<UploadsSchema>(&key);
-        self.manifest.write(b).map_err(|e| Event::Failed {
-            path: self.dst.display(rel),
-            error: Error::Generic {
-                path: self.manifest.path().display().to_string(),
-                source: Box::new(e),
-            },
+        self.manifest.write(b).map_err(|e| {
+            let path = self.dst.display(rel);
+            Event::Failed {
+                error: manifest_error(path.clone(), e),
+                path,
+            }
         })
     }
 
