@@ -2,6 +2,7 @@
 //! server, and helpers to run the real binaries.
 
 pub mod conformance;
+pub mod disk;
 pub mod fault_proxy;
 pub mod milvus;
 pub mod restore_server;
@@ -132,7 +133,10 @@ impl Ferry {
 
     /// A `ferry` command ready for arguments.
     pub fn cmd(&self) -> assert_cmd::Command {
-        let mut c = assert_cmd::Command::new(bin_path("ferry"));
+        self.cmd_of(assert_cmd::Command::new(bin_path("ferry")))
+    }
+
+    fn cmd_of(&self, mut c: assert_cmd::Command) -> assert_cmd::Command {
         c.env_clear()
             .env("HOME", self.home.path())
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -143,10 +147,26 @@ impl Ferry {
 
     /// Runs `ferry ARGS` and returns (exit code, stdout, stderr).
     pub fn run(&self, args: &[&str]) -> (i32, String, String) {
+        self.run_cmd(self.cmd(), args)
+    }
+
+    /// Like [`Ferry::run`], but file permissions bind ferry even when the tests run as root:
+    /// then ferry runs under `setpriv` without any capability (so no CAP_DAC_OVERRIDE).
+    pub fn run_bound_by_permissions(&self, args: &[&str]) -> (i32, String, String) {
+        if !disk::is_root() {
+            return self.run(args);
+        }
+        let mut c = self.cmd_of(assert_cmd::Command::new("setpriv"));
+        c.args(["--bounding-set", "-all", "--inh-caps", "-all", "--"])
+            .arg(bin_path("ferry"));
+        self.run_cmd(c, args)
+    }
+
+    fn run_cmd(&self, mut cmd: assert_cmd::Command, args: &[&str]) -> (i32, String, String) {
         if let ["alias", "set", _, _, _, secret, ..] = args {
             register_secret(secret);
         }
-        let out = self.cmd().args(args).output().expect("run ferry");
+        let out = cmd.args(args).output().expect("run ferry");
         // `alias export` to stdout is the one output meant to carry credentials.
         if args.get(..2) != Some(&["alias", "export"][..]) {
             keep_output("ferry", &out.stdout);

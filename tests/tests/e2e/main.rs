@@ -5,6 +5,7 @@ mod bad_input;
 mod cli;
 mod conformance;
 mod daemon;
+mod disk;
 mod faults;
 mod mirror;
 mod restores;
