@@ -1184,6 +1184,35 @@ mod tests {
     }
 
     #[test]
+    fn the_control_api_is_loopback_by_default_and_needs_a_token_elsewhere() {
+        let job = "[[jobs]]\nname = \"a\"\nsource = \"/s/\"\ntarget = \"/d/\"\n";
+        let c = parse(job).expect("defaults");
+        assert_eq!(c.control.listen.to_string(), "127.0.0.1:7870");
+        assert_eq!(c.control.token, None);
+        for listen in ["0.0.0.0:7870", "[::]:7870", "192.0.2.1:80"] {
+            let e = err(&format!("[control]\nlisten = \"{listen}\"\n{job}"));
+            assert!(
+                e.contains(listen)
+                    && e.contains("not a loopback address")
+                    && e.contains("token_file"),
+                "{e}"
+            );
+        }
+        let c = parse(&format!(
+            "[control]\nlisten = \"0.0.0.0:7870\"\ntoken = \"0123456789abcdef-long\"\n{job}"
+        ))
+        .expect("an open address with a token");
+        assert!(c.control.token.is_some());
+        let e = err(&format!(
+            "[control]\nlisten = \"0.0.0.0:7870\"\ntoken = \"short\"\n{job}"
+        ));
+        assert!(
+            e.contains("at least 16 characters") && !e.contains("short\""),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn rates_and_durations() {
         assert_eq!(parse_rate("1MiB/s"), Ok(1024 * 1024));
         assert_eq!(parse_rate("1.5 GB"), Ok(1_500_000_000));
