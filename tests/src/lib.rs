@@ -156,9 +156,36 @@ impl Ferry {
         if !disk::is_root() {
             return self.run(args);
         }
-        let mut c = self.cmd_of(assert_cmd::Command::new("setpriv"));
-        c.args(["--bounding-set", "-all", "--inh-caps", "-all", "--"])
-            .arg(bin_path("ferry"));
+        self.run_under(
+            &[
+                "setpriv",
+                "--bounding-set",
+                "-all",
+                "--inh-caps",
+                "-all",
+                "--",
+            ],
+            args,
+        )
+    }
+
+    /// Like [`Ferry::run`], with ferry's clock moved by `offset` (faketime's syntax: `-1h`,
+    /// `+2d`); the servers keep the real time.
+    pub fn run_with_clock(&self, offset: &str, args: &[&str]) -> (i32, String, String) {
+        self.run_under(&["faketime", "-f", offset], args)
+    }
+
+    /// Runs `WRAPPER... ferry ARGS` (the wrapper must be installed: scripts/setup.sh).
+    fn run_under(&self, wrapper: &[&str], args: &[&str]) -> (i32, String, String) {
+        let program = std::env::var_os("PATH")
+            .and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|d| d.join(wrapper[0]))
+                    .find(|p| p.is_file())
+            })
+            .unwrap_or_else(|| panic!("{} is not installed: run scripts/setup.sh", wrapper[0]));
+        let mut c = self.cmd_of(assert_cmd::Command::new(program));
+        c.args(&wrapper[1..]).arg(bin_path("ferry"));
         self.run_cmd(c, args)
     }
 

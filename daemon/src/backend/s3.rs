@@ -265,7 +265,8 @@ impl S3Endpoint {
             .force_path_style(config.path_style)
             .http_client(http.clone())
             .timeout_config(timeouts)
-            .retry_config(aws_smithy_types::retry::RetryConfig::standard().with_max_attempts(4));
+            .retry_config(aws_smithy_types::retry::RetryConfig::standard().with_max_attempts(4))
+            .retry_classifier(SkewedRefusal);
         if let Some(url) = &config.endpoint {
             b = b.endpoint_url(url.clone());
         }
@@ -595,6 +596,58 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for PrecomputedPayl
                 .store_put(PayloadSigningOverride::Precomputed(self.0.clone()));
         }
         Ok(())
+    }
+}
+
+/// How far the server's clock (its `Date` header) is from ours, when that is more than five
+/// minutes (SigV4 allows fifteen): positive when the server is ahead.
+fn clock_skew(response: &HttpResponse) -> Option<i64> {
+    use aws_smithy_types::date_time::{DateTime as SmithyTime, Format};
+    let date = response.headers().get("date")?;
+    let server =
+        std::time::SystemTime::try_from(SmithyTime::from_str(date, Format::HttpDate).ok()?).ok()?;
+    let skew = match server.duration_since(std::time::SystemTime::now()) {
+        Ok(ahead) => ahead.as_secs() as i64,
+        Err(behind) => -(behind.duration().as_secs() as i64),
+    };
+    (skew.abs() > 300).then_some(skew)
+}
+
+/// `3d4h`, `1h0m`, `7m`.
+fn human_secs(s: u64) -> String {
+    let (d, h, m) = (s / 86_400, s / 3600 % 24, s / 60 % 60);
+    if d > 0 {
+        format!("{d}d{h}h")
+    } else if h > 0 {
+        format!("{h}h{m}m")
+    } else {
+        format!("{m}m")
+    }
+}
+
+/// Retries a `403` without an error code (a HEAD's answer has no body) when the server's
+/// clock is far from ours: likely RequestTimeTooSkewed. The SDK has measured the skew from
+/// that answer's `Date` and signs the retry with the server's time, as it does by itself
+/// for errors that carry the code.
+#[derive(Debug)]
+struct SkewedRefusal;
+
+impl aws_smithy_runtime_api::client::retries::classifiers::ClassifyRetry for SkewedRefusal {
+    fn classify_retry(
+        &self,
+        ctx: &aws_smithy_runtime_api::client::interceptors::context::InterceptorContext,
+    ) -> aws_smithy_runtime_api::client::retries::classifiers::RetryAction {
+        use aws_smithy_runtime_api::client::retries::classifiers::RetryAction;
+        match ctx.response() {
+            Some(r) if r.status().as_u16() == 403 && clock_skew(r).is_some() => {
+                RetryAction::retryable_error(aws_smithy_types::retry::ErrorKind::ServerError)
+            }
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "SkewedRefusal"
     }
 }
 
@@ -1216,7 +1269,8 @@ impl fmt::Display for S3Detail {
         if parts.is_empty() {
             parts.push("unknown S3 error".to_owned());
         }
-        if self.code.is_none() && self.status == Some(403) {
+        let clock = self.message.as_deref().is_some_and(|m| m.contains("clock"));
+        if self.code.is_none() && self.status == Some(403) && !clock {
             parts.push("(wrong credentials, or no permission)".to_owned());
         }
         f.write_str(&parts.join(" "))
@@ -1273,13 +1327,22 @@ where
             let code = se.err().code().map(str::to_owned);
             // Without an S3 error code, the SDK's own text says what went wrong (e.g. a
             // response it could not parse).
-            let message = match (se.err().message(), &code) {
-                (Some(m), _) => Some(m.to_owned()),
-                (None, None) => Some(DisplayErrorContext(se.err()).to_string()),
-                (None, Some(_)) => None,
+            let status = se.raw().status().as_u16();
+            let skew = (status == 403).then(|| clock_skew(se.raw())).flatten();
+            let message = match (se.err().message(), &code, skew) {
+                // Still refused after the SDK signed with the server's time.
+                (_, _, Some(skew)) => Some(format!(
+                    "this machine's clock is {} {} the server's (SigV4 allows 15 minutes): \
+                     set the clock right (NTP)",
+                    human_secs(skew.unsigned_abs()),
+                    if skew > 0 { "behind" } else { "ahead of" }
+                )),
+                (Some(m), _, None) => Some(m.to_owned()),
+                (None, None, None) => Some(DisplayErrorContext(se.err()).to_string()),
+                (None, Some(_), None) => None,
             };
             let detail = S3Detail {
-                status: Some(se.raw().status().as_u16()),
+                status: Some(status),
                 code,
                 message,
             };

@@ -202,3 +202,25 @@ fn alias_file_others_can_read_is_refused_without_showing_its_secrets() {
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     s.ferry.ok(&["ls", "a/bucket/"]);
 }
+
+/// A clock hours or days off: the server refuses the signature (RequestTimeTooSkewed, or a
+/// bare 403 to a HEAD, which has no body to say why). ferry re-signs with the server's time
+/// (measured from its `Date` header), so the copy still works, as with the AWS CLI.
+#[test]
+fn a_clock_hours_or_days_off_still_copies() {
+    let s = setup();
+    let file = s.work.path().join("dir/a.txt");
+    for offset in ["-1h", "+2h", "-3d"] {
+        let dst = format!("a/bucket/clock{offset}");
+        let (code, out, err) = s
+            .ferry
+            .run_with_clock(offset, &["cp", file.to_str().expect("utf-8"), &dst]);
+        assert_eq!(code, 0, "clock {offset}: cp\n{out}\n{err}");
+        let stored = s.srv.root().join(format!("bucket/clock{offset}"));
+        assert_eq!(std::fs::read(stored).expect("stored"), data(1, 100));
+        let (code, _, err) = s.ferry.run_with_clock(offset, &["stat", &dst]);
+        assert_eq!(code, 0, "clock {offset}: stat\n{err}");
+    }
+    // The server did refuse requests: the skew was real.
+    assert!(s.srv.requests() > 12, "{} requests", s.srv.requests());
+}
