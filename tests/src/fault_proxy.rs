@@ -91,6 +91,9 @@ pub struct Faults {
     /// The first this many CreateMultipartUpload answers are lost after the server created
     /// the upload (on top of the random faults): the case a client cannot see.
     pub lose_creates: u32,
+    /// Requests signed with this session token (`x-amz-security-token`) are answered as AWS
+    /// answers an expired one: `400 ExpiredToken` (no body to a HEAD).
+    pub expired_token: Option<String>,
 }
 
 impl Faults {
@@ -102,6 +105,7 @@ impl Faults {
             stall: Duration::from_millis(1500),
             seed,
             lose_creates: 0,
+            expired_token: None,
         }
     }
 }
@@ -285,6 +289,23 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
             .lose_creates_left
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok();
+    let expired = shared
+        .faults
+        .lock()
+        .ok()
+        .and_then(|f| f.expired_token.clone());
+    if let Some(token) = expired
+        && req
+            .headers()
+            .get("x-amz-security-token")
+            .is_some_and(|v| v.as_bytes() == token.as_bytes())
+    {
+        let mut resp = s3_error(StatusCode::BAD_REQUEST, "ExpiredToken");
+        if req.method() == hyper::Method::HEAD {
+            *resp.body_mut() = full(Bytes::new());
+        }
+        return Ok(resp);
+    }
     let fault = if lose_create {
         Some((Fault::Truncate, Duration::ZERO))
     } else {

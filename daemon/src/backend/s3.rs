@@ -386,14 +386,12 @@ impl S3Endpoint {
 
     /// Checks that a bucket exists and is reachable with these credentials.
     pub async fn head_bucket(&self, name: &str) -> Result<()> {
-        self.inner
-            .client
-            .head_bucket()
-            .bucket(name)
-            .send()
-            .await
-            .map_err(|e| map_sdk(format!("{}/{name}", self.label()), e))?;
-        Ok(())
+        let path = format!("{}/{name}", self.label());
+        match self.inner.client.head_bucket().bucket(name).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if codeless(&e) => Err(explain(&self.inner.client, name, "", path, e).await),
+            Err(e) => Err(map_sdk(path, e)),
+        }
     }
 }
 
@@ -894,14 +892,20 @@ impl ObjectStore for S3Store {
     }
 
     async fn head(&self, key: &str) -> Result<ObjectMeta> {
-        let out = self
+        let sent = self
             .client()
             .head_object()
             .bucket(&self.bucket)
             .key(key)
             .send()
-            .await
-            .map_err(|e| map_sdk(self.path(key), e))?;
+            .await;
+        let out = match sent {
+            Ok(out) => out,
+            Err(e) if codeless(&e) => {
+                return Err(explain(self.client(), &self.bucket, key, self.path(key), e).await);
+            }
+            Err(e) => return Err(map_sdk(self.path(key), e)),
+        };
         Ok(ObjectMeta {
             key: key.to_owned(),
             size: out.content_length().unwrap_or(0).max(0) as u64,
@@ -1315,6 +1319,42 @@ where
         };
     }
     map_sdk(path, err)
+}
+
+/// A 400 or 403 without an S3 error code: the answer to a HEAD, which has no body to say why.
+fn codeless<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
+    match err {
+        SdkError::ServiceError(se) => {
+            se.err().code().is_none() && matches!(se.raw().status().as_u16(), 400 | 403)
+        }
+        _ => false,
+    }
+}
+
+/// Explains a [`codeless`] refusal of a HEAD: asks the same server with a request whose error
+/// has a body (a one-key listing) and reports that error (ExpiredToken, InvalidAccessKeyId,
+/// AccessDenied, ...). The HEAD's own error when the listing works.
+async fn explain<E>(
+    client: &Client,
+    bucket: &str,
+    prefix: &str,
+    path: String,
+    head: SdkError<E, HttpResponse>,
+) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let listed = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .max_keys(1)
+        .send()
+        .await;
+    match listed {
+        Err(e) if e.code().is_some() => map_sdk(path, e),
+        _ => map_sdk(path, head),
+    }
 }
 
 /// Maps an SDK error into the public store error.

@@ -1,8 +1,9 @@
 //! Bad input: each a one-line `ferry: <ERROR>` naming what is wrong, a non-zero exit, and
 //! nothing written.
 
+use ferry_tests::fault_proxy::{FaultProxy, Faults};
 use ferry_tests::s3s_server::S3sServer;
-use ferry_tests::{Ferry, data};
+use ferry_tests::{Ferry, data, register_secret};
 
 struct Setup {
     srv: S3sServer,
@@ -223,4 +224,59 @@ fn a_clock_hours_or_days_off_still_copies() {
     }
     // The server did refuse requests: the skew was real.
     assert!(s.srv.requests() > 12, "{} requests", s.srv.requests());
+}
+
+/// Temporary credentials whose session token expired: every command fails at once with an
+/// authentication error naming the alias and the expiry, nothing is written, the token is
+/// never shown. The same keys with a valid token work (the proxy in front of the server
+/// answers `ExpiredToken` for the one token, as AWS does).
+#[test]
+fn an_expired_session_token_is_an_authentication_error_and_writes_nothing() {
+    let s = setup();
+    let (expired, fresh) = ("expired-token-7f3e91c2d5", "fresh-token-0b8a44e6f1");
+    register_secret(expired);
+    register_secret(fresh);
+    let proxy = FaultProxy::start(
+        &s.srv.url(),
+        Faults {
+            expired_token: Some(expired.to_owned()),
+            ..Faults::all(0, 0)
+        },
+    );
+    for (name, token) in [("fresh", fresh), ("stale", expired)] {
+        let json = s.work.path().join(format!("{name}.json"));
+        let alias = serde_json::json!({
+            "url": proxy.url(),
+            "accessKey": s.srv.access_key(),
+            "secretKey": s.srv.secret_key(),
+            "sessionToken": token,
+            "api": "S3v4",
+            "path": "auto",
+        });
+        std::fs::write(&json, alias.to_string()).expect("write");
+        s.ferry
+            .ok(&["alias", "import", name, json.to_str().expect("utf-8")]);
+    }
+    let file = s.work.path().join("dir/a.txt");
+    let file = file.to_str().expect("utf-8");
+    s.ferry.ok(&["cp", file, "fresh/bucket/fresh"]);
+    for args in [
+        &["cp", file, "stale/bucket/stale"][..],
+        &["ls", "stale/bucket"],
+        &["stat", "stale/bucket/fresh"],
+        &["rm", "stale/bucket/fresh"],
+    ] {
+        let err = s
+            .ferry
+            .fails(args, &["stale/bucket", "authentication failed"]);
+        assert!(
+            err.contains("ExpiredToken") || err.contains("expired"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(!s.srv.root().join("bucket/stale").exists());
+    assert!(
+        s.srv.root().join("bucket/fresh").exists(),
+        "rm went through"
+    );
 }
