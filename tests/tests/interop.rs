@@ -294,3 +294,83 @@ fn mirror_from_rclone_to_moto_is_incremental() {
     std::fs::remove_file(src.join("backup/b/binlogs/5")).expect("and the removal");
     assert_eq!(tree_hashes(&src.join("backup")), tree_hashes(&out));
 }
+
+/// Keys s3s-fs cannot hold (it names files after them): a 1024-byte key (S3's limit) and a
+/// 255-byte file name round-trip local -> moto -> local. Folder markers (`dir/`, zero bytes)
+/// become folders with `cp`, are skipped by `mirror` (which then has nothing to redo), and
+/// are copied as objects S3 -> S3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs external servers: tests/interop/run.sh"]
+async fn long_keys_and_folder_markers_through_moto() {
+    use ferry_daemon::backend::ObjectStore;
+    let m = server("MOTO");
+    let ep = endpoint(&m).await;
+    let _ = ep.create_bucket("keys").await;
+    let ferry = Ferry::new();
+    ferry.ok(&["alias", "set", "m", &m.url, &m.access_key, &m.secret_key]);
+    let work = tempfile::tempdir().expect("work");
+
+    let src = work.path().join("src");
+    // The key at the server is `long/` + this: 1024 bytes.
+    let deep: String = (0..5).map(|_| format!("{}/", "d".repeat(200))).collect();
+    let deep = format!("{deep}{}", "f".repeat(1024 - "long/".len() - deep.len()));
+    let name255 = format!("n/{}", "l".repeat(255));
+    for (rel, body) in [(&deep, b"deep".as_slice()), (&name255, b"255")] {
+        let p = src.join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, body).expect("write");
+    }
+    ferry.ok(&["cp", "-r", &format!("{}/", src.display()), "m/keys/long/"]);
+    let listed = conformance::list_keys(&ep.bucket("keys"), "long/", Default::default()).await;
+    assert!(
+        listed.iter().any(|k| k.len() == 1024),
+        "a 1024-byte key: {:?}",
+        listed.iter().map(String::len).collect::<Vec<_>>()
+    );
+    let back = work.path().join("back");
+    ferry.ok(&["cp", "-r", "m/keys/long/", &format!("{}/", back.display())]);
+    assert_eq!(tree_hashes(&src), tree_hashes(&back));
+
+    let store = ep.bucket("keys");
+    for key in ["markers/empty-dir/", "markers/dir/", "markers/dir/file"] {
+        let body = if key.ends_with('/') { &b""[..] } else { b"f" };
+        store
+            .put(key, bytes::Bytes::copy_from_slice(body))
+            .await
+            .expect("put");
+    }
+    let copied = work.path().join("copied");
+    ferry.ok(&[
+        "cp",
+        "-r",
+        "m/keys/markers/",
+        &format!("{}/", copied.display()),
+    ]);
+    assert!(copied.join("empty-dir").is_dir() && copied.join("dir").is_dir());
+    assert_eq!(std::fs::read(copied.join("dir/file")).expect("file"), b"f");
+    let mirrored = work.path().join("mirrored");
+    let state = work.path().join("state");
+    let mirror = [
+        "mirror",
+        "--json",
+        "--state-dir",
+        state.to_str().expect("utf-8"),
+        "m/keys/markers/",
+        mirrored.to_str().expect("utf-8"),
+    ];
+    for expected in [1, 0] {
+        let out = ferry.ok(&mirror);
+        assert!(
+            out.contains(&format!("\"copied\":{expected},")),
+            "mirror copies the file only, once: {out}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(mirrored.join("dir/file")).expect("file"),
+        b"f"
+    );
+    ferry.ok(&["cp", "-r", "m/keys/markers/", "m/keys/copy/"]);
+    let mut copy = conformance::list_keys(&store, "copy/", Default::default()).await;
+    copy.sort();
+    assert_eq!(copy, ["copy/dir/", "copy/dir/file", "copy/empty-dir/"]);
+}

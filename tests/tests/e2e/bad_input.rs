@@ -280,3 +280,73 @@ fn an_expired_session_token_is_an_authentication_error_and_writes_nothing() {
         "rm went through"
     );
 }
+
+/// Names a local file system allows but S3 keys need care with: NFC and NFD spellings of the
+/// same word are two keys, kept apart byte for byte both ways; a file name that is not UTF-8
+/// cannot be a key and is refused by name while the rest is copied; a key over S3's 1024
+/// bytes is refused by the server (KeyTooLongError) and named.
+#[test]
+fn nfc_nfd_non_utf8_and_too_long_names_are_kept_apart_or_refused_by_name() {
+    use std::os::unix::ffi::OsStrExt;
+    let s = setup();
+    let src = s.work.path().join("names");
+    let (nfc, nfd) = ("n/caf\u{e9}", "n/cafe\u{301}");
+    std::fs::create_dir_all(src.join("n")).expect("mkdir");
+    std::fs::write(src.join(nfc), b"nfc").expect("write");
+    std::fs::write(src.join(nfd), b"nfd").expect("write");
+    let bad = std::ffi::OsStr::from_bytes(b"bad\xff\xfename");
+    std::fs::write(src.join("n").join(bad), b"x").expect("write");
+    // 1100 bytes: six 180-byte folders and a file name.
+    let deep: String = (0..6).map(|_| format!("{}/", "d".repeat(180))).collect();
+    let deep = format!("{deep}{}", "f".repeat(1100 - deep.len()));
+    assert_eq!(deep.len(), 1100);
+    std::fs::create_dir_all(src.join(&deep).parent().expect("parent")).expect("mkdir");
+    std::fs::write(src.join(&deep), b"deep").expect("write");
+
+    let (code, out, err) = s.ferry.run(&[
+        "cp",
+        "-r",
+        &format!("{}/", src.display()),
+        "a/bucket/names/",
+    ]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let errors: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("ferry: <ERROR>"))
+        .collect();
+    assert_eq!(errors.len(), 2, "{err}");
+    assert!(
+        errors
+            .iter()
+            .any(|l| l.contains("bad") && l.contains("not valid UTF-8")),
+        "{err}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|l| l.contains(&deep[..180]) && l.contains("KeyTooLong")),
+        "{err}"
+    );
+    let stored = s.srv.root().join("bucket/names");
+    assert_eq!(std::fs::read(stored.join(nfc)).expect("nfc"), b"nfc");
+    assert_eq!(std::fs::read(stored.join(nfd)).expect("nfd"), b"nfd");
+
+    let back = s.work.path().join("back");
+    s.ferry.ok(&[
+        "cp",
+        "-r",
+        "a/bucket/names/",
+        &format!("{}/", back.display()),
+    ]);
+    let mut names: Vec<Vec<u8>> = std::fs::read_dir(back.join("n"))
+        .expect("back/n")
+        .map(|e| e.expect("entry").file_name().as_bytes().to_vec())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        vec![b"cafe\xcc\x81".to_vec(), b"caf\xc3\xa9".to_vec()]
+    );
+    assert_eq!(std::fs::read(back.join(nfd)).expect("nfd"), b"nfd");
+}
