@@ -74,7 +74,19 @@ impl S3sServer {
                                         eprintln!("  {:?}", req.headers());
                                     }
                                 }
-                                hyper::service::Service::call(&service, req)
+                                // Run each request to its end even when the client hangs
+                                // up (a killed ferry), as real servers do: dropping s3s-fs's
+                                // handler half-way leaves half-made uploads no S3 server has.
+                                let handler = tokio::spawn(hyper::service::Service::call(&service, req));
+                                async move {
+                                    match handler.await {
+                                        Ok(r) => r.map_err(|e| {
+                                            let e: Box<dyn std::error::Error + Send + Sync> = e.into();
+                                            std::io::Error::other(e)
+                                        }),
+                                        Err(e) => Err(std::io::Error::other(e)),
+                                    }
+                                }
                             });
                             let conn = http.serve_connection(TokioIo::new(socket), counted).into_owned();
                             tokio::spawn(async move { let _ = conn.await; });
