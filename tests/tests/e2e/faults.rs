@@ -161,7 +161,7 @@ fn mirror_converges_through_five_percent_faults() {
 
     let (cs, cd) = (p_src.counts(), p_dst.counts());
     let truncated = cs.injected[3] + cd.injected[3];
-    eprintln!(
+    ferry_tests::report(&format!(
         "faults: {runs} runs to converge, {failed_objects} object failures reported on the way; \
          source proxy {} requests, {} faults ({}); target proxy {} requests, {} faults ({}); \
          {objects} objects checked by SHA-256, 0 lost, 0 corrupted; {} uploads left open \
@@ -173,7 +173,7 @@ fn mirror_converges_through_five_percent_faults() {
         cd.faults(),
         cd.summary(),
         open.len()
-    );
+    ));
     // ~5 % of ~800 requests: fewer than 2 % would mean the proxy is not doing its job.
     let (requests, faults) = (cs.requests + cd.requests, cs.faults() + cd.faults());
     assert!(
@@ -346,7 +346,7 @@ fn ferryd_replicates_and_restores_exactly_once_through_five_percent_faults() {
     assert!(!log.contains("panicked"), "{log}");
 
     let (cs, cd) = (p_src.counts(), p_dst.counts());
-    eprintln!(
+    ferry_tests::report(&format!(
         "ferryd faults: source proxy {} requests, {} faults ({}); target proxy {} requests, {} \
          faults ({}); {} objects checked by SHA-256, 0 lost, 0 corrupted; {} restores, each \
          fired once; {} retries logged; 0 uploads left open after {} lost create answers",
@@ -360,7 +360,7 @@ fn ferryd_replicates_and_restores_exactly_once_through_five_percent_faults() {
         fired.len(),
         log.matches("retrying").count(),
         cd.lost_creates
-    );
+    ));
     let (requests, faults) = (cs.requests + cd.requests, cs.faults() + cd.faults());
     // ~5 % of ~460 requests; under 1 % would mean the proxy is not doing its job.
     assert!(

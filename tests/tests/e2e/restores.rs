@@ -427,14 +427,15 @@ fn crash_loop(ak: &str, restore: &str, fired: &dyn Fn(&str) -> usize) {
     let resumed = log
         .matches("a restore started before ferryd restarted")
         .count();
-    println!(
-        "crash loop (seed {seed}): {cycles} kill -9 cycles, {} backups, {} files, each restored exactly once, {resumed} restores picked up after a kill, {looks} target looks",
+    ferry_tests::report(&format!(
+        "ferryd crash loop ({} trigger, seed {seed}): {cycles} kill -9 cycles, {} backups, {} files, each restored exactly once, {resumed} restores picked up after a kill, {looks} target looks",
+        restore.split('"').nth(1).unwrap_or("?"),
         backups.len(),
         backups
             .iter()
             .map(|b| b.files().len() + b.sparse.len())
             .sum::<usize>()
-    );
+    ));
 }
 
 #[test]
