@@ -261,7 +261,8 @@ pub fn jobs(src: &Source, dst: &Target) -> BoxStream<'static, Result<CopyJob, Er
             let src_store = src.store.clone();
             let dst_store = dst.store.clone();
             let listing = src.store.list(prefix, ListOptions::default());
-            super::pipeline::prefetch(listing, super::pipeline::LIST_AHEAD)
+            let lost = super::pipeline::listing_lost(join_display(&src.store.to_string(), prefix));
+            super::pipeline::prefetch(listing, super::pipeline::LIST_AHEAD, lost)
                 .try_filter_map(move |entry| {
                     let job = match entry {
                         backend::ListEntry::Object(meta) => Some(CopyJob {

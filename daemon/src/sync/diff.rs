@@ -56,7 +56,8 @@ pub enum Matched {
 fn objects(side: &Side) -> BoxStream<'static, Result<(String, ObjectMeta), Error>> {
     let n = side.prefix.len();
     let listing = side.store.list(&side.prefix, ListOptions::default());
-    super::pipeline::prefetch(listing, super::pipeline::LIST_AHEAD)
+    let lost = super::pipeline::listing_lost(side.display(""));
+    super::pipeline::prefetch(listing, super::pipeline::LIST_AHEAD, lost)
         .try_filter_map(move |e| {
             futures::future::ready(Ok(match e {
                 ListEntry::Object(m) if m.key.len() > n && !m.key.ends_with('/') => {

@@ -40,7 +40,7 @@ use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 
 use super::backups::{self, Gate};
-use super::pipeline::{LIST_AHEAD, prefetch};
+use super::pipeline::{LIST_AHEAD, listing_lost, prefetch};
 use super::transfer::{self, Method, TransferConfig, UploadJournal};
 use crate::backend::error::{display_chain, msg};
 use crate::backend::{Error, ListEntry, ListOptions, ObjectMeta, ObjectStore};
@@ -776,12 +776,14 @@ pub async fn mirror(
         prefetch(
             dst.store.list(&dst.prefix, ListOptions::default()),
             LIST_AHEAD,
+            listing_lost(dst.display("")),
         )
     });
     let walk = Walk {
         source: prefetch(
             src.store.list(&src.prefix, ListOptions::default()),
             LIST_AHEAD,
+            listing_lost(src.display("")),
         ),
         dst_done: target.is_none(),
         target,
