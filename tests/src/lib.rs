@@ -325,6 +325,44 @@ pub fn free_port() -> u16 {
     panic!("no free port in 20000..32000")
 }
 
+/// A loopback port that refuses connections and that nothing else can take: bound, never
+/// listening, until [`DeadPort::revive`] hands it over (a port from [`free_port`] is only
+/// free when drawn, and a parallel test may start a server on it).
+#[derive(Debug)]
+pub struct DeadPort {
+    socket: tokio::net::TcpSocket,
+    port: u16,
+}
+
+impl DeadPort {
+    /// Binds a fresh one.
+    pub fn new() -> DeadPort {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .bind("127.0.0.1:0".parse().expect("addr"))
+            .expect("bind");
+        let port = socket.local_addr().expect("local addr").port();
+        DeadPort { socket, port }
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Releases the port for a server about to bind it.
+    pub fn revive(self) -> u16 {
+        drop(self.socket);
+        self.port
+    }
+}
+
+impl Default for DeadPort {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Polls `f` every 50 ms until it holds; panics with `what` after `timeout`.
 pub fn wait_for(timeout: std::time::Duration, what: &str, mut f: impl FnMut() -> bool) {
     let start = std::time::Instant::now();

@@ -5,7 +5,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use ferry_tests::s3s_server::S3sServer;
-use ferry_tests::{Ferry, Ferryd, data, free_port, http, open_uploads, tree_hashes, wait_for};
+use ferry_tests::{
+    DeadPort, Ferry, Ferryd, data, free_port, http, open_uploads, tree_hashes, wait_for,
+};
 
 const MIB: usize = 1024 * 1024;
 
@@ -168,15 +170,16 @@ fn s3_source_reaches_a_local_target_by_polling_and_by_webhook() {
 #[test]
 fn a_job_whose_target_is_down_keeps_retrying_while_another_keeps_working() {
     let dir = tempfile::tempdir().expect("tmp");
-    let dead = free_port();
+    let dead = DeadPort::new();
     let addr = format!("127.0.0.1:{}", free_port());
     write(&dir.path().join("src1/b1/meta/backup_meta.json"), b"one");
     write(&dir.path().join("src2/b2/meta/backup_meta.json"), b"two");
     let config = format!(
-        "{}[aliases.down]\nurl = \"http://127.0.0.1:{dead}\"\naccess_key = \"AKIADOWN\"\nsecret_key = \"down-secret\"\n\
+        "{}[aliases.down]\nurl = \"http://127.0.0.1:{}\"\naccess_key = \"AKIADOWN\"\nsecret_key = \"down-secret\"\n\
          [[jobs]]\nname = \"down\"\nlayout = \"plain\"\nsource = \"./src1/\"\ntarget = \"down/bkt/x/\"\ninterval = \"1h\"\n\
          [[jobs]]\nname = \"up\"\nlayout = \"plain\"\nsource = \"./src2/\"\ntarget = \"./out2/\"\ninterval = \"1h\"\n",
-        header(dir.path(), &addr)
+        header(dir.path(), &addr),
+        dead.port()
     );
     let mut d = Ferryd::start(dir.path(), &addr, &config);
     wait_for(Duration::from_secs(10), "the working job", || {
@@ -206,7 +209,7 @@ fn a_job_whose_target_is_down_keeps_retrying_while_another_keeps_working() {
     std::fs::create_dir_all(root.join("bkt")).expect("bucket");
     let _srv = S3sServer::start_at(
         &root,
-        &format!("127.0.0.1:{dead}"),
+        &format!("127.0.0.1:{}", dead.revive()),
         "AKIADOWN",
         "down-secret",
     );
