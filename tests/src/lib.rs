@@ -80,26 +80,19 @@ pub fn keep_output(kind: &str, text: &[u8]) {
 /// checked) and keeps it in `$FERRY_TEST_OUTPUT_DIR/numbers.txt`, which `.ci/run` prints at
 /// the end (cargo test hides the output of tests that pass).
 pub fn report(line: &str) {
-    use std::io::Write;
     eprintln!("{line}");
-    let Some(dir) = std::env::var_os("FERRY_TEST_OUTPUT_DIR") else {
-        return;
-    };
-    let dir = std::path::PathBuf::from(dir);
-    let _ = std::fs::create_dir_all(&dir);
-    if let Ok(mut f) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("numbers.txt"))
-    {
-        let _ = writeln!(f, "{line}");
-    }
+    append_output("numbers.txt", line);
 }
 
 /// Records a secret the suite hands to ferry (an S3 secret key, an API token) in
 /// `$FERRY_TEST_OUTPUT_DIR/secrets.txt`, so that the secrets check knows what must never
 /// appear in any kept output.
 pub fn register_secret(secret: &str) {
+    append_output("secrets.txt", secret);
+}
+
+/// Appends `line` to `$FERRY_TEST_OUTPUT_DIR/file`; nothing when the variable is unset.
+fn append_output(file: &str, line: &str) {
     use std::io::Write;
     let Some(dir) = std::env::var_os("FERRY_TEST_OUTPUT_DIR") else {
         return;
@@ -109,9 +102,9 @@ pub fn register_secret(secret: &str) {
     if let Ok(mut f) = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(dir.join("secrets.txt"))
+        .open(dir.join(file))
     {
-        let _ = writeln!(f, "{secret}");
+        let _ = writeln!(f, "{line}");
     }
 }
 

@@ -45,28 +45,80 @@ fn nothing_torn(src: &Path, dst: &Path) {
     }
 }
 
+/// A work folder with a source holding [`source`]'s files, a target and a state folder.
+struct Case {
+    _work: tempfile::TempDir,
+    src: std::path::PathBuf,
+    dst: std::path::PathBuf,
+    state: std::path::PathBuf,
+    ferry: Ferry,
+}
+
+impl Case {
+    fn new() -> Case {
+        let work = tempfile::tempdir().expect("work");
+        let (src, dst, state) = (
+            work.path().join("src"),
+            work.path().join("dst"),
+            work.path().join("state"),
+        );
+        source(&src);
+        Case {
+            _work: work,
+            src,
+            dst,
+            state,
+            ferry: Ferry::new(),
+        }
+    }
+
+    /// Runs `ferry mirror [--json] --state-dir STATE SRC/ DST/`: (exit code, stdout, stderr).
+    /// `bound`: with file permissions binding ferry (see [`Ferry::run_bound_by_permissions`]).
+    fn run(&self, json: bool, bound: bool) -> (i32, String, String) {
+        let (state, src, dst) = (
+            self.state.display().to_string(),
+            format!("{}/", self.src.display()),
+            format!("{}/", self.dst.display()),
+        );
+        let mut args = vec!["mirror", "--state-dir", &state, &src, &dst];
+        if json {
+            args.insert(1, "--json");
+        }
+        if bound {
+            self.ferry.run_bound_by_permissions(&args)
+        } else {
+            self.ferry.run(&args)
+        }
+    }
+
+    /// The mirror, errors as `ferry: <ERROR>` lines on stderr.
+    fn mirror(&self) -> (i32, String, String) {
+        self.run(false, false)
+    }
+
+    /// Runs the mirror, which must succeed; returns its summary.
+    fn mirror_ok(&self) -> serde_json::Value {
+        let (code, out, err) = self.run(true, false);
+        assert_eq!(code, 0, "{out}\n{err}");
+        summary(&out)
+    }
+}
+
+/// Whether one of stderr's `ferry: <ERROR>` lines names `path` and `cause`.
+fn error_names(err: &str, path: &Path, cause: &str) -> bool {
+    err.lines().any(|l| {
+        l.starts_with("ferry: <ERROR>") && l.contains(&*path.to_string_lossy()) && l.contains(cause)
+    })
+}
+
 #[test]
 fn a_full_local_target_fails_clearly_then_resumes() {
-    let work = tempfile::tempdir().expect("work");
-    let (src, dst, state) = (
-        work.path().join("src"),
-        work.path().join("dst"),
-        work.path().join("state"),
-    );
-    source(&src);
-    let Some(fs) = Tmpfs::mount(&dst, "3m") else {
+    let c = Case::new();
+    let (src, dst) = (&c.src, &c.dst);
+    let Some(fs) = Tmpfs::mount(dst, "3m") else {
         return;
     };
-    let ferry = Ferry::new();
-    let args = [
-        "mirror",
-        "--json",
-        "--state-dir",
-        state.to_str().expect("utf-8"),
-        &format!("{}/", src.display()),
-        &format!("{}/", dst.display()),
-    ];
-    let (code, out, err) = ferry.run(&args);
+    let (code, out, err) = c.run(true, false);
     assert_ne!(code, 0, "a full disk must fail the run:\n{out}\n{err}");
     assert!(!err.contains("panicked"), "{err}");
     assert!(
@@ -77,63 +129,45 @@ fn a_full_local_target_fails_clearly_then_resumes() {
     );
     let first = summary(&out);
     assert!(first["failed"].as_u64() > Some(0), "{first}");
-    nothing_torn(&src, &dst);
+    nothing_torn(src, dst);
 
     // Room again: the next run copies what is missing, and only that.
     fs.remount("size=64m");
-    let (code, out, err) = ferry.run(&args);
-    assert_eq!(code, 0, "{out}\n{err}");
-    let second = summary(&out);
+    let second = c.mirror_ok();
     assert_eq!(
         second["copied"].as_u64().expect("copied") + first["copied"].as_u64().expect("copied"),
         9,
         "each object copied once over both runs: {first} {second}"
     );
-    assert_eq!(tree_hashes(&src), tree_hashes(&dst));
-    let (code, out, _) = ferry.run(&args);
-    assert_eq!(code, 0);
-    assert_eq!(summary(&out)["copied"], 0, "{out}");
+    assert_eq!(tree_hashes(src), tree_hashes(dst));
+    let third = c.mirror_ok();
+    assert_eq!(third["copied"], 0, "{third}");
 }
 
 #[test]
 fn a_read_only_local_target_fails_clearly_then_resumes() {
-    let work = tempfile::tempdir().expect("work");
-    let (src, dst, state) = (
-        work.path().join("src"),
-        work.path().join("dst"),
-        work.path().join("state"),
-    );
-    source(&src);
-    let Some(fs) = Tmpfs::mount(&dst, "16m") else {
+    let c = Case::new();
+    let (src, dst) = (&c.src, &c.dst);
+    let Some(fs) = Tmpfs::mount(dst, "16m") else {
         return;
     };
-    let ferry = Ferry::new();
-    let args = [
-        "mirror",
-        "--state-dir",
-        state.to_str().expect("utf-8"),
-        &format!("{}/", src.display()),
-        &format!("{}/", dst.display()),
-    ];
-    ferry.ok(&args);
+    c.mirror_ok();
     write_file(
-        &src,
+        src,
         "backup/b1/binlogs/insert_log/1/2/3/4/new",
         &data(9, 1000),
     );
     fs.remount("ro");
-    let (code, out, err) = ferry.run(&args);
+    let (code, out, err) = c.mirror();
     assert_ne!(code, 0, "{out}\n{err}");
     let new_at_target = dst.join("backup/b1/binlogs/insert_log/1/2/3/4/new");
     assert!(
-        err.lines().any(|l| l.starts_with("ferry: <ERROR>")
-            && l.contains(&*new_at_target.to_string_lossy())
-            && l.contains("Read-only file system")),
+        error_names(&err, &new_at_target, "Read-only file system"),
         "{err}"
     );
     fs.remount("rw");
-    ferry.ok(&args);
-    assert_eq!(tree_hashes(&src), tree_hashes(&dst));
+    c.mirror_ok();
+    assert_eq!(tree_hashes(src), tree_hashes(dst));
 }
 
 /// Root ignores file permissions; ferry then runs without capabilities (setpriv), so this
@@ -141,25 +175,12 @@ fn a_read_only_local_target_fails_clearly_then_resumes() {
 #[test]
 fn a_target_folder_ferry_may_not_write_fails_clearly_then_resumes() {
     use std::os::unix::fs::PermissionsExt;
-    let work = tempfile::tempdir().expect("work");
-    let (src, dst, state) = (
-        work.path().join("src"),
-        work.path().join("dst"),
-        work.path().join("state"),
-    );
-    source(&src);
+    let c = Case::new();
+    let (src, dst) = (&c.src, &c.dst);
     let locked = dst.join("backup/b1/x");
     std::fs::create_dir_all(&locked).expect("mkdir");
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).expect("chmod");
-    let ferry = Ferry::new();
-    let args = [
-        "mirror",
-        "--state-dir",
-        state.to_str().expect("utf-8"),
-        &format!("{}/", src.display()),
-        &format!("{}/", dst.display()),
-    ];
-    let (code, out, err) = ferry.run_bound_by_permissions(&args);
+    let (code, out, err) = c.run(false, true);
     assert_ne!(code, 0, "{out}\n{err}");
     let denied: Vec<&str> = err
         .lines()
@@ -171,82 +192,57 @@ fn a_target_folder_ferry_may_not_write_fails_clearly_then_resumes() {
             && denied[0].contains("Permission denied"),
         "{err}"
     );
-    nothing_torn(&src, &dst);
+    nothing_torn(src, dst);
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let (code, out, err) = ferry.run_bound_by_permissions(&args);
+    let (code, out, err) = c.run(false, true);
     assert_eq!(code, 0, "{out}\n{err}");
-    assert_eq!(tree_hashes(&src), tree_hashes(&dst));
+    assert_eq!(tree_hashes(src), tree_hashes(dst));
 }
 
 #[test]
 fn ferry_mirror_with_its_manifest_on_a_full_or_read_only_disk_fails_clearly_then_resumes() {
-    let work = tempfile::tempdir().expect("work");
-    let (src, dst, state) = (
-        work.path().join("src"),
-        work.path().join("dst"),
-        work.path().join("state"),
-    );
-    source(&src);
-    let Some(fs) = Tmpfs::mount(&state, "4m") else {
+    let c = Case::new();
+    let (src, dst, state) = (&c.src, &c.dst, &c.state);
+    let Some(fs) = Tmpfs::mount(state, "4m") else {
         return;
     };
-    let ferry = Ferry::new();
-    let args = [
-        "mirror",
-        "--state-dir",
-        state.to_str().expect("utf-8"),
-        &format!("{}/", src.display()),
-        &format!("{}/", dst.display()),
-    ];
-    ferry.ok(&args);
+    c.mirror_ok();
     for i in 0..50 {
-        write_file(&src, &format!("backup/b2/binlogs/o{i}"), &data(i, 100));
+        write_file(src, &format!("backup/b2/binlogs/o{i}"), &data(i, 100));
     }
     let filler = fs.fill();
-    let (code, out, err) = ferry.run(&args);
+    let (code, out, err) = c.mirror();
     assert_ne!(code, 0, "{out}\n{err}");
     assert!(!err.contains("panicked"), "{err}");
     assert!(
-        err.lines().any(|l| l.starts_with("ferry: <ERROR>")
-            && l.contains(&*state.to_string_lossy())
-            && l.contains("No space left on device")),
+        error_names(&err, state, "No space left on device"),
         "no error naming the manifest and the cause:\n{err}"
     );
-    nothing_torn(&src, &dst);
+    nothing_torn(src, dst);
     std::fs::remove_file(filler).expect("free the disk");
-    ferry.ok(&args);
-    assert_eq!(tree_hashes(&src), tree_hashes(&dst));
+    c.mirror_ok();
+    assert_eq!(tree_hashes(src), tree_hashes(dst));
 
     // A manifest on a read-only disk: refused at open, with the folder and the cause.
-    write_file(&src, "backup/b3/o", b"o");
+    write_file(src, "backup/b3/o", b"o");
     fs.remount("ro");
-    let (code, out, err) = ferry.run(&args);
+    let (code, out, err) = c.mirror();
     assert_ne!(code, 0, "{out}\n{err}");
-    assert!(
-        err.lines().any(|l| l.starts_with("ferry: <ERROR>")
-            && l.contains(&*state.to_string_lossy())
-            && l.contains("Read-only file system")),
-        "{err}"
-    );
+    assert!(error_names(&err, state, "Read-only file system"), "{err}");
     assert!(
         !dst.join("backup/b3/o").exists(),
         "nothing copied without a manifest"
     );
     fs.remount("rw");
-    ferry.ok(&args);
-    assert_eq!(tree_hashes(&src), tree_hashes(&dst));
+    c.mirror_ok();
+    assert_eq!(tree_hashes(src), tree_hashes(dst));
 }
 
 #[test]
 fn ferryd_with_its_manifest_on_a_full_disk_retries_and_resumes_by_itself() {
-    let work = tempfile::tempdir().expect("work");
-    let (src, dst, state) = (
-        work.path().join("src"),
-        work.path().join("dst"),
-        work.path().join("state"),
-    );
-    source(&src);
-    let Some(fs) = Tmpfs::mount(&state, "4m") else {
+    let c = Case::new();
+    let (src, dst, state) = (&c.src, &c.dst, &c.state);
+    let Some(fs) = Tmpfs::mount(state, "4m") else {
         return;
     };
     let addr = format!("127.0.0.1:{}", free_port());
@@ -258,7 +254,7 @@ fn ferryd_with_its_manifest_on_a_full_disk_retries_and_resumes_by_itself() {
         src.display(),
         dst.display()
     );
-    let mut d = Ferryd::start(work.path(), &addr, &config);
+    let mut d = Ferryd::start(c._work.path(), &addr, &config);
     let total = || tree_hashes(&src).len() as u64;
     let settled = |d: &Ferryd| {
         let j = d.job("d", None);
