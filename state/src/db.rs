@@ -214,7 +214,7 @@ impl Manifest {
         Err(self.closed())
     }
 
-    /// The error while the database is closed after a failed reopen.
+    /// The error while a reopen is held off, or the database is closed after a failed one.
     fn closed(&self) -> StateError {
         let why = self
             .reopen
@@ -222,9 +222,14 @@ impl Manifest {
             .unwrap_or_else(PoisonError::into_inner)
             .1
             .clone();
+        let source = if why.is_empty() {
+            "a write failed; the manifest is reopened in a moment".to_owned()
+        } else {
+            format!("closed after a failed write; reopening failed: {why}")
+        };
         StateError::Io {
             path: self.path.clone(),
-            source: format!("closed after a failed write; reopening failed: {why}").into(),
+            source: source.into(),
         }
     }
 
