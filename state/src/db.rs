@@ -103,8 +103,11 @@ impl std::fmt::Debug for Manifest {
 /// Several updates applied atomically.
 #[derive(Default)]
 pub struct Batch {
-    ops: Vec<(&'static str, Vec<u8>, Option<Vec<u8>>)>,
+    ops: Vec<BatchOp>,
 }
+
+/// One update of a [`Batch`]: column family, encoded key, encoded value (`None`: delete).
+type BatchOp = (&'static str, Vec<u8>, Option<Vec<u8>>);
 
 impl std::fmt::Debug for Batch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -582,6 +585,18 @@ fn prefix_upper_bound(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
+/// `error: cause: cause` on one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        next = s.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -683,16 +698,4 @@ mod tests {
         assert_eq!(prefix_upper_bound(&[0, 255]), Some(vec![1]));
         assert_eq!(prefix_upper_bound(&[255, 255]), None);
     }
-}
-
-/// `error: cause: cause` on one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut next = e.source();
-    while let Some(s) = next {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        next = s.source();
-    }
-    text
 }

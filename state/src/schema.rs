@@ -609,7 +609,7 @@ mod tests {
         fn object_key_round_trips_and_keeps_order(p1 in any::<u32>(), k1 in ".{0,60}", p2 in any::<u32>(), k2 in ".{0,60}") {
             let a = ObjectKey { pair: p1, key: k1 };
             let b = ObjectKey { pair: p2, key: k2 };
-            prop_assert_eq!(ObjectKey::decode_key(&a.encode_key()).unwrap(), a.clone());
+            prop_assert_eq!(ObjectKey::decode_key(&a.encode_key()).expect("decodes"), a.clone());
             // Byte order of encoded keys == (pair, key bytes) order == S3 listing order.
             let logical = (a.pair, a.key.as_bytes()).cmp(&(b.pair, b.key.as_bytes()));
             prop_assert_eq!(a.encode_key().cmp(&b.encode_key()), logical);
@@ -617,22 +617,22 @@ mod tests {
 
         #[test]
         fn object_record_round_trips(rec in object_record()) {
-            prop_assert_eq!(ObjectRecord::decode_value(&rec.encode_value()).unwrap(), rec);
+            prop_assert_eq!(ObjectRecord::decode_value(&rec.encode_value()).expect("decodes"), rec);
         }
 
         #[test]
         fn pair_record_round_trips(source in ".{0,80}", target in ".{0,80}", created_ms in any::<i64>(),
             last_scan_ms in any::<Option<i64>>(), objects in any::<u64>(), bytes in any::<u64>()) {
             let rec = PairRecord { source, target, created_ms, last_scan_ms, objects, bytes };
-            prop_assert_eq!(PairRecord::decode_value(&rec.encode_value()).unwrap(), rec);
-            prop_assert_eq!(PairKey::decode_key(&PairKey(objects as u32).encode_key()).unwrap(), PairKey(objects as u32));
+            prop_assert_eq!(PairRecord::decode_value(&rec.encode_value()).expect("decodes"), rec);
+            prop_assert_eq!(PairKey::decode_key(&PairKey(objects as u32).encode_key()).expect("decodes"), PairKey(objects as u32));
         }
 
         #[test]
         fn upload_record_round_trips(upload_id in ".{0,80}", target_key in ".{0,80}", src_etag in opt_str(),
             part_size in any::<u64>(), started_ms in any::<i64>()) {
             let rec = UploadRecord { upload_id, target_key, src_etag, part_size, started_ms };
-            prop_assert_eq!(UploadRecord::decode_value(&rec.encode_value()).unwrap(), rec);
+            prop_assert_eq!(UploadRecord::decode_value(&rec.encode_value()).expect("decodes"), rec);
         }
 
         #[test]
@@ -643,7 +643,7 @@ mod tests {
                 objects: n[0], bytes: n[1], segments: n[2], rows: n[3], collections: n[4],
                 created_ms: t[0], discovered_ms: t[1], updated_ms: t[2], synced_ms, verified_ms, detail,
             };
-            prop_assert_eq!(BackupRecord::decode_value(&rec.encode_value()).unwrap(), rec);
+            prop_assert_eq!(BackupRecord::decode_value(&rec.encode_value()).expect("decodes"), rec);
         }
 
         #[test]
@@ -656,7 +656,7 @@ mod tests {
                 suffix, renames, attempts, requested_ms: t,
                 fired_ms: o[0], ended_ms: o[1], next_try_ms: o[2], pid: o[3], progress, detail,
             };
-            prop_assert_eq!(RestoreRecord::decode_value(&rec.encode_value()).unwrap(), rec);
+            prop_assert_eq!(RestoreRecord::decode_value(&rec.encode_value()).expect("decodes"), rec);
         }
 
         #[test]
