@@ -1159,16 +1159,14 @@ mod tests {
         std::fs::write(&token, "0123456789abcdef0123\n").expect("write");
         std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).expect("chmod");
         let path = dir.path().join("ferryd.toml");
-        let text = format!(
-            "[control]\ntoken_file = \"token\"\n[[jobs]]\nname = \"a\"\nsource = \"/s/\"\ntarget = \"/d/\"\n"
-        );
-        std::fs::write(&path, &text).expect("write");
-        let e = Config::parse(&path, &text)
+        let text = "[control]\ntoken_file = \"token\"\n[[jobs]]\nname = \"a\"\nsource = \"/s/\"\ntarget = \"/d/\"\n";
+        std::fs::write(&path, text).expect("write");
+        let e = Config::parse(&path, text)
             .expect_err("world-readable token")
             .to_string();
         assert!(e.contains("chmod 600"), "{e}");
         std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-        let c = Config::parse(&path, &text).expect("private token");
+        let c = Config::parse(&path, text).expect("private token");
         assert_eq!(c.control.token.as_deref(), Some("0123456789abcdef0123"));
         assert!(
             !format!("{c:?}").contains("0123456789abcdef"),

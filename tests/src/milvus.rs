@@ -398,7 +398,7 @@ mod tests {
             assert_eq!((c.missing.len(), c.wrong_size.len()), (1, 1), "{v:?}");
         }
         let snap = Backup::generate(&Spec::small("s", Version::Snapshot, 1));
-        let m = layout::parse_full(&meta(&snap, "full_meta.json")).unwrap();
+        let m = layout::parse_full(&meta(&snap, "full_meta.json")).expect("parses");
         assert!(m.bundle && m.expected.is_empty());
     }
 }

@@ -689,7 +689,7 @@ mod tests {
 
     #[test]
     fn full_meta_names_every_binlog() {
-        let m = parse_full(FULL.as_bytes()).unwrap();
+        let m = parse_full(FULL.as_bytes()).expect("test value");
         assert_eq!(
             (m.id.as_str(), m.collections, m.segments, m.rows),
             ("c2d9a6f0", 1, 2, 1000)
@@ -708,7 +708,11 @@ mod tests {
                 ("binlogs/insert_log/100/200/300/300/101/8", 150),
             ]
         );
-        let alt = m.expected.iter().find(|e| e.key.ends_with("/7")).unwrap();
+        let alt = m
+            .expected
+            .iter()
+            .find(|e| e.key.ends_with("/7"))
+            .expect("test value");
         assert_eq!(
             alt.alt.as_deref(),
             Some("binlogs/insert_log/100/200/300/0/7")
@@ -721,7 +725,7 @@ mod tests {
             "partition_backups":[{"partition_id":"6","segment_backups":[{"segment_id":"7",
             "num_of_rows":"3","binlogs":[{"fieldID":"1","binlogs":[{"log_id":"2","log_size":"4"}]}],
             "deltalogs":null}]}],"l0_segments":null}]}"#;
-        let m = parse_full(j.as_bytes()).unwrap();
+        let m = parse_full(j.as_bytes()).expect("test value");
         assert_eq!(m.rows, 3);
         assert_eq!(m.expected[0].key, "binlogs/insert_log/5/6/0/7/1/2");
         assert_eq!(
@@ -737,7 +741,7 @@ mod tests {
         let parts = br#"{"infos":[{"partition_id":2,"collection_id":1}]}"#;
         let segs = br#"{"infos":[{"segment_id":3,"partition_id":2,"num_of_rows":9,
             "binlogs":[{"fieldID":100,"binlogs":[{"log_path":"a/b/44","log_size":12}]}]}]}"#;
-        let m = parse_levels(backup, colls, parts, segs).unwrap();
+        let m = parse_levels(backup, colls, parts, segs).expect("test value");
         assert_eq!((m.collections, m.segments, m.rows), (1, 1, 9));
         let c = Completeness::check(&m, |k| {
             (k == "binlogs/insert_log/1/2/3/100/44").then_some(12)
@@ -748,14 +752,14 @@ mod tests {
     #[test]
     fn bad_metas_say_what_is_wrong() {
         let e = parse_full(b"{\"collection_backups\": [")
-            .unwrap_err()
+            .expect_err("must fail")
             .to_string();
         assert!(
             e.starts_with("meta/full_meta.json: not a milvus-backup meta file"),
             "{e}"
         );
         let e = parse_full(br#"{"format":"columnar-v9"}"#)
-            .unwrap_err()
+            .expect_err("must fail")
             .to_string();
         assert!(e.contains("unknown backup format \"columnar-v9\""), "{e}");
         let neg =
@@ -763,7 +767,7 @@ mod tests {
             "binlogs":[{"binlogs":[{"log_id":2,"log_size":-1}]}]}]}]}]}"#;
         assert!(
             parse_full(neg)
-                .unwrap_err()
+                .expect_err("must fail")
                 .to_string()
                 .contains("negative log_size")
         );
@@ -772,17 +776,17 @@ mod tests {
             "binlogs":[{"binlogs":[{"log_path":"a/b","log_size":1}]}]}]}]}]}"#;
         assert!(
             parse_full(noid)
-                .unwrap_err()
+                .expect_err("must fail")
                 .to_string()
                 .contains("neither log_id")
         );
-        let bundle = parse_full(br#"{"format":"snapshot"}"#).unwrap();
+        let bundle = parse_full(br#"{"format":"snapshot"}"#).expect("test value");
         assert!(bundle.bundle && bundle.expected.is_empty());
     }
 
     #[test]
     fn completeness_reports_missing_and_wrong_sizes() {
-        let m = parse_full(FULL.as_bytes()).unwrap();
+        let m = parse_full(FULL.as_bytes()).expect("test value");
         let c = Completeness::check(&m, |k| match k {
             "binlogs/delta_log/100/-1/400/11" => Some(40),
             "binlogs/insert_log/100/200/300/300/0/7" => Some(99),
@@ -814,12 +818,12 @@ mod tests {
         );
         assert!(
             Generation::detect(has(&[]))
-                .unwrap_err()
+                .expect_err("must fail")
                 .contains("no meta file yet")
         );
         assert!(
             Generation::detect(has(&[Backup, Collection]))
-                .unwrap_err()
+                .expect_err("must fail")
                 .contains("segment_meta.json")
         );
         assert!(Generation::detect(has(&[ChannelCp])).is_err());

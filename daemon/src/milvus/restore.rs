@@ -1041,7 +1041,7 @@ mod tests {
 
     #[test]
     fn the_supervisor_records_exit_codes_timeouts_and_start_failures() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("test value");
         let run = |argv: &[&str], timeout: u64| {
             let spec = ExecSpec {
                 argv: argv.iter().map(|s| (*s).to_owned()).collect(),
@@ -1050,9 +1050,9 @@ mod tests {
                 result: dir.path().join("result.json"),
             };
             let p = dir.path().join("spec.json");
-            std::fs::write(&p, serde_json::to_vec(&spec).unwrap()).unwrap();
+            std::fs::write(&p, serde_json::to_vec(&spec).expect("test value")).expect("test value");
             assert_eq!(supervise(&p), 0);
-            read_result(&spec.result).unwrap()
+            read_result(&spec.result).expect("test value")
         };
         let ok = run(&["sh", "-c", "echo hello; exit 0"], 10);
         assert_eq!((ok.code, ok.timed_out), (Some(0), false));
@@ -1060,6 +1060,6 @@ mod tests {
         assert_eq!(run(&["sh", "-c", "exit 3"], 10).code, Some(3));
         assert!(run(&["sleep", "5"], 1).timed_out);
         let missing = run(&["/no/such/program"], 1);
-        assert!(missing.error.unwrap().contains("cannot start"));
+        assert!(missing.error.expect("test value").contains("cannot start"));
     }
 }

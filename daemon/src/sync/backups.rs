@@ -461,9 +461,10 @@ async fn settle_one(
         // Not at the target: missing at the source too, or not copied yet?
         let mut at_source = 0usize;
         for key in missing.iter().take(PROBE) {
-            match src.store.head(&src.key(&format!("{name}/{key}"))).await {
-                Err(Error::NotFound { .. }) => at_source += 1,
-                _ => {}
+            if let Err(Error::NotFound { .. }) =
+                src.store.head(&src.key(&format!("{name}/{key}"))).await
+            {
+                at_source += 1;
             }
         }
         let state = if !complete.wrong_size.is_empty() || at_source > 0 {

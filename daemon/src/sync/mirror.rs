@@ -159,13 +159,12 @@ pub struct MirrorOptions {
 
 /// See [`MirrorOptions::on_verified`].
 #[derive(Clone)]
-pub struct OnVerified(
-    pub  Arc<
-        dyn Fn(&str, &ferry_state::BackupRecord) -> Option<ferry_state::RestoreRecord>
-            + Send
-            + Sync,
-    >,
-);
+pub struct OnVerified(pub Arc<VerifiedHook>);
+
+/// Called with a backup's name and record once it is verified at the target: returns the
+/// restore to record with it, if any.
+pub type VerifiedHook =
+    dyn Fn(&str, &ferry_state::BackupRecord) -> Option<ferry_state::RestoreRecord> + Send + Sync;
 
 impl std::fmt::Debug for OnVerified {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -364,6 +363,8 @@ pub struct Entry {
 }
 
 /// What to do with one key.
+// One per key, moved once into its task: boxing `Work` would add an allocation per key.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, PartialEq)]
 pub enum Action {
     /// Requests to make for it.

@@ -255,7 +255,7 @@ fn ferryd_with_its_manifest_on_a_full_disk_retries_and_resumes_by_itself() {
         dst.display()
     );
     let mut d = Ferryd::start(c._work.path(), &addr, &config);
-    let total = || tree_hashes(&src).len() as u64;
+    let total = || tree_hashes(src).len() as u64;
     let settled = |d: &Ferryd| {
         let j = d.job("d", None);
         j["state"] == "idle" && j["objects_in_sync"].as_u64() == Some(total())
@@ -266,7 +266,7 @@ fn ferryd_with_its_manifest_on_a_full_disk_retries_and_resumes_by_itself() {
     for round in 0..2 {
         let filler = fs.fill();
         for i in 0..30 {
-            write_file(&src, &format!("backup/r{round}/o{i}"), &data(i, 100));
+            write_file(src, &format!("backup/r{round}/o{i}"), &data(i, 100));
         }
         wait_for(
             Duration::from_secs(30),
@@ -285,7 +285,7 @@ fn ferryd_with_its_manifest_on_a_full_disk_retries_and_resumes_by_itself() {
             "the job to resume after the disk is freed",
             || settled(&d),
         );
-        assert_eq!(tree_hashes(&src), tree_hashes(&dst), "round {round}");
+        assert_eq!(tree_hashes(src), tree_hashes(dst), "round {round}");
     }
 
     // The manifest is consistent: after a restart nothing needs copying.
