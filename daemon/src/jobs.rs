@@ -537,6 +537,7 @@ pub async fn run(job: Arc<Job>, shared: Arc<Shared>) {
 fn retry_later(job: &Job, work: Pending, failures: u32, what: &str, error: String) -> Instant {
     let wait = backoff(failures);
     tracing::warn!(job = %job.name(), error = %error, retry_in = ?wait, "{what}");
+    let kind = run_kind(&work);
     requeue(job, work);
     job.update(|s| {
         s.state = "retrying";
@@ -544,13 +545,22 @@ fn retry_later(job: &Job, work: Pending, failures: u32, what: &str, error: Strin
         s.errors_total += 1;
         s.next_retry_ms = Some(now_ms() + wait.as_millis() as i64);
         s.last_run = Some(RunInfo::failed(
-            "full",
+            kind,
             now_ms(),
             0.0,
             format!("{what}: {error}"),
         ));
     });
     Instant::now() + wait
+}
+
+/// The kind of run `work` makes, as status reports it.
+fn run_kind(work: &Pending) -> &'static str {
+    match (work.full, work.check_target) {
+        (true, true) => "reconcile",
+        (true, false) => "full",
+        (false, _) => "keys",
+    }
 }
 
 /// Puts back work a run did not complete.
@@ -607,15 +617,7 @@ async fn run_once(
 ) -> Outcome {
     let started = Instant::now();
     let started_ms = now_ms();
-    let kind = if work.full {
-        if work.check_target {
-            "reconcile"
-        } else {
-            "full"
-        }
-    } else {
-        "keys"
-    };
+    let kind = run_kind(work);
     job.update(|s| {
         s.state = if work.full { "scanning" } else { "syncing" };
         if work.full {
