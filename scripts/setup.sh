@@ -13,23 +13,31 @@ if ! need cargo; then
   echo "setup: cargo not found; install Rust (rustup) first" >&2
   exit 1
 fi
-if ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || ! need c++; then
+# What bindgen loads is libclang.so / libclang-N.so (not libclang-cpp.so.N, a different
+# library that many images carry without libclang itself).
+have_libclang() {
+  local f
+  for f in /usr/lib/llvm-*/lib/libclang.so* /usr/lib/llvm-*/lib/libclang-[0-9]*.so* \
+           /usr/lib/*-linux-gnu/libclang.so* /usr/lib/*-linux-gnu/libclang-[0-9]*.so*; do
+    [ -e "$f" ] && return 0
+  done
+  return 1
+}
+missing=()
+have_libclang || missing+=(libclang-dev)
+need c++ || missing+=(g++)
+# openssl (CLI): the interop suite makes a private CA for its TLS server. faketime: tests run
+# ferry and ferryd with their clock hours off. setpriv (util-linux) and mount, for the
+# disk-fault tests, are in every Debian install.
+need openssl || missing+=(openssl)
+need faketime || missing+=(faketime)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
+    echo "setup: installing ${missing[*]} (Debian packages)"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libclang-dev clang g++ >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "setup: libclang is missing: run 'sudo apt-get install libclang-dev clang g++'" >&2
-    exit 1
-  fi
-fi
-# openssl (CLI): the interop suite makes a private CA for its TLS server. faketime: a test
-# runs ferry with its clock hours off. setpriv (util-linux) and mount, for the disk-fault
-# tests, are in every Debian install.
-if ! need openssl || ! need faketime; then
-  if [ "$(id -u)" = 0 ]; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl faketime >/dev/null
-  else
-    echo "setup: openssl or faketime is missing: run 'sudo apt-get install openssl faketime'" >&2
+    echo "setup: missing ${missing[*]}: run 'sudo apt-get update && sudo apt-get install -y ${missing[*]}'" >&2
     exit 1
   fi
 fi

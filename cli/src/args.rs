@@ -101,15 +101,20 @@ pub struct RestoreArgs {
     /// it is (without this flag such a request is refused).
     #[arg(long)]
     pub when_synced: bool,
+    /// Restore a backup that was restored already (the same backup id) once more.
+    #[arg(long)]
+    pub again: bool,
     #[command(flatten)]
     pub daemon: DaemonArgs,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum RestoreCmd {
-    /// List restores: requested, running, done, failed (with why).
+    /// List restores, every request of every backup (requested, running, done, failed with
+    /// why, skipped); exits 1 when a backup's latest restore failed.
     Status(RestoreStatusArgs),
-    /// Queue a failed restore again (a new attempt with a new task id).
+    /// Queue a failed restore again (a new request with a new task id; the failed one stays in
+    /// the history).
     Retry(RestoreRetryArgs),
 }
 
@@ -302,12 +307,16 @@ pub struct MirrorArgs {
     /// List the target too and repair drift (objects deleted or changed behind ferry's back).
     #[arg(long)]
     pub check_target: bool,
-    /// Read back target objects and compare their SHA-256 with the source's; repair mismatches.
+    /// Read every unchanged object on both sides and compare SHA-256: the source as it is now
+    /// (an in-place rewrite that kept size and mtime is found) with the target as stored;
+    /// copy again what differs.
     #[arg(long)]
     pub verify: bool,
     /// The source is a milvus-backup backup root (e.g. ALIAS/bucket/backup): each backup is
     /// written data first, verified, then its meta, meta/backup_meta.json last; incomplete
-    /// backups are not announced at the target.
+    /// backups are not announced at the target. A backup the target announces is hidden
+    /// before anything under it changes, and is changed only once the source's version is
+    /// whole (otherwise it is kept and the command exits 1).
     #[arg(long)]
     pub backups: bool,
     #[command(flatten)]

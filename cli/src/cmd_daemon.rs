@@ -107,9 +107,12 @@ fn job_lines(j: &Value, detail: bool) -> anyhow::Result<()> {
             if !detail && i >= 5 && b["state"] == "verified" {
                 continue;
             }
+            // The latest restore, when it is of the backup id the target holds now.
             let state = match b["restore"]["state"].as_str() {
-                Some(r) => format!("{}, {r}", b["state"].as_str().unwrap_or("")),
-                None => b["state"].as_str().unwrap_or("").to_owned(),
+                Some(r) if b["restore"]["backup_id"] == b["backup_id"] => {
+                    format!("{}, {r}", b["state"].as_str().unwrap_or(""))
+                }
+                _ => b["state"].as_str().unwrap_or("").to_owned(),
             };
             let mut line = format!(
                 "    {}  {state}  {} objects ({}), {} segments, {} rows",
@@ -214,7 +217,17 @@ pub async fn restore(ctx: &Ctx, a: RestoreArgs) -> anyhow::Result<Status> {
             let c = client(&s.daemon)?;
             let list = c.get("/v1/restores").await?;
             let list = list.as_array().cloned().unwrap_or_default();
-            let failed = list.iter().any(|r| r["state"] == "restore-failed");
+            // A failure counts while it is its backup's latest request (not after a retry).
+            let mut latest: std::collections::HashMap<(String, String), &Value> =
+                std::collections::HashMap::new();
+            for r in &list {
+                let k = (
+                    r["job"].as_str().unwrap_or("").to_owned(),
+                    r["backup"].as_str().unwrap_or("").to_owned(),
+                );
+                latest.insert(k, r);
+            }
+            let failed = latest.values().any(|r| r["state"] == "restore-failed");
             for r in &list {
                 if ctx.json {
                     output::json(r)?;
@@ -253,6 +266,7 @@ pub async fn restore(ctx: &Ctx, a: RestoreArgs) -> anyhow::Result<Status> {
                 "suffix": a.suffix,
                 "renames": a.rename,
                 "when_synced": a.when_synced,
+                "again": a.again,
             });
             let v = c
                 .post_json(&format!("/v1/jobs/{}/restores", encode(&job)), &body)

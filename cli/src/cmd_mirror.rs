@@ -88,6 +88,7 @@ pub async fn run(ctx: &mut Ctx, a: MirrorArgs) -> anyhow::Result<Status> {
             "deleted": summary.deleted, "kept": summary.kept,
             "adopted": summary.adopted, "verified": summary.verified, "targetListed": summary.target_listed, "failed": summary.failed,
             "sourceObjects": summary.source_objects, "backupsPending": summary.backups_pending,
+            "held": summary.held, "backupsHeld": summary.held_backups.len(),
             "dryRun": a.dry_run, "seconds": secs,
         }))?;
     } else if !quiet {
@@ -121,6 +122,12 @@ pub async fn run(ctx: &mut Ctx, a: MirrorArgs) -> anyhow::Result<Status> {
         }
         if summary.failed > 0 {
             line.push_str(&format!("; {} failed", summary.failed));
+        }
+        if !summary.held_backups.is_empty() {
+            line.push_str(&format!(
+                "; {} backups held as they are at the target",
+                summary.held_backups.len()
+            ));
         }
         line.push_str(&format!(" in {secs:.1}s, {}/s", output::human_size(rate)));
         eprintln!("{line}");
@@ -225,6 +232,24 @@ fn print_event(json: bool, quiet: bool, dry_run: bool, e: Event) -> anyhow::Resu
             if json {
                 output::json(
                     &json!({"status":"error","path":path,"error":output::error_line(&err)}),
+                )?;
+            } else {
+                output::print_error(&err);
+            }
+        }
+        Event::Held { path, backup } => {
+            if json {
+                output::json(&json!({"status":"error","op":"held","target":path,"backup":backup}))?;
+            }
+        }
+        Event::BackupHeld { name, hold } => {
+            let err = anyhow::anyhow!(
+                "backup `{name}` left as it is at the target: {}",
+                hold.describe()
+            );
+            if json {
+                output::json(
+                    &json!({"status":"error","op":"backup","backup":name,"state":"held","error":output::error_line(&err)}),
                 )?;
             } else {
                 output::print_error(&err);

@@ -343,8 +343,8 @@ pub fn options(config: &JobConfig, shared: &Shared) -> Result<MirrorOptions, Str
         backups: config.backups,
         on_verified: config.restore.clone().map(|r| {
             let job = config.name.clone();
-            mirror::OnVerified(Arc::new(move |name, backup| {
-                crate::milvus::restore::auto_request(&job, &r, name, backup)
+            mirror::OnVerified(Arc::new(move |name, backup, history| {
+                crate::milvus::restore::on_verified(&job, &r, name, backup, history)
             }))
         }),
         transfer: shared.transfer.clone(),
@@ -433,15 +433,25 @@ pub async fn run(job: Arc<Job>, shared: Arc<Shared>) {
                         Ok(p) => {
                             let _ = job.pair.set(p);
                             if cfg.backups && job.restorer.get().is_none() {
-                                let r = Arc::new(Restorer::new(
-                                    &cfg.name,
-                                    p,
-                                    shared.manifest.clone(),
-                                    cfg.restore.clone(),
-                                    &shared.state_dir,
-                                    shared.exe.clone(),
-                                    shared.shutdown.clone(),
-                                ));
+                                // A restore that ends may release a new version of its backup
+                                // that the job held back meanwhile: look again then.
+                                let weak = Arc::downgrade(&job);
+                                let r = Arc::new(
+                                    Restorer::new(
+                                        &cfg.name,
+                                        p,
+                                        shared.manifest.clone(),
+                                        cfg.restore.clone(),
+                                        &shared.state_dir,
+                                        shared.exe.clone(),
+                                        shared.shutdown.clone(),
+                                    )
+                                    .on_end(move || {
+                                        if let Some(j) = weak.upgrade() {
+                                            j.request_full(false);
+                                        }
+                                    }),
+                                );
                                 let _ = job.restorer.set(r.clone());
                                 restorer_task = Some(tokio::spawn(r.run()));
                             }
@@ -655,6 +665,12 @@ async fn run_once(
             tracing::info!(job = %name, target = %target, "already at the target (recorded)");
         }
         Event::Verified { .. } => {}
+        Event::Held { path, backup } => {
+            tracing::debug!(job = %name, path = %path, backup = %backup, "left as it is: its backup is held");
+        }
+        Event::BackupHeld { name: backup, hold } => {
+            tracing::warn!(job = %name, backup = %backup, "backup held at the target: {}", hold.describe());
+        }
         Event::Backup {
             name: backup,
             state,
@@ -706,7 +722,20 @@ async fn run_once(
                 .as_ref()
                 .map(|e| format!("listing the target failed: {}", display_chain(e)))
         })
-        .or_else(|| summary.delete_refused.clone());
+        .or_else(|| summary.delete_refused.clone())
+        .or_else(|| {
+            let (first, hold) = summary.held_backups.first()?;
+            let more = summary.held_backups.len() - 1;
+            Some(format!(
+                "backup {first:?}: {}{}",
+                hold.describe(),
+                if more > 0 {
+                    format!(" (and {more} more backups held)")
+                } else {
+                    String::new()
+                }
+            ))
+        });
     if let Some(e) = &run_error {
         tracing::warn!(job = %job.name(), error = %e, "run failed");
     }

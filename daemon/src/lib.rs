@@ -7,6 +7,7 @@
 //! - [`milvus`]: the milvus-backup layout (meta files, binlogs, completeness) and restores.
 //! - [`config`], [`jobs`], [`watch`], [`control`]: the `ferryd` daemon: its TOML config, the
 //!   job loops, local folder watching, and the HTTP control API (server and client).
+//! - [`pause`]: test hooks at race points (inert unless `FERRY_PAUSE_AT` is set).
 
 pub mod alias;
 pub mod backend;
@@ -15,5 +16,6 @@ pub mod control;
 pub mod jobs;
 pub mod location;
 pub mod milvus;
+pub mod pause;
 pub mod sync;
 pub mod watch;

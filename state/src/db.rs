@@ -17,12 +17,13 @@ use rocksdb::{
 use crate::codec::{DecodeError, KeyCodec, Schema, ValueCodec};
 use crate::schema::{
     BackupRecord, BackupsSchema, COLUMN_FAMILIES, MetaKey, MetaSchema, MetaValue, ObjectKey,
-    ObjectRecord, ObjectsSchema, PairId, PairKey, PairRecord, PairsSchema, RestoreRecord,
-    RestoresSchema, UploadRecord, UploadsSchema,
+    ObjectRecord, ObjectsSchema, PairId, PairKey, PairRecord, PairsSchema, RestoreKey,
+    RestoreRecord, RestoresSchema, UploadRecord, UploadsSchema,
 };
 
-/// The manifest format this build writes.
-pub const FORMAT_VERSION: u64 = 1;
+/// The manifest format this build writes. 2: `restores` keeps every request of a backup
+/// (keyed by name and sequence number); format 1 kept one per backup and is migrated on open.
+pub const FORMAT_VERSION: u64 = 2;
 
 /// What can go wrong with the manifest.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +91,8 @@ pub struct Manifest {
     broken: AtomicBool,
     /// When the last reopen was tried, and why the database is closed if that failed.
     reopen: Mutex<(Option<Instant>, String)>,
+    /// See [`Manifest::backup_lock`].
+    backups: Mutex<()>,
 }
 
 impl std::fmt::Debug for Manifest {
@@ -185,6 +188,7 @@ impl Manifest {
             path,
             broken: AtomicBool::new(false),
             reopen: Mutex::new((None, String::new())),
+            backups: Mutex::new(()),
         };
         m.check_format()?;
         Ok(m)
@@ -300,6 +304,7 @@ impl Manifest {
                 found: v,
                 supported: FORMAT_VERSION,
             }),
+            Some(MetaValue(1)) => self.migrate_1_to_2(),
             Some(_) => Ok(()),
             None => {
                 let mut b = Batch::new();
@@ -307,6 +312,43 @@ impl Manifest {
                 self.write(b)
             }
         }
+    }
+
+    /// Format 1 → 2: each backup's one restore row (`pair | name`) becomes its first request
+    /// (`pair | name | 0x00 | seq 0`), value bytes unchanged (v1 values still decode). One
+    /// atomic, synced batch with the new format number: a crash leaves format 1 or format 2.
+    fn migrate_1_to_2(&self) -> Result<()> {
+        let rows: Vec<(Vec<u8>, Vec<u8>)> = self.with_db(|db| {
+            let cf = self.cf(db, RestoresSchema::CF)?;
+            db.iterator_cf(cf, IteratorMode::Start)
+                .map(|item| {
+                    item.map(|(k, v)| (k.to_vec(), v.to_vec()))
+                        .map_err(|e| self.rocks(e))
+                })
+                .collect()
+        })?;
+        let mut b = Batch::new();
+        for (key, value) in rows {
+            let mut new_key = key.clone();
+            new_key.push(0);
+            new_key.extend_from_slice(&0u32.to_be_bytes());
+            self.decode(RestoresSchema::CF, RestoreKey::decode_key(&new_key))?;
+            self.decode(RestoresSchema::CF, RestoreRecord::decode_value(&value))?;
+            b.ops.push((RestoresSchema::CF, key, None));
+            b.ops.push((RestoresSchema::CF, new_key, Some(value)));
+        }
+        b.put::<MetaSchema>(&MetaKey("format"), &MetaValue(2));
+        self.write_durable(b)
+    }
+
+    /// Serialises the read-check-write sequences that decide a backup's fate between the sync
+    /// engine and the restorer of one process: hiding a backup at the target (only when no
+    /// restore of it runs) and firing a restore (only while its backup id is the verified one).
+    /// Hold it only around manifest reads and writes, never across a request to a store.
+    /// RocksDB lets one process at a time open a manifest, so one process's lock covers all
+    /// writers of it.
+    pub fn backup_lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.backups.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The folder.
@@ -534,9 +576,19 @@ impl Manifest {
         self.pair_rows::<BackupsSchema>(pair)
     }
 
-    /// The restores recorded for `pair`, by backup name.
-    pub fn restores(&self, pair: PairId) -> Result<Vec<(String, RestoreRecord)>> {
-        self.pair_rows::<RestoresSchema>(pair)
+    /// Every restore request recorded for `pair` (each backup's history in order).
+    pub fn restores(&self, pair: PairId) -> Result<Vec<(RestoreKey, RestoreRecord)>> {
+        self.scan::<RestoresSchema>(&pair.to_be_bytes(), None, usize::MAX)
+    }
+
+    /// The restore requests of backup `name` of `pair`, oldest first.
+    pub fn restores_of(&self, pair: PairId, name: &str) -> Result<Vec<(u32, RestoreRecord)>> {
+        Ok(self
+            .scan::<RestoresSchema>(&RestoreKey::prefix_of(pair, name), None, usize::MAX)?
+            .into_iter()
+            .filter(|(k, _)| k.name == name)
+            .map(|(k, v)| (k.seq, v))
+            .collect())
     }
 
     /// Up to `limit` object rows of `pair` whose relative key starts with `prefix`, after
@@ -687,9 +739,83 @@ mod tests {
         }
         let err = Manifest::open(&dir).expect_err("newer");
         assert!(
-            matches!(err, StateError::NewerFormat { found: 2, .. }),
+            matches!(err, StateError::NewerFormat { found, .. } if found == FORMAT_VERSION + 1),
             "{err:?}"
         );
+    }
+
+    fn restore(id: &str) -> RestoreRecord {
+        RestoreRecord {
+            id: id.into(),
+            backup_id: "b-id".into(),
+            state: crate::schema::RestoreState::Restored,
+            origin: crate::schema::RestoreOrigin::Config,
+            suffix: Some("_bak".into()),
+            renames: vec![],
+            attempts: 1,
+            requested_ms: 5,
+            fired_ms: Some(6),
+            ended_ms: Some(7),
+            next_try_ms: None,
+            pid: None,
+            progress: 100,
+            detail: "SUCCESS".into(),
+            elapsed_ms: 0,
+        }
+    }
+
+    /// A format 1 manifest (one restore row per backup, v1 values) opens as format 2 with each
+    /// row as the backup's first request, and its history grows from there.
+    #[test]
+    fn format_1_restores_become_the_first_request_of_their_backup() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dir = tmp.path().join("m");
+        let pair;
+        {
+            let m = Manifest::open(&dir).expect("open");
+            pair = m.pair("s3://a/backup/", "file:///t/").expect("pair");
+            let mut b = Batch::new();
+            b.put::<MetaSchema>(&MetaKey("format"), &MetaValue(1));
+            for name in ["b1", "b10"] {
+                let mut v1 = restore(&format!("r-{name}")).encode_value();
+                v1.truncate(v1.len() - 8);
+                v1[0] = 1;
+                let mut key = pair.to_be_bytes().to_vec();
+                key.extend_from_slice(name.as_bytes());
+                b.ops.push((RestoresSchema::CF, key, Some(v1)));
+            }
+            m.write(b).expect("write format 1 rows");
+        }
+        let m = Manifest::open(&dir).expect("migrates");
+        assert_eq!(
+            m.get::<MetaSchema>(&MetaKey("format")).expect("format"),
+            Some(MetaValue(2))
+        );
+        let b1 = m.restores_of(pair, "b1").expect("b1");
+        assert_eq!(b1, vec![(0, restore("r-b1"))]);
+        assert_eq!(m.restores(pair).expect("all").len(), 2);
+        let mut b = Batch::new();
+        b.put::<RestoresSchema>(
+            &RestoreKey {
+                pair,
+                name: "b1".into(),
+                seq: 1,
+            },
+            &restore("r-b1-r1"),
+        );
+        m.write(b).expect("second request");
+        let ids: Vec<String> = m
+            .restores_of(pair, "b1")
+            .expect("b1")
+            .into_iter()
+            .map(|(_, r)| r.id)
+            .collect();
+        assert_eq!(ids, ["r-b1", "r-b1-r1"]);
+        assert_eq!(m.restores_of(pair, "b10").expect("b10").len(), 1);
+        drop(m);
+        // Opening again changes nothing.
+        let m = Manifest::open(&dir).expect("reopen");
+        assert_eq!(m.restores(pair).expect("all").len(), 3);
     }
 
     #[test]

@@ -13,6 +13,6 @@ pub mod schema;
 pub use db::{Batch, FORMAT_VERSION, Manifest, Result, StateError};
 pub use schema::{
     BackupKey, BackupRecord, BackupState, BackupsSchema, ObjectKey, ObjectRecord, ObjectsSchema,
-    PairId, PairRecord, PairsSchema, RestoreOrigin, RestoreRecord, RestoreState, RestoresSchema,
-    UploadRecord, UploadsSchema,
+    PairId, PairRecord, PairsSchema, RestoreKey, RestoreOrigin, RestoreRecord, RestoreState,
+    RestoresSchema, UploadRecord, UploadsSchema,
 };

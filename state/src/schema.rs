@@ -8,10 +8,14 @@
 //! backups  | pair_id u32 BE | name bytes | -> | u8 version | state u8 | backup id | objects | bytes | segments | rows |
 //!                                               collections | created ms | discovered ms | updated ms | synced ms? |
 //!                                               verified ms? | detail |
-//! restores | pair_id u32 BE | name bytes | -> | u8 version | id | backup id | state u8 | origin u8 | suffix? |
-//!                                               renames (u32 count, pairs of strings) | attempts u32 | requested ms |
-//!                                               fired ms? | ended ms? | next try ms? | pid? | progress u8 | detail |
+//! restores | pair_id u32 BE | name bytes | 0x00 | seq u32 BE | -> | u8 version | id | backup id | state u8 | origin u8 |
+//!                                               suffix? | renames (u32 count, pairs of strings) | attempts u32 |
+//!                                               requested ms | fired ms? | ended ms? | next try ms? | pid? | progress u8 |
+//!                                               detail | elapsed ms u64 (v2) |
 //! ```
+//! `restores` keeps every request of a backup (its history), `seq` counting from 0 per backup.
+//! Format 1 keyed restores by `pair_id | name` alone (one request per backup) and wrote v1
+//! values; opening such a manifest rewrites those keys with `seq` 0 (see `db.rs`).
 //! `?` marks an optional field (tag byte 0/1). Strings are `u32 BE length ‖ UTF-8 bytes`.
 //! Object keys are stored as raw bytes after the pair id, so one pair's rows sort exactly like an
 //! S3 listing of its source and a merge-walk between the two needs no sorting.
@@ -22,6 +26,7 @@ use crate::codec::{DecodeError, KeyCodec, Reader, Schema, ValueCodec, Writer};
 pub type PairId = u32;
 
 const V1: u8 = 1;
+const V2: u8 = 2;
 
 fn check_version(r: &mut Reader<'_>) -> Result<(), DecodeError> {
     match r.u8()? {
@@ -429,16 +434,20 @@ pub enum RestoreState {
     Restored,
     /// Failed for good (or its outcome is unknown): see the detail; `ferry restore retry`.
     Failed,
+    /// Never fired: the backup id it was for is no longer the one verified at the target (the
+    /// backup was re-created before its turn came). The new id has its own restore.
+    Skipped,
 }
 
 impl RestoreState {
     /// Every state, in order.
-    pub const ALL: [RestoreState; 5] = [
+    pub const ALL: [RestoreState; 6] = [
         RestoreState::Requested,
         RestoreState::Firing,
         RestoreState::Running,
         RestoreState::Restored,
         RestoreState::Failed,
+        RestoreState::Skipped,
     ];
 
     /// Its name in status output.
@@ -449,12 +458,21 @@ impl RestoreState {
             RestoreState::Running => "restoring",
             RestoreState::Restored => "restored",
             RestoreState::Failed => "restore-failed",
+            RestoreState::Skipped => "restore-skipped",
         }
     }
 
     /// Whether nothing more happens without a hand.
     pub fn is_terminal(self) -> bool {
-        matches!(self, RestoreState::Restored | RestoreState::Failed)
+        matches!(
+            self,
+            RestoreState::Restored | RestoreState::Failed | RestoreState::Skipped
+        )
+    }
+
+    /// Whether the trigger may be running (fired, outcome not known yet).
+    pub fn is_active(self) -> bool {
+        matches!(self, RestoreState::Firing | RestoreState::Running)
     }
 
     fn from_tag(t: u8) -> Result<Self, DecodeError> {
@@ -505,11 +523,14 @@ pub struct RestoreRecord {
     pub progress: u8,
     /// The last error or outcome.
     pub detail: String,
+    /// How long the trigger has run, as measured by a monotonic clock and added up across
+    /// ferryd restarts (ms): deadlines count this, never wall-clock time (v2; 0 in v1 values).
+    pub elapsed_ms: u64,
 }
 
 impl ValueCodec for RestoreRecord {
     fn encode_value(&self) -> Vec<u8> {
-        let mut w = Writer::with_version(V1);
+        let mut w = Writer::with_version(V2);
         w.str(&self.id)
             .str(&self.backup_id)
             .u8(self.state as u8)
@@ -526,12 +547,16 @@ impl ValueCodec for RestoreRecord {
             .opt_i64(self.next_try_ms)
             .opt_i64(self.pid)
             .u8(self.progress)
-            .str(&self.detail);
+            .str(&self.detail)
+            .u64(self.elapsed_ms);
         w.finish()
     }
     fn decode_value(bytes: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(bytes);
-        check_version(&mut r)?;
+        let version = match r.u8()? {
+            v @ (V1 | V2) => v,
+            v => return Err(DecodeError::UnknownVersion(v)),
+        };
         let id = r.string()?;
         let backup_id = r.string()?;
         let state = RestoreState::from_tag(r.u8()?)?;
@@ -562,18 +587,70 @@ impl ValueCodec for RestoreRecord {
             pid: r.opt_i64()?,
             progress: r.u8()?,
             detail: r.string()?,
+            elapsed_ms: if version == V2 { r.u64()? } else { 0 },
         };
         r.end()?;
         Ok(rec)
     }
 }
 
-/// `restores`: one restore request per backup of a pair.
+/// Key of [`RestoresSchema`]: one backup's requests in order (`seq` from 0).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RestoreKey {
+    /// The pair.
+    pub pair: PairId,
+    /// The backup's folder name.
+    pub name: String,
+    /// The request's number among this backup's requests.
+    pub seq: u32,
+}
+
+impl RestoreKey {
+    /// The key prefix of every request of backup `name` of `pair`.
+    pub fn prefix_of(pair: PairId, name: &str) -> Vec<u8> {
+        let mut v = Vec::with_capacity(5 + name.len());
+        v.extend_from_slice(&pair.to_be_bytes());
+        v.extend_from_slice(name.as_bytes());
+        v.push(0);
+        v
+    }
+}
+
+impl KeyCodec for RestoreKey {
+    fn encode_key(&self) -> Vec<u8> {
+        let mut v = RestoreKey::prefix_of(self.pair, &self.name);
+        v.extend_from_slice(&self.seq.to_be_bytes());
+        v
+    }
+    fn decode_key(bytes: &[u8]) -> Result<Self, DecodeError> {
+        // pair (4) | name | 0x00 | seq (4): the fixed tail decides where the name ends.
+        if bytes.len() < 9 {
+            return Err(DecodeError::Truncated {
+                needed: 9 - bytes.len(),
+            });
+        }
+        let (head, tail) = bytes.split_at(bytes.len() - 5);
+        if tail[0] != 0 {
+            return Err(DecodeError::InvalidTag(tail[0]));
+        }
+        let mut r = Reader::new(head);
+        let pair = r.u32()?;
+        let name = std::str::from_utf8(r.rest())
+            .map_err(|_| DecodeError::InvalidUtf8)?
+            .to_owned();
+        let mut t = Reader::new(&tail[1..]);
+        let seq = t.u32()?;
+        t.end()?;
+        Ok(RestoreKey { pair, name, seq })
+    }
+}
+
+/// `restores`: every restore request of every backup of a pair, kept as history.
 #[derive(Debug)]
 pub struct RestoresSchema;
 impl Schema for RestoresSchema {
     const CF: &'static str = "restores";
-    type Key = BackupKey;
+    type Key = RestoreKey;
     type Value = RestoreRecord;
 }
 
@@ -647,16 +724,34 @@ mod tests {
         }
 
         #[test]
-        fn restore_record_round_trips(id in ".{0,40}", backup_id in ".{0,40}", state in 0u8..5, manual in any::<bool>(),
+        fn restore_record_round_trips(id in ".{0,40}", backup_id in ".{0,40}", state in 0u8..6, manual in any::<bool>(),
             suffix in opt_str(), renames in proptest::collection::vec((".{0,20}", ".{0,20}"), 0..4),
-            attempts in any::<u32>(), t in any::<i64>(), o in any::<[Option<i64>; 4]>(), progress in any::<u8>(), detail in ".{0,80}") {
+            attempts in any::<u32>(), t in any::<i64>(), o in any::<[Option<i64>; 4]>(), progress in any::<u8>(), detail in ".{0,80}",
+            elapsed_ms in any::<u64>()) {
             let rec = RestoreRecord {
                 id, backup_id, state: RestoreState::ALL[state as usize],
                 origin: if manual { RestoreOrigin::Manual } else { RestoreOrigin::Config },
                 suffix, renames, attempts, requested_ms: t,
-                fired_ms: o[0], ended_ms: o[1], next_try_ms: o[2], pid: o[3], progress, detail,
+                fired_ms: o[0], ended_ms: o[1], next_try_ms: o[2], pid: o[3], progress, detail, elapsed_ms,
             };
-            prop_assert_eq!(RestoreRecord::decode_value(&rec.encode_value()).expect("decodes"), rec);
+            prop_assert_eq!(RestoreRecord::decode_value(&rec.encode_value()).expect("decodes"), rec.clone());
+            // A v1 value (format 1) is the same without the elapsed time.
+            let mut v1 = rec.encode_value();
+            v1.truncate(v1.len() - 8);
+            v1[0] = 1;
+            prop_assert_eq!(RestoreRecord::decode_value(&v1).expect("decodes v1"), RestoreRecord { elapsed_ms: 0, ..rec });
+        }
+
+        #[test]
+        fn restore_key_round_trips_and_groups_by_backup(p1 in any::<u32>(), n1 in "[^\\x00]{0,40}", s1 in any::<u32>(),
+            p2 in any::<u32>(), n2 in "[^\\x00]{0,40}", s2 in any::<u32>()) {
+            let a = RestoreKey { pair: p1, name: n1, seq: s1 };
+            let b = RestoreKey { pair: p2, name: n2, seq: s2 };
+            prop_assert_eq!(RestoreKey::decode_key(&a.encode_key()).expect("decodes"), a.clone());
+            // One backup's requests sort together, by seq; backups by name byte order.
+            let logical = (a.pair, a.name.as_bytes(), a.seq).cmp(&(b.pair, b.name.as_bytes(), b.seq));
+            prop_assert_eq!(a.encode_key().cmp(&b.encode_key()), logical);
+            prop_assert!(a.encode_key().starts_with(&RestoreKey::prefix_of(a.pair, &a.name)));
         }
 
         #[test]
@@ -668,6 +763,7 @@ mod tests {
             let _ = UploadRecord::decode_value(&bytes);
             let _ = MetaValue::decode_value(&bytes);
             let _ = ObjectKey::decode_key(&bytes);
+            let _ = RestoreKey::decode_key(&bytes);
             let _ = PairKey::decode_key(&bytes);
             let _ = MetaKey::decode_key(&bytes);
         }

@@ -4,6 +4,7 @@
 pub mod conformance;
 pub mod disk;
 pub mod fault_proxy;
+pub mod invariant;
 pub mod milvus;
 pub mod restore_server;
 pub mod s3s_server;
@@ -419,6 +420,11 @@ pub struct Ferryd {
     home: std::path::PathBuf,
     /// Extra arguments for the next (re)start.
     pub args: Vec<String>,
+    /// Extra environment for the next (re)start (pause points).
+    pub env: Vec<(String, String)>,
+    /// A program (and its arguments) to start ferryd under at the next (re)start, e.g.
+    /// `faketime -f +2d`.
+    pub wrapper: Vec<String>,
 }
 
 impl Ferryd {
@@ -446,6 +452,8 @@ impl Ferryd {
             log: dir.join("ferryd.log"),
             home: dir.join("home"),
             args: Vec::new(),
+            env: Vec::new(),
+            wrapper: Vec::new(),
         };
         d.restart();
         d
@@ -459,7 +467,18 @@ impl Ferryd {
             .append(true)
             .open(&self.log)
             .expect("log");
-        let child = std::process::Command::new(bin_path("ferryd"))
+        let mut cmd = match self.wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut c = std::process::Command::new(program);
+                c.args(rest).arg(bin_path("ferryd"));
+                c
+            }
+            None => std::process::Command::new(bin_path("ferryd")),
+        };
+        // Its own process group, so that a kill reaches ferryd under a wrapper (faketime forks
+        // it and waits) too.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let child = cmd
             .arg("--config")
             .arg(&self.config)
             .arg("--log-level")
@@ -468,6 +487,7 @@ impl Ferryd {
             .env_clear()
             .env("HOME", &self.home)
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(std::process::Stdio::null())
             .stderr(log)
             .spawn()
@@ -526,11 +546,11 @@ impl Ferryd {
         }
     }
 
-    /// SIGKILLs the process (a crash: no shutdown work at all) and reaps it.
+    /// SIGKILLs the process (a crash: no shutdown work at all) and reaps it; with a wrapper,
+    /// ferryd under it too (its process group; restore supervisors have their own).
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+            kill_group(&mut c);
         }
     }
 
@@ -550,9 +570,67 @@ impl Ferryd {
 impl Drop for Ferryd {
     fn drop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+            kill_group(&mut c);
         }
         keep_output("ferryd", self.log().as_bytes());
     }
+}
+
+/// Pause points of a process under test (see `ferry_daemon::pause`): the environment that
+/// arms them, and waiting for and releasing each one.
+#[derive(Debug)]
+pub struct Pause {
+    dir: tempfile::TempDir,
+    points: String,
+}
+
+impl Pause {
+    /// Arms `points` (comma-separated names).
+    pub fn at(points: &str) -> Pause {
+        Pause {
+            dir: tempfile::tempdir().expect("pause dir"),
+            points: points.to_owned(),
+        }
+    }
+
+    /// The environment that arms the points in a child process.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("FERRY_PAUSE_AT".into(), self.points.clone()),
+            (
+                "FERRY_PAUSE_DIR".into(),
+                self.dir.path().display().to_string(),
+            ),
+        ]
+    }
+
+    /// Whether the process stands at `point` now (or went past it).
+    pub fn reached(&self, point: &str) -> bool {
+        self.dir.path().join(format!("{point}.reached")).exists()
+    }
+
+    /// Waits until the process stands at `point`.
+    pub fn wait(&self, point: &str) {
+        wait_for(
+            std::time::Duration::from_secs(60),
+            &format!("pause point {point}"),
+            || self.reached(point),
+        );
+    }
+
+    /// Lets the process go on from `point`.
+    pub fn go(&self, point: &str) {
+        std::fs::write(self.dir.path().join(format!("{point}.go")), b"go").expect("go");
+    }
+}
+
+/// SIGKILLs a child started in its own process group (`process_group(0)`) and everything in
+/// that group (a wrapper such as faketime forks the real process), then reaps the child.
+pub fn kill_group(child: &mut std::process::Child) {
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", child.id())])
+        .stderr(std::process::Stdio::null())
+        .status();
+    let _ = child.kill();
+    let _ = child.wait();
 }

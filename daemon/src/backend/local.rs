@@ -149,17 +149,43 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
+/// The name every temporary file of a write to `path` starts with:
+/// `.ferry-tmp-<file name, up to 40 bytes>-<8 hex of its SHA-256>.`, so that a crashed write's
+/// leftovers are found by the key alone (see [`ObjectStore::clean_interrupted`]).
+fn temp_prefix(path: &Path) -> String {
+    use sha2::Digest;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut cut = name.len().min(40);
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let hash = sha2::Sha256::digest(name.as_bytes());
+    format!("{TEMP_PREFIX}{}-{}.", &name[..cut], hex::encode(&hash[..4]))
+}
+
+/// A new temporary file for a write to `path`, in `path`'s folder (created if needed).
+fn temp_file_for(path: &Path) -> io::Result<tempfile::NamedTempFile> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| io::Error::other("no parent folder"))?;
+    fs::create_dir_all(dir)?;
+    tempfile::Builder::new()
+        .prefix(&temp_prefix(path))
+        .tempfile_in(dir)
+}
+
 /// Writes `data` to a temp file beside `path`, fsyncs, renames it into place, fsyncs the folder.
 fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| io::Error::other("no parent folder"))?;
-    fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .tempfile_in(dir)?;
+    let mut tmp = temp_file_for(path)?;
     tmp.write_all(data)?;
     tmp.as_file().sync_all()?;
+    crate::pause::point_blocking("local-before-rename");
     tmp.persist(path).map_err(|e| e.error)?;
     sync_dir(dir)
 }
@@ -340,14 +366,7 @@ impl ObjectStore for LocalStore {
         let path = self.path_of(key)?;
         let label = self.label(key);
         let upload = blocking(label.clone(), move || {
-            let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-            let tmp = fs::create_dir_all(&dir)
-                .and_then(|()| {
-                    tempfile::Builder::new()
-                        .prefix(TEMP_PREFIX)
-                        .tempfile_in(&dir)
-                })
-                .map_err(|e| io_error(label.clone(), e))?;
+            let tmp = temp_file_for(&path).map_err(|e| io_error(label.clone(), e))?;
             let (file, temp_path) = tmp.into_parts();
             let id = temp_path
                 .file_name()
@@ -398,12 +417,10 @@ impl ObjectStore for LocalStore {
             }
             let dir = to.parent().map(Path::to_path_buf).unwrap_or_default();
             let run = || -> io::Result<fs::Metadata> {
-                fs::create_dir_all(&dir)?;
-                let tmp = tempfile::Builder::new()
-                    .prefix(TEMP_PREFIX)
-                    .tempfile_in(&dir)?;
+                let tmp = temp_file_for(&to)?;
                 fs::copy(&from, tmp.path())?;
                 tmp.as_file().sync_all()?;
+                crate::pause::point_blocking("local-before-rename");
                 tmp.persist(&to).map_err(|e| e.error)?;
                 sync_dir(&dir)?;
                 fs::metadata(&to)
@@ -475,11 +492,38 @@ impl ObjectStore for LocalStore {
     }
 
     async fn list_multipart(&self, key: &str) -> Result<Vec<String>> {
-        // Temp files do not say which key they were for.
-        Err(Error::NotSupported {
-            path: self.label(key),
-            operation: "listing multipart uploads",
+        let path = self.path_of(key)?;
+        blocking(self.label(key), move || Ok(temp_files_of(&path)))
+            .await
+            .map(|paths| {
+                paths
+                    .iter()
+                    .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                    .collect()
+            })
+    }
+
+    async fn clean_interrupted(&self, key: &str) -> Result<()> {
+        if key.ends_with('/') {
+            return Ok(());
+        }
+        let path = self.path_of(key)?;
+        let store = self.clone();
+        let label = self.label(key);
+        blocking(label.clone(), move || {
+            for tmp in temp_files_of(&path) {
+                match fs::remove_file(&tmp) {
+                    Ok(()) => {
+                        tracing::info!(file = %tmp.display(), "removed the temporary file of an interrupted write");
+                        store.prune_empty_parents(&tmp);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io_error(label, e)),
+                }
+            }
+            Ok(())
         })
+        .await
     }
 
     fn url(&self) -> String {
@@ -493,6 +537,22 @@ impl ObjectStore for LocalStore {
     fn as_any(&self) -> &dyn Any {
         self
     }
+}
+
+/// The temporary files of writes to `path` in its folder (none when it has no folder).
+fn temp_files_of(path: &Path) -> Vec<PathBuf> {
+    let Some(dir) = path.parent() else {
+        return Vec::new();
+    };
+    let prefix = temp_prefix(path);
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|e| e.path())
+        .collect()
 }
 
 impl LocalStore {
@@ -569,6 +629,7 @@ impl MultipartUpload for LocalUpload {
                     .sum();
                 this.file.set_len(expected)?;
                 this.file.sync_all()?;
+                crate::pause::point_blocking("local-before-rename");
                 this.temp_path.persist(&this.path).map_err(|e| e.error)?;
                 if let Some(dir) = this.path.parent() {
                     sync_dir(dir)?;
@@ -638,11 +699,17 @@ impl Walker<'_> {
         if !dir.is_dir() {
             return;
         }
-        self.visit(&dir, &base, name_prefix);
+        let mut path = Vec::new();
+        if let Ok(md) = fs::metadata(&dir) {
+            path.push((md.dev(), md.ino()));
+        }
+        self.visit(&dir, &base, name_prefix, &mut path);
     }
 
-    /// Visits one folder; returns false when the receiver is gone.
-    fn visit(&self, dir: &Path, base: &str, name_prefix: &str) -> bool {
+    /// Visits one folder; returns false when the receiver is gone. `path` holds the device and
+    /// inode of each folder from the listing's start down to `dir`: a folder met again below
+    /// itself (a symbolic link to an ancestor) is refused, once, instead of followed forever.
+    fn visit(&self, dir: &Path, base: &str, name_prefix: &str, path: &mut Vec<(u64, u64)>) -> bool {
         let entries = match self.read_sorted(dir, base, name_prefix) {
             Ok(e) => e,
             Err(e) => return self.send(Err(self.store.io_err(base, e))),
@@ -660,7 +727,25 @@ impl Walker<'_> {
                     self.start_after.is_some_and(|a| key.as_str() <= a)
                         || self.send(Ok(ListEntry::Prefix(key)))
                 } else {
-                    self.visit(&dir.join(&entry.name), &key, "")
+                    let sub = dir.join(&entry.name);
+                    match fs::metadata(&sub) {
+                        Ok(md) if path.contains(&(md.dev(), md.ino())) => {
+                            self.send(Err(Error::InvalidKey {
+                                path: self.store.label(&key),
+                                key: key.clone(),
+                                reason: "a symbolic link loop: it leads back to a folder above it; not followed",
+                            }))
+                        }
+                        Ok(md) => {
+                            path.push((md.dev(), md.ino()));
+                            let ok = self.visit(&sub, &key, "", path);
+                            path.pop();
+                            ok
+                        }
+                        // Gone since it was read: nothing to list.
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => true,
+                        Err(e) => self.send(Err(self.store.io_err(&key, e))),
+                    }
                 };
                 if !ok {
                     return false;

@@ -201,6 +201,14 @@ pub trait ObjectStore: fmt::Debug + fmt::Display + Send + Sync + 'static {
     /// cannot list uploads.
     async fn list_multipart(&self, key: &str) -> Result<Vec<String>>;
 
+    /// Removes what an interrupted write of `key` (a process killed mid-write) may have left
+    /// beside it that [`ObjectStore::abort_multipart`] does not: the local backend's
+    /// temporary files. Stores whose writes leave nothing visible do nothing.
+    async fn clean_interrupted(&self, key: &str) -> Result<()> {
+        let _ = key;
+        Ok(())
+    }
+
     /// Deletes many keys. Missing keys count as deleted (S3 semantics). The outer error is a
     /// failure of the whole request; the list holds per-key failures.
     async fn delete(&self, keys: &[String]) -> Result<Vec<DeleteFailure>>;

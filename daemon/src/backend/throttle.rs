@@ -136,6 +136,10 @@ impl ObjectStore for ThrottledStore {
         self.inner.list_multipart(key).await
     }
 
+    async fn clean_interrupted(&self, key: &str) -> Result<()> {
+        self.inner.clean_interrupted(key).await
+    }
+
     async fn delete(&self, keys: &[String]) -> Result<Vec<DeleteFailure>> {
         self.inner.delete(keys).await
     }

@@ -159,19 +159,21 @@ fn backup_list(d: &Daemon, j: &crate::jobs::Job) -> Result<serde_json::Value, Re
             format!("reading the manifest: {e}"),
         )
     })?;
+    // Each backup's latest request (the list is in request order).
     let restores: std::collections::HashMap<String, ferry_state::RestoreRecord> = j
         .restorer()
         .and_then(|r| r.list().ok())
         .unwrap_or_default()
         .into_iter()
+        .map(|(name, _, r)| (name, r))
         .collect();
     Ok(serde_json::Value::Array(
         list.iter()
             .map(|(n, r)| {
                 let mut v = backup_json(n, r);
                 if let Some(rec) = restores.get(n) {
-                    v["restore"] =
-                        json!({"id": rec.id, "state": rec.state.as_str(), "detail": rec.detail});
+                    v["restore"] = json!({"id": rec.id, "backup_id": rec.backup_id,
+                        "state": rec.state.as_str(), "detail": rec.detail});
                 }
                 v
             })
@@ -249,7 +251,7 @@ async fn metrics(State(d): State<Arc<Daemon>>) -> Response {
         let r = j.restorer().and_then(|r| r.list().ok()).unwrap_or_default();
         restores.push((
             j.name().to_owned(),
-            r.iter().map(|(_, r)| r.state.as_str()).collect(),
+            r.iter().map(|(_, _, r)| r.state.as_str()).collect(),
         ));
     }
     if !backups.is_empty() {
@@ -338,10 +340,16 @@ fn webhook(d: &Daemon, only: Option<&str>, body: &[u8]) -> Response {
 }
 
 /// One restore record as the API shows it.
-pub fn restore_json(job: &str, backup: &str, r: &ferry_state::RestoreRecord) -> serde_json::Value {
+pub fn restore_json(
+    job: &str,
+    backup: &str,
+    seq: u32,
+    r: &ferry_state::RestoreRecord,
+) -> serde_json::Value {
     json!({
         "job": job,
         "backup": backup,
+        "seq": seq,
         "id": r.id,
         "backup_id": r.backup_id,
         "state": r.state.as_str(),
@@ -388,7 +396,10 @@ async fn restores(State(d): State<Arc<Daemon>>) -> Response {
     for j in &d.jobs {
         let Some(r) = j.restorer() else { continue };
         match r.list() {
-            Ok(list) => out.extend(list.iter().map(|(b, rec)| restore_json(j.name(), b, rec))),
+            Ok(list) => out.extend(
+                list.iter()
+                    .map(|(b, seq, rec)| restore_json(j.name(), b, *seq, rec)),
+            ),
             Err(e) => {
                 return error(
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -410,6 +421,8 @@ struct RestoreBody {
     renames: Vec<String>,
     #[serde(default)]
     when_synced: bool,
+    #[serde(default)]
+    again: bool,
 }
 
 async fn restore_request(
@@ -444,14 +457,16 @@ async fn restore_request(
         Ok(r) => r,
         Err(resp) => return resp,
     };
-    match r.request(&b.backup, b.suffix, renames, b.when_synced) {
-        Ok(rec) => (
+    match r.request(&b.backup, b.suffix, renames, b.when_synced, b.again) {
+        Ok((seq, rec)) => (
             StatusCode::ACCEPTED,
-            axum::Json(restore_json(&name, &b.backup, &rec)),
+            axum::Json(restore_json(&name, &b.backup, seq, &rec)),
         )
             .into_response(),
         Err(e @ RestoreError::State(_)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-        Err(e @ RestoreError::InProgress { .. }) => error(StatusCode::CONFLICT, e.to_string()),
+        Err(e @ (RestoreError::InProgress { .. } | RestoreError::AlreadyRestored { .. })) => {
+            error(StatusCode::CONFLICT, e.to_string())
+        }
         Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
     }
 }
@@ -461,15 +476,19 @@ async fn restore_retry(State(d): State<Arc<Daemon>>, Path(id): Path<String>) -> 
     for j in &d.jobs {
         let Some(r) = j.restorer() else { continue };
         match r.retry(&id) {
-            Ok(Some((backup, rec))) => {
+            Ok(Some((backup, seq, rec))) => {
                 return (
                     StatusCode::ACCEPTED,
-                    axum::Json(restore_json(j.name(), &backup, &rec)),
+                    axum::Json(restore_json(j.name(), &backup, seq, &rec)),
                 )
                     .into_response();
             }
             Ok(None) => {}
-            Err(e @ RestoreError::NotFailed { .. }) => {
+            Err(
+                e @ (RestoreError::NotFailed { .. }
+                | RestoreError::Replaced { .. }
+                | RestoreError::InProgress { .. }),
+            ) => {
                 return error(StatusCode::CONFLICT, e.to_string());
             }
             Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),

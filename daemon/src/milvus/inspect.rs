@@ -39,37 +39,32 @@ pub async fn read_meta(
     g: Generation,
     size_of: impl Fn(MetaFile) -> Option<u64>,
 ) -> Result<BackupMeta, ReadMeta> {
-    let read = |file: MetaFile| {
+    let mut files: HashMap<MetaFile, bytes::Bytes> = HashMap::new();
+    for &file in g.needs() {
         let size = size_of(file);
-        async move {
-            let rel = format!("{name}/{}", file.rel());
-            if size.is_some_and(|s| s > MAX_META) {
-                return Err(ReadMeta::Meta(MetaError::Invalid {
-                    file: file.rel(),
-                    what: format!(
-                        "{} bytes: larger than any meta file ferry reads",
-                        size.unwrap_or(0)
-                    ),
-                }));
-            }
-            side.store
-                .get_bytes(&side.key(&rel))
-                .await
-                .map_err(|e| ReadMeta::Store(side.display(&rel), e))
+        if size.is_none() && !g.requires(file) {
+            continue;
         }
-    };
-    match g {
-        Generation::Full | Generation::ChannelCp => {
-            let bytes = read(MetaFile::Full).await?;
-            super::layout::parse_full(&bytes).map_err(ReadMeta::Meta)
-        }
-        Generation::Levels => {
-            let b = read(MetaFile::Backup).await?;
-            let c = read(MetaFile::Collection).await?;
-            let p = read(MetaFile::Partition).await?;
-            let s = read(MetaFile::Segment).await?;
-            super::layout::parse_levels(&b, &c, &p, &s).map_err(ReadMeta::Meta)
-        }
+        let rel = format!("{name}/{}", file.rel());
+        check_meta_size(file, size).map_err(ReadMeta::Meta)?;
+        let bytes = side
+            .store
+            .get_bytes(&side.key(&rel))
+            .await
+            .map_err(|e| ReadMeta::Store(side.display(&rel), e))?;
+        files.insert(file, bytes);
+    }
+    super::layout::parse(g, |f| files.get(&f).cloned()).map_err(ReadMeta::Meta)
+}
+
+/// Refuses a meta file larger than any ferry reads (before reading it).
+pub fn check_meta_size(file: MetaFile, size: Option<u64>) -> Result<(), MetaError> {
+    match size {
+        Some(s) if s > MAX_META => Err(MetaError::Invalid {
+            file: file.rel(),
+            what: format!("{s} bytes: larger than any meta file ferry reads"),
+        }),
+        _ => Ok(()),
     }
 }
 

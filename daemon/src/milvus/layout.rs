@@ -184,6 +184,28 @@ impl Generation {
         ))
     }
 
+    /// The meta files its meta is parsed from (those [`Generation::requires`] and those
+    /// checked when present).
+    pub fn needs(self) -> &'static [MetaFile] {
+        match self {
+            Generation::Full | Generation::ChannelCp => &[MetaFile::Full, MetaFile::Backup],
+            Generation::Levels => &[
+                MetaFile::Backup,
+                MetaFile::Collection,
+                MetaFile::Partition,
+                MetaFile::Segment,
+            ],
+        }
+    }
+
+    /// Whether parsing its meta needs `file`.
+    pub fn requires(self, file: MetaFile) -> bool {
+        match self {
+            Generation::Full | Generation::ChannelCp => file == MetaFile::Full,
+            Generation::Levels => file != MetaFile::Full && file != MetaFile::ChannelCp,
+        }
+    }
+
     /// A short name for status output.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -544,6 +566,46 @@ pub fn parse_full(bytes: &[u8]) -> Result<BackupMeta, MetaError> {
         }
     }
     builder.finish(b)
+}
+
+/// Parses a backup's meta for its generation from the files' bytes (`file` gives a meta
+/// file's content, `None` when absent). For `full_meta.json` generations, the id in
+/// `backup_meta.json` (when present) must be `full_meta.json`'s: two ids mean the files come
+/// from two versions of the backup (re-created while they were read).
+pub fn parse(
+    g: Generation,
+    file: impl Fn(MetaFile) -> Option<bytes::Bytes>,
+) -> Result<BackupMeta, MetaError> {
+    let need = |f: MetaFile| {
+        file(f).ok_or_else(|| MetaError::Invalid {
+            file: f.rel(),
+            what: "missing".into(),
+        })
+    };
+    match g {
+        Generation::Full | Generation::ChannelCp => {
+            let meta = parse_full(&need(MetaFile::Full)?)?;
+            if let Some(b) = file(MetaFile::Backup) {
+                let top: JBackup = json(MetaFile::Backup, &b)?;
+                if top.id != meta.id {
+                    return Err(MetaError::Invalid {
+                        file: MetaFile::Backup.rel(),
+                        what: format!(
+                            "names backup id {:?} but meta/full_meta.json names {:?}: the meta files are of two versions of the backup",
+                            top.id, meta.id
+                        ),
+                    });
+                }
+            }
+            Ok(meta)
+        }
+        Generation::Levels => parse_levels(
+            &need(MetaFile::Backup)?,
+            &need(MetaFile::Collection)?,
+            &need(MetaFile::Partition)?,
+            &need(MetaFile::Segment)?,
+        ),
+    }
 }
 
 /// Parses the four level files of a backup without `full_meta.json` (v0.3.0 and earlier).

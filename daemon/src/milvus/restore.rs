@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use ferry_state::schema::{BackupKey, BackupState, RestoreOrigin, RestoreRecord, RestoreState};
-use ferry_state::{Batch, Manifest, PairId, RestoresSchema, StateError};
+use ferry_state::{Batch, Manifest, PairId, RestoreKey, RestoresSchema, StateError};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use tokio::sync::Notify;
@@ -118,26 +118,72 @@ pub fn restore_id(job: &str, backup: &str, backup_id: &str, retry: u32) -> Strin
     id
 }
 
-/// The restore a backup that just became verified asks for, when `cfg`'s `backups` globs pick
-/// it (the sync engine writes it with the backup's state, atomically). Backups verified before
-/// a trigger was configured are not restored by themselves: `ferry restore` does that.
-pub fn auto_request(
+/// The restore requests to write when backup `name` becomes verified at the target with id
+/// `backup.backup_id` (the sync engine writes them atomically with the backup's state), given
+/// its history (sequence number, request), oldest first:
+///
+/// - a request waiting for an older id of the backup can never fire (that version is gone
+///   from the target): it is `Skipped`, saying so;
+/// - a request made before the backup had an id (`ferry restore --when-synced`) is for this id;
+/// - otherwise, when `cfg`'s `backups` globs pick it and no request of this id exists yet, a
+///   new one: every backup id gets its own restore, and the same id never restores twice by
+///   itself. Backups verified before a trigger was configured are not restored by themselves
+///   (`ferry restore` does that).
+pub fn on_verified(
     job: &str,
     cfg: &RestoreConfig,
     name: &str,
     backup: &ferry_state::BackupRecord,
-) -> Option<RestoreRecord> {
-    if !cfg.backups.as_ref().is_some_and(|f| f.is_match(name)) {
-        return None;
+    history: &[(u32, RestoreRecord)],
+) -> Vec<(u32, RestoreRecord)> {
+    let id = &backup.backup_id;
+    let mut out = Vec::new();
+    let mut has_request = history.iter().any(|(_, r)| r.backup_id == *id);
+    for (seq, r) in history {
+        if r.state != RestoreState::Requested {
+            continue;
+        }
+        let mut r = r.clone();
+        if r.backup_id.is_empty() {
+            r.id = restore_id(job, name, id, of_id(history, id));
+            r.backup_id.clone_from(id);
+            r.detail = String::new();
+            has_request = true;
+        } else if r.backup_id != *id {
+            r.state = RestoreState::Skipped;
+            r.ended_ms = Some(now_ms());
+            r.detail = format!(
+                "not fired: backup {name:?} was created again before its turn; the target now holds backup id {id} (restored on its own)"
+            );
+        } else {
+            continue;
+        }
+        out.push((*seq, r));
     }
-    Some(requested(
-        restore_id(job, name, &backup.backup_id, 0),
-        backup.backup_id.clone(),
-        RestoreOrigin::Config,
-        cfg.suffix.clone(),
-        cfg.renames.clone(),
-        0,
-    ))
+    if !has_request && cfg.backups.as_ref().is_some_and(|f| f.is_match(name)) {
+        out.push((
+            next_seq(history),
+            requested(
+                restore_id(job, name, id, of_id(history, id)),
+                id.clone(),
+                RestoreOrigin::Config,
+                cfg.suffix.clone(),
+                cfg.renames.clone(),
+            ),
+        ));
+    }
+    out
+}
+
+/// How many requests of backup id `id` the history holds (the next one's retry number).
+fn of_id(history: &[(u32, RestoreRecord)], id: &str) -> u32 {
+    let n = history.iter().filter(|(_, r)| r.backup_id == id).count();
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// The sequence number of a backup's next request.
+fn next_seq(history: &[(u32, RestoreRecord)]) -> u32 {
+    history.last().map_or(0, |(s, _)| s.saturating_add(1))
 }
 
 /// A new restore request, not fired yet.
@@ -147,7 +193,6 @@ fn requested(
     origin: RestoreOrigin,
     suffix: Option<String>,
     renames: Vec<(String, String)>,
-    attempts: u32,
 ) -> RestoreRecord {
     RestoreRecord {
         id,
@@ -156,7 +201,7 @@ fn requested(
         origin,
         suffix,
         renames,
-        attempts,
+        attempts: 0,
         requested_ms: now_ms(),
         fired_ms: None,
         ended_ms: None,
@@ -164,6 +209,7 @@ fn requested(
         pid: None,
         progress: 0,
         detail: String::new(),
+        elapsed_ms: 0,
     }
 }
 
@@ -364,10 +410,35 @@ pub enum RestoreError {
         /// Its state.
         state: &'static str,
     },
+    /// This backup id was restored already.
+    #[error(
+        "backup {name:?} (id {backup_id}) was restored already by {id}; use --again to restore it once more"
+    )]
+    AlreadyRestored {
+        /// The backup.
+        name: String,
+        /// Its id.
+        backup_id: String,
+        /// The restore that did it.
+        id: String,
+    },
+    /// The restore to retry was for a version of the backup the target no longer holds.
+    #[error(
+        "restore {id} was for backup id {was} of {name:?}, but the target now holds id {now}: it cannot be restored any more (request a restore of the backup as it is now with `ferry restore JOB {name}`)"
+    )]
+    Replaced {
+        /// The restore.
+        id: String,
+        /// The backup.
+        name: String,
+        /// The id it was for.
+        was: String,
+        /// The id verified at the target now.
+        now: String,
+    },
 }
 
 /// One job's restores: a task that fires them.
-#[derive(Debug)]
 pub struct Restorer {
     job: String,
     pair: PairId,
@@ -379,7 +450,28 @@ pub struct Restorer {
     exe: PathBuf,
     wake: Notify,
     shutdown: CancellationToken,
+    /// Called when a restore ended (or was put off): the job may hold a new version of its
+    /// backup until then.
+    on_end: Option<Box<dyn Fn() + Send + Sync>>,
 }
+
+impl std::fmt::Debug for Restorer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Restorer")
+            .field("job", &self.job)
+            .field("pair", &self.pair)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`Restorer::claim`] decided.
+enum Claim {
+    Fire,
+    Wait,
+}
+
+/// The longest a request waits for its `next_try_ms` (the longest backoff).
+const MAX_WAIT: Duration = Duration::from_secs(300);
 
 fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
@@ -414,7 +506,14 @@ impl Restorer {
             exe,
             wake: Notify::new(),
             shutdown,
+            on_end: None,
         }
+    }
+
+    /// Calls `f` whenever a restore ended or was put off (ferryd wakes the job then).
+    pub fn on_end(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
+        self.on_end = Some(Box::new(f));
+        self
     }
 
     /// Looks again (after a run settled backups, or a request).
@@ -422,37 +521,57 @@ impl Restorer {
         self.wake.notify_one();
     }
 
-    fn key(&self, name: &str) -> BackupKey {
+    fn backup_key(&self, name: &str) -> BackupKey {
         BackupKey {
             pair: self.pair,
             key: name.to_owned(),
         }
     }
 
-    fn save(&self, name: &str, rec: &RestoreRecord) -> Result<(), StateError> {
+    fn key(&self, name: &str, seq: u32) -> RestoreKey {
+        RestoreKey {
+            pair: self.pair,
+            name: name.to_owned(),
+            seq,
+        }
+    }
+
+    /// Writes a request durably (before the side effect it announces).
+    fn save(&self, name: &str, seq: u32, rec: &RestoreRecord) -> Result<(), StateError> {
         let mut b = Batch::new();
-        b.put::<RestoresSchema>(&self.key(name), rec);
+        b.put::<RestoresSchema>(&self.key(name, seq), rec);
         self.manifest.write_durable(b)
     }
 
-    /// Queues a restore of `name` (`ferry restore`): fires once the backup is verified.
+    /// Writes progress (elapsed time, percent): losing the last of it costs nothing.
+    fn note(&self, name: &str, seq: u32, rec: &RestoreRecord) -> Result<(), StateError> {
+        let mut b = Batch::new();
+        b.put::<RestoresSchema>(&self.key(name, seq), rec);
+        self.manifest.write(b)
+    }
+
+    /// Queues a restore of `name` (`ferry restore`): fires once the backup is verified. A
+    /// backup id restored already needs `again`.
     pub fn request(
         &self,
         name: &str,
         suffix: Option<String>,
         renames: Vec<(String, String)>,
         when_synced: bool,
-    ) -> Result<RestoreRecord, RestoreError> {
+        again: bool,
+    ) -> Result<(u32, RestoreRecord), RestoreError> {
         let Some(cfg) = &self.config else {
             return Err(RestoreError::NoTrigger(self.job.clone()));
         };
+        let _lock = self.manifest.backup_lock();
         let backup = self
             .manifest
-            .get::<ferry_state::BackupsSchema>(&self.key(name))?;
+            .get::<ferry_state::BackupsSchema>(&self.backup_key(name))?;
         let verified = backup
             .as_ref()
-            .is_some_and(|b| b.state == BackupState::Verified);
-        if !verified && !when_synced {
+            .filter(|b| b.state == BackupState::Verified)
+            .map(|b| b.backup_id.clone());
+        if verified.is_none() && !when_synced {
             return Err(RestoreError::NotReady {
                 job: self.job.clone(),
                 name: name.to_owned(),
@@ -462,21 +581,36 @@ impl Restorer {
                     .to_owned(),
             });
         }
-        let old = self.manifest.get::<RestoresSchema>(&self.key(name))?;
-        if let Some(o) = &old
-            && !o.state.is_terminal()
-            && o.state != RestoreState::Requested
-        {
+        let history = self.manifest.restores_of(self.pair, name)?;
+        if let Some((_, o)) = history.iter().find(|(_, r)| !r.state.is_terminal()) {
             return Err(RestoreError::InProgress {
                 name: name.to_owned(),
                 state: o.state.as_str(),
                 id: o.id.clone(),
             });
         }
-        let backup_id = backup.map(|b| b.backup_id).unwrap_or_default();
-        let retries = old.as_ref().map_or(0, |o| o.attempts);
+        if let Some(id) = &verified
+            && !again
+            && let Some((_, done)) = history
+                .iter()
+                .rev()
+                .find(|(_, r)| r.backup_id == *id && r.state == RestoreState::Restored)
+        {
+            return Err(RestoreError::AlreadyRestored {
+                name: name.to_owned(),
+                backup_id: id.clone(),
+                id: done.id.clone(),
+            });
+        }
+        // Not verified yet: the id is the one it will be verified with (see `on_verified`).
+        let backup_id = verified.clone().unwrap_or_default();
+        let id = if backup_id.is_empty() {
+            String::new()
+        } else {
+            restore_id(&self.job, name, &backup_id, of_id(&history, &backup_id))
+        };
         let mut rec = requested(
-            restore_id(&self.job, name, &backup_id, retries),
+            id,
             backup_id,
             RestoreOrigin::Manual,
             suffix.or_else(|| cfg.suffix.clone()),
@@ -485,20 +619,22 @@ impl Restorer {
             } else {
                 renames
             },
-            retries,
         );
-        if !verified {
+        if verified.is_none() {
             rec.detail = "waiting for the backup to be verified at the target".into();
         }
-        self.save(name, &rec)?;
+        let seq = next_seq(&history);
+        self.save(name, seq, &rec)?;
         self.wake();
-        Ok(rec)
+        Ok((seq, rec))
     }
 
-    /// Puts a failed restore back in the queue (`ferry restore retry ID`); returns its backup's
-    /// name and the new record, `None` when no restore of this job has that id.
-    pub fn retry(&self, id: &str) -> Result<Option<(String, RestoreRecord)>, RestoreError> {
-        let Some((name, mut rec)) = self
+    /// Queues a failed restore again as a new request with a new id (`ferry restore retry
+    /// ID`), the failed one kept in the history; returns its backup's name and the new
+    /// request, `None` when no restore of this job has that id.
+    pub fn retry(&self, id: &str) -> Result<Option<(String, u32, RestoreRecord)>, RestoreError> {
+        let _lock = self.manifest.backup_lock();
+        let Some((key, old)) = self
             .manifest
             .restores(self.pair)?
             .into_iter()
@@ -506,26 +642,63 @@ impl Restorer {
         else {
             return Ok(None);
         };
-        if rec.state != RestoreState::Failed {
+        let name = key.name;
+        if old.state != RestoreState::Failed {
             return Err(RestoreError::NotFailed {
                 id: id.to_owned(),
-                state: rec.state.as_str(),
+                state: old.state.as_str(),
             });
         }
-        rec.id = restore_id(&self.job, &name, &rec.backup_id, rec.attempts);
-        rec.state = RestoreState::Requested;
-        rec.next_try_ms = None;
-        rec.pid = None;
-        rec.progress = 0;
-        rec.detail = format!("retried by hand (was {id})");
-        self.save(&name, &rec)?;
+        let backup = self
+            .manifest
+            .get::<ferry_state::BackupsSchema>(&self.backup_key(&name))?;
+        if let Some(b) = backup
+            .as_ref()
+            .filter(|b| b.state == BackupState::Verified && b.backup_id != old.backup_id)
+        {
+            return Err(RestoreError::Replaced {
+                id: id.to_owned(),
+                name,
+                was: old.backup_id,
+                now: b.backup_id.clone(),
+            });
+        }
+        let history = self.manifest.restores_of(self.pair, &name)?;
+        if let Some((_, o)) = history.iter().find(|(_, r)| !r.state.is_terminal()) {
+            return Err(RestoreError::InProgress {
+                name,
+                state: o.state.as_str(),
+                id: o.id.clone(),
+            });
+        }
+        let mut rec = requested(
+            restore_id(
+                &self.job,
+                &name,
+                &old.backup_id,
+                of_id(&history, &old.backup_id),
+            ),
+            old.backup_id.clone(),
+            RestoreOrigin::Manual,
+            old.suffix.clone(),
+            old.renames.clone(),
+        );
+        rec.detail = format!("retry of {id}");
+        let seq = next_seq(&history);
+        self.save(&name, seq, &rec)?;
         self.wake();
-        Ok(Some((name, rec)))
+        Ok(Some((name, seq, rec)))
     }
 
-    /// The job's restores, by backup name.
-    pub fn list(&self) -> Result<Vec<(String, RestoreRecord)>, StateError> {
-        self.manifest.restores(self.pair)
+    /// The job's restore requests (each backup's history, oldest first): backup name,
+    /// sequence number, request.
+    pub fn list(&self) -> Result<Vec<(String, u32, RestoreRecord)>, StateError> {
+        Ok(self
+            .manifest
+            .restores(self.pair)?
+            .into_iter()
+            .map(|(k, r)| (k.name, k.seq, r))
+            .collect())
     }
 
     /// Runs until shutdown: fires what is due, resumes what a previous ferryd left running.
@@ -550,54 +723,55 @@ impl Restorer {
         }
     }
 
-    /// One pass over the job's backups and restores; returns when to look again.
+    /// One pass over the job's requests not ended yet; returns when to look again.
     async fn pass(&self) -> Result<Option<Duration>, StateError> {
-        let backups = self.manifest.backups(self.pair)?;
-        let restores = self.manifest.restores(self.pair)?;
         let mut next: Option<Duration> = None;
-        for (name, mut rec) in restores {
+        for (key, mut rec) in self.manifest.restores(self.pair)? {
             if self.shutdown.is_cancelled() {
                 break;
             }
             if rec.state.is_terminal() {
                 continue;
             }
-            let backup = backups.iter().find(|(n, _)| *n == name).map(|(_, b)| b);
+            let (name, seq) = (key.name, key.seq);
+            let Some(cfg) = &self.config else {
+                rec.state = RestoreState::Failed;
+                rec.ended_ms = Some(now_ms());
+                rec.detail = "the job no longer has a restore trigger configured".into();
+                self.save(&name, seq, &rec)?;
+                continue;
+            };
             if rec.state == RestoreState::Requested {
-                let Some(b) = backup.filter(|b| b.state == BackupState::Verified) else {
-                    continue;
-                };
-                if rec.backup_id.is_empty() {
-                    rec.backup_id = b.backup_id.clone();
-                    rec.id = restore_id(&self.job, &name, &b.backup_id, rec.attempts);
-                }
                 if let Some(t) = rec.next_try_ms {
-                    let wait = t - now_ms();
+                    // Wall-clock time, so bounded: a clock set back cannot stall it for longer
+                    // than the longest backoff.
+                    let wait = (t - now_ms()).min(MAX_WAIT.as_millis() as i64);
                     if wait > 0 {
                         let d = Duration::from_millis(wait as u64);
                         next = Some(next.map_or(d, |n| n.min(d)));
                         continue;
                     }
                 }
+                match self.claim(&name, seq, &mut rec)? {
+                    Claim::Fire => {}
+                    Claim::Wait => continue,
+                }
             }
-            let Some(cfg) = &self.config else {
-                rec.state = RestoreState::Failed;
-                rec.ended_ms = Some(now_ms());
-                rec.detail = "the job no longer has a restore trigger configured".into();
-                self.save(&name, &rec)?;
-                continue;
-            };
-            match self.drive(cfg, &name, &mut rec).await? {
+            match self.drive(cfg, &name, seq, &mut rec).await? {
                 Fired::Done(state, detail) => {
                     rec.state = state;
                     rec.detail = detail;
                     rec.ended_ms = Some(now_ms());
                     rec.next_try_ms = None;
-                    self.save(&name, &rec)?;
+                    self.save(&name, seq, &rec)?;
                     if state == RestoreState::Restored {
                         tracing::info!(job = %self.job, backup = %name, id = %rec.id, "restored");
                     } else {
                         tracing::warn!(job = %self.job, backup = %name, id = %rec.id, error = %rec.detail, "restore failed");
+                    }
+                    // The job may hold a new version of this backup until this restore ended.
+                    if let Some(on_end) = &self.on_end {
+                        on_end();
                     }
                 }
                 Fired::Later(why) => {
@@ -605,8 +779,11 @@ impl Restorer {
                     rec.state = RestoreState::Requested;
                     rec.next_try_ms = Some(now_ms() + wait.as_millis() as i64);
                     rec.detail = why;
-                    self.save(&name, &rec)?;
+                    self.save(&name, seq, &rec)?;
                     tracing::warn!(job = %self.job, backup = %name, id = %rec.id, retry_in = ?wait, error = %rec.detail, "restore not started; retried");
+                    if let Some(on_end) = &self.on_end {
+                        on_end();
+                    }
                     next = Some(next.map_or(wait, |n| n.min(wait)));
                 }
                 Fired::Stopped => break,
@@ -615,16 +792,64 @@ impl Restorer {
         Ok(next)
     }
 
+    /// Decides, under the manifest's backup lock, whether a requested restore fires now: only
+    /// while its backup id is the one verified at the target. Firing is recorded (durably)
+    /// before the lock is released, so the sync engine, which hides a backup only under the
+    /// same lock and only when none of its restores is firing, cannot change the backup
+    /// under it.
+    fn claim(&self, name: &str, seq: u32, rec: &mut RestoreRecord) -> Result<Claim, StateError> {
+        let _lock = self.manifest.backup_lock();
+        // The pass's copy may be stale (the sync engine skips a request whose backup id left
+        // the target): the manifest's is the one to decide on.
+        match self.manifest.get::<RestoresSchema>(&self.key(name, seq))? {
+            Some(now) if now.state == RestoreState::Requested => *rec = now,
+            _ => return Ok(Claim::Wait),
+        }
+        let backup = self
+            .manifest
+            .get::<ferry_state::BackupsSchema>(&self.backup_key(name))?;
+        let Some(b) = backup.filter(|b| b.state == BackupState::Verified) else {
+            let why = "waiting for the backup to be verified at the target";
+            if rec.detail != why {
+                rec.detail = why.into();
+                self.save(name, seq, rec)?;
+            }
+            return Ok(Claim::Wait);
+        };
+        if rec.backup_id.is_empty() {
+            let history = self.manifest.restores_of(self.pair, name)?;
+            rec.id = restore_id(&self.job, name, &b.backup_id, of_id(&history, &b.backup_id));
+            rec.backup_id.clone_from(&b.backup_id);
+        } else if rec.backup_id != b.backup_id {
+            rec.state = RestoreState::Skipped;
+            rec.ended_ms = Some(now_ms());
+            rec.detail = format!(
+                "not fired: the target now holds backup id {} of {name:?}, not {} (restored on its own)",
+                b.backup_id, rec.backup_id
+            );
+            self.save(name, seq, rec)?;
+            return Ok(Claim::Wait);
+        }
+        rec.attempts += 1;
+        rec.state = RestoreState::Firing;
+        rec.fired_ms = Some(now_ms());
+        rec.pid = None;
+        rec.detail = String::new();
+        self.save(name, seq, rec)?;
+        Ok(Claim::Fire)
+    }
+
     /// Fires (or resumes) one restore, up to its outcome.
     async fn drive(
         &self,
         cfg: &RestoreConfig,
         name: &str,
+        seq: u32,
         rec: &mut RestoreRecord,
     ) -> Result<Fired, StateError> {
         match &cfg.trigger {
-            Trigger::Exec { argv } => self.drive_exec(cfg, argv, name, rec).await,
-            Trigger::Rest { url, poll } => self.drive_rest(cfg, url, *poll, name, rec).await,
+            Trigger::Exec { argv } => self.drive_exec(cfg, argv, name, seq, rec).await,
+            Trigger::Rest { url, poll } => self.drive_rest(cfg, url, *poll, name, seq, rec).await,
         }
     }
 
@@ -642,11 +867,12 @@ impl Restorer {
         cfg: &RestoreConfig,
         argv: &[String],
         name: &str,
+        seq: u32,
         rec: &mut RestoreRecord,
     ) -> Result<Fired, StateError> {
         let (spec_path, log, result) = self.paths(rec);
-        let resuming = rec.state != RestoreState::Requested;
-        if resuming {
+        // Claimed (firing, recorded before anything started) or running: what happened?
+        {
             if let Some(done) = read_result(&result) {
                 return Ok(self.exec_outcome(done, &log));
             }
@@ -705,15 +931,6 @@ impl Restorer {
                 spec_path.display()
             )));
         }
-        // Durable before the side effect.
-        if !resuming {
-            rec.attempts += 1;
-        }
-        rec.state = RestoreState::Firing;
-        rec.fired_ms = Some(now_ms());
-        rec.pid = None;
-        rec.detail = String::new();
-        self.save(name, rec)?;
         let mut cmd = tokio::process::Command::new(&self.exe);
         cmd.arg("--run-trigger")
             .arg(&spec_path)
@@ -734,7 +951,7 @@ impl Restorer {
         let pid = child.id().unwrap_or(0);
         rec.state = RestoreState::Running;
         rec.pid = Some(i64::from(pid));
-        self.save(name, rec)?;
+        self.save(name, seq, rec)?;
         tracing::info!(job = %self.job, backup = %name, id = %rec.id, argv = ?spec.argv, "restore started");
         tokio::select! {
             status = child.wait() => {
@@ -825,54 +1042,52 @@ impl Restorer {
         url: &str,
         poll: Duration,
         name: &str,
+        seq: u32,
         rec: &mut RestoreRecord,
     ) -> Result<Fired, StateError> {
         let client = match super::rest::RestClient::new(url) {
             Ok(c) => c,
             Err(e) => return Ok(Fired::Done(RestoreState::Failed, e.to_string())),
         };
-        if matches!(rec.state, RestoreState::Firing | RestoreState::Running) {
+        if rec.state == RestoreState::Firing {
+            // Claimed: did a POST of this id arrive already (an earlier attempt whose answer
+            // was lost, or a ferryd stopped after posting)? Ask before posting.
+            match client.get_restore(&rec.id).await {
+                Ok(super::rest::Task::Known(_)) => {
+                    tracing::info!(job = %self.job, backup = %name, id = %rec.id, "the restore server already has this restore; polling it");
+                    rec.state = RestoreState::Running;
+                    self.save(name, seq, rec)?;
+                }
+                Ok(super::rest::Task::NotFound(_)) => {}
+                Err(e) => return Ok(Fired::Later(e.to_string())),
+            }
+        } else {
             tracing::info!(job = %self.job, backup = %name, id = %rec.id, "polling a restore started before ferryd restarted");
         }
         if rec.state != RestoreState::Running {
-            // Requested or Firing: did an earlier POST arrive? Ask before posting.
-            if rec.state == RestoreState::Firing || rec.attempts > 0 {
-                match client.get_restore(&rec.id).await {
-                    Ok(super::rest::Task::Known(_)) => {
-                        rec.state = RestoreState::Running;
-                        self.save(name, rec)?;
-                    }
-                    Ok(super::rest::Task::NotFound(_)) => {}
-                    Err(e) => return Ok(Fired::Later(e.to_string())),
+            let request = super::rest::RestoreRequest {
+                id: rec.id.clone(),
+                backup_name: name.to_owned(),
+                collection_suffix: rec.suffix.clone(),
+                collection_renames: rec.renames.clone(),
+                bucket_name: cfg.bucket.clone(),
+                path: cfg.path.clone(),
+            };
+            match client.restore(&request).await {
+                Ok(()) => {
+                    rec.state = RestoreState::Running;
+                    self.save(name, seq, rec)?;
+                    tracing::info!(job = %self.job, backup = %name, id = %rec.id, "restore accepted by the server");
                 }
-            }
-            if rec.state != RestoreState::Running {
-                rec.attempts += 1;
-                rec.state = RestoreState::Firing;
-                rec.fired_ms = Some(now_ms());
-                rec.detail = String::new();
-                self.save(name, rec)?;
-                let request = super::rest::RestoreRequest {
-                    id: rec.id.clone(),
-                    backup_name: name.to_owned(),
-                    collection_suffix: rec.suffix.clone(),
-                    collection_renames: rec.renames.clone(),
-                    bucket_name: cfg.bucket.clone(),
-                    path: cfg.path.clone(),
-                };
-                match client.restore(&request).await {
-                    Ok(()) => {
-                        rec.state = RestoreState::Running;
-                        self.save(name, rec)?;
-                        tracing::info!(job = %self.job, backup = %name, id = %rec.id, "restore accepted by the server");
-                    }
-                    Err(e) if e.is_transient() => return Ok(Fired::Later(e.to_string())),
-                    Err(e) => return Ok(Fired::Done(RestoreState::Failed, e.to_string())),
-                }
+                Err(e) if e.is_transient() => return Ok(Fired::Later(e.to_string())),
+                Err(e) => return Ok(Fired::Done(RestoreState::Failed, e.to_string())),
             }
         }
-        // Running: poll until an outcome.
-        let deadline = rec.fired_ms.unwrap_or_else(now_ms) + cfg.timeout.as_millis() as i64;
+        // Running: poll until an outcome. The deadline counts the time this restore has been
+        // polled, by a monotonic clock, added up across restarts (`elapsed_ms`): a wall clock
+        // that jumps cannot fail a restore the server still runs.
+        let limit = u64::try_from(cfg.timeout.as_millis()).unwrap_or(u64::MAX);
+        let (started, before) = (std::time::Instant::now(), rec.elapsed_ms);
         let mut failures = 0u32;
         loop {
             match client.get_restore(&rec.id).await {
@@ -893,13 +1108,7 @@ impl Restorer {
                             ));
                         }
                         _ => {
-                            let p = u8::try_from(t.progress.clamp(0, 100)).unwrap_or(0);
-                            if p != rec.progress {
-                                rec.progress = p;
-                                let mut b = Batch::new();
-                                b.put::<RestoresSchema>(&self.key(name), rec);
-                                self.manifest.write(b)?;
-                            }
+                            rec.progress = u8::try_from(t.progress.clamp(0, 100)).unwrap_or(0);
                         }
                     }
                 }
@@ -917,12 +1126,16 @@ impl Restorer {
                     tracing::warn!(job = %self.job, id = %rec.id, error = %e, "polling the restore failed; polling on");
                 }
             }
-            if now_ms() > deadline {
+            let ran = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            rec.elapsed_ms = before.saturating_add(ran);
+            self.note(name, seq, rec)?;
+            if rec.elapsed_ms > limit {
                 return Ok(Fired::Done(
                     RestoreState::Failed,
                     format!(
-                        "no outcome after {:?}; the restore may still run on the server",
-                        cfg.timeout
+                        "no outcome after {} of polling; the restore may still run on the server: check Milvus, then `ferry restore retry {}`",
+                        humantime::format_duration(cfg.timeout),
+                        rec.id
                     ),
                 ));
             }

@@ -1,55 +1,109 @@
 //! Backup-aware mirroring of a milvus-backup backup root: a backup appears at the target only
-//! when whole, and verified.
+//! when whole and verified, and the target never shows a backup over data its meta does not
+//! match, whatever the source, the local state, a race or a crash do.
 //!
-//! During the walk, data objects (`binlogs/`, `bundle/`, ...) are copied as usual, and every
-//! file under a backup's `meta/` is held back. After the walk, each backup that changed (or is
-//! not verified yet) is settled, one at a time:
+//! milvus-backup decides that a backup exists by its `meta/backup_meta.json` (its
+//! *announcement*). The rules:
+//!
+//! 1. **The target is the truth for announcements.** Before ferry writes, replaces or deletes
+//!    anything under a backup's folder at the target, it decides once per run whether the
+//!    target announces that backup: the manifest says so (a row for `backup_meta.json`, or the
+//!    backup verified), or, when it does not, a HEAD of `backup_meta.json` at the target does.
+//!    An announced backup is *hidden* before the first change: its record leaves `verified`
+//!    (durably, under [`Manifest::backup_lock`]), then `backup_meta.json` is deleted at the
+//!    target, then its row (durably). A wiped or old state dir, or a second writer with its
+//!    own state, cannot make ferry change data under an announcement.
+//! 2. **An announced backup is never degraded by its source.** It is changed only when the
+//!    source's version of it is whole (its last-written meta file present, every data object
+//!    its meta names there with its size, `backup_meta.json` there). Otherwise it is *held*:
+//!    nothing under it is written or deleted, the target keeps the announced version, and the
+//!    run reports it (the CLI exits non-zero; ferryd shows it in the job's last run). A backup
+//!    whose source is gone entirely is removed with `remove`, announcement first.
+//! 3. **Nothing is changed under a running restore.** A backup whose restore is firing or
+//!    running is held too ("waits for restore ID"); a restore fires only while its backup id
+//!    is the one verified at the target. Both checks run under the same lock.
+//! 4. **Announce only what was validated.** Settling reads the backup's meta files once, checks
+//!    them (generation, JSON, one backup id across `backup_meta.json` and `full_meta.json`,
+//!    each file the version the listing named), checks the data against that meta, reads the
+//!    data back from the target, and then writes *those bytes* (not whatever the source holds
+//!    by then), `backup_meta.json` last, each read back.
+//!
+//! Settling, after the walk, for each backup that changed (or is not verified yet):
 //!
 //! 1. its `meta/` folder is listed at the source: the last-written meta file for its generation
 //!    must be there ([`Generation::detect`]), else it is *incomplete*;
-//! 2. its meta is read (`full_meta.json`, or the four level files) and every binlog it names
-//!    must have a manifest row (the target confirmed it) with the meta's size; a binlog missing
-//!    at the source, or of another size, makes it *incomplete*; one not copied yet (a failed
-//!    copy) keeps it *syncing*;
-//! 3. the meta files other than `backup_meta.json` are copied;
-//! 4. every object of the backup is read back from the target and its SHA-256 compared with the
-//!    source's (recorded while copying);
-//! 5. `meta/backup_meta.json` is copied **last** and read back: the backup is *verified*.
-//!
-//! milvus-backup decides that a backup exists by `meta/backup_meta.json`, so a target never
-//! shows a partial backup, whenever ferry is stopped. A backup that changes at the source after
-//! it was announced (rewritten under the same name, or a late `channel_cp_meta.json`) is first
-//! hidden: before the first write into it, its `backup_meta.json` is deleted at the target
-//! (then its row); it is announced again when whole.
+//! 2. every meta file is read (the version listed, or it waits) and parsed; every binlog the
+//!    meta names must have a manifest row (the target confirmed it) with the meta's size; a
+//!    binlog missing at the source, or of another size, makes it *incomplete*; one not copied
+//!    yet (a failed copy) keeps it *syncing*;
+//! 3. every data object of the backup is read back from the target and its SHA-256 compared
+//!    with the source's (recorded while copying);
+//! 4. the meta files other than `backup_meta.json` are written from the validated bytes (or
+//!    found identical at the target);
+//! 5. `meta/backup_meta.json` is written **last** from the validated bytes and read back: the
+//!    backup is *verified*.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
+use bytes::Bytes;
 use chrono::Utc;
-use ferry_state::schema::{
-    BackupKey, BackupRecord, BackupState, BackupsSchema, ObjectsSchema, RestoreState,
-    RestoresSchema,
-};
-use ferry_state::{Batch, ObjectKey, ObjectRecord};
+use ferry_state::schema::{BackupKey, BackupRecord, BackupState, BackupsSchema, ObjectsSchema};
+use ferry_state::{Batch, ObjectKey, ObjectRecord, RestoreKey, RestoresSchema};
 use futures::TryStreamExt;
+use sha2::{Digest, Sha256};
 
-use super::mirror::{
-    Action, Ctx, Entry, Event, MirrorError, OnEvent, Reason, Summary, TargetState, Work, plan,
-};
-use crate::backend::{Error, ListEntry, ListOptions, ObjectMeta};
-use crate::milvus::inspect::{ReadMeta, read_meta};
+use super::mirror::{Action, Ctx, Event, MirrorError, OnEvent, Reason, Summary, Work};
+use super::transfer::Method;
+use crate::backend::{Error, GetOptions, ListEntry, ListOptions, ObjectMeta};
+use crate::milvus::inspect::{self, MAX_META, Visible, check_meta_size};
 use crate::milvus::layout::{BackupMeta, Completeness, Generation, MetaFile, Part};
 
 /// Keys of missing objects looked up at the source, to tell "missing at the source" from
 /// "not copied yet".
 const PROBE: usize = 20;
 
+/// Why a backup at the target is left as it is in this run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hold {
+    /// The target announces it, and the source's version is not whole (damaged, or being
+    /// written again): the target keeps the announced version.
+    SourceNotWhole(String),
+    /// A restore of it is firing or running: the new version waits for it.
+    Restoring(String),
+}
+
+impl Hold {
+    /// One line for output.
+    pub fn describe(&self) -> String {
+        match self {
+            Hold::SourceNotWhole(why) => format!(
+                "the source's version is not whole ({why}): the target keeps its announced version; nothing under it is changed until the source is whole again"
+            ),
+            Hold::Restoring(id) => format!(
+                "restore {id} of it is running: its new version waits until the restore ends"
+            ),
+        }
+    }
+}
+
+/// What this run decided about changing a backup at the target.
+#[derive(Debug, Clone)]
+enum Decision {
+    /// Writes and deletions may go ahead (not announced, or hidden in this run).
+    Open,
+    /// Left as it is.
+    Held(Hold),
+}
+
 /// What one run saw of each backup.
 #[derive(Debug, Default)]
 pub(crate) struct Gate {
     seen: Mutex<BTreeMap<String, Seen>>,
-    /// Backups hidden at the target in this run (or found not announced).
-    hidden: tokio::sync::Mutex<HashSet<String>>,
+    /// Per backup, whether it may be changed in this run (decided at its first change).
+    decisions: tokio::sync::Mutex<HashMap<String, Decision>>,
+    /// Announcements deleted at the target in this run (relative keys), reported at the end.
+    hidden: Mutex<Vec<String>>,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -58,6 +112,8 @@ struct Seen {
     dirty: bool,
     /// A copy into it failed in this run.
     failed: bool,
+    /// Some object of it is at the source.
+    at_source: bool,
 }
 
 impl Gate {
@@ -74,9 +130,9 @@ impl Gate {
         }
     }
 
-    /// Notes a key of the walk (its backup exists at the source).
-    pub(crate) fn see(&self, rel: &str) {
-        self.mark(rel, |_| {});
+    /// Notes a key of the walk; `at_source` when the source has it.
+    pub(crate) fn see(&self, rel: &str, at_source: bool) {
+        self.mark(rel, |s| s.at_source |= at_source);
     }
 
     /// Notes a key something is done for (a copy, a check, a held meta file, a deletion).
@@ -101,69 +157,235 @@ impl Gate {
         self.seen.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
-    /// Before ferry writes into a backup's folder at the target: if the target may announce
-    /// it (its `backup_meta.json` was written), delete that file first, then its row.
+    fn at_source(&self, name: &str) -> bool {
+        self.seen
+            .lock()
+            .map(|s| s.get(name).is_some_and(|s| s.at_source))
+            .unwrap_or(true)
+    }
+
+    /// The backups held in this run, by name.
+    async fn held(&self) -> BTreeMap<String, Hold> {
+        self.decisions
+            .lock()
+            .await
+            .iter()
+            .filter_map(|(n, d)| match d {
+                Decision::Held(h) => Some((n.clone(), h.clone())),
+                Decision::Open => None,
+            })
+            .collect()
+    }
+
+    /// Before ferry writes `rel` at the target: decides (once per backup and run) whether its
+    /// backup may be changed, hiding it first when the target announces it. `Err` is the
+    /// object's event: held, or failed (the decision could not be made; tried again for the
+    /// next object).
     pub(crate) async fn before_write(&self, ctx: Ctx<'_>, rel: &str) -> Result<(), Event> {
         let Some(part) = Part::of(rel) else {
             return Ok(());
         };
         let name = part.name();
-        let mut hidden = self.hidden.lock().await;
-        if hidden.contains(name) {
-            return Ok(());
+        let gone = !self.at_source(name);
+        match self.decide(ctx, name, gone).await {
+            Ok(Decision::Open) => Ok(()),
+            Ok(Decision::Held(_)) => Err(Event::Held {
+                path: ctx.dst.display(rel),
+                backup: name.to_owned(),
+            }),
+            Err(error) => Err(Event::Failed {
+                path: ctx.dst.display(rel),
+                error,
+            }),
         }
-        let announce_rel = format!("{name}/{}", MetaFile::Backup.rel());
-        let fail = |e: ferry_state::StateError| Event::Failed {
-            path: ctx.dst.display(rel),
-            error: super::mirror::manifest_error(ctx.dst.display(rel), e),
-        };
-        let key = BackupKey {
-            pair: ctx.pair,
-            key: name.to_owned(),
-        };
-        let record = ctx.manifest.get::<BackupsSchema>(&key).map_err(fail)?;
-        let row = ctx.manifest.object(ctx.pair, &announce_rel).map_err(fail)?;
-        let announced = row.is_some()
-            || record
-                .as_ref()
-                .is_some_and(|r| matches!(r.state, BackupState::Synced | BackupState::Verified));
-        if announced {
-            tracing::info!(
-                backup = name,
-                "backup changed at the source: hiding it at the target until it is whole again"
-            );
-            match ctx.dst.store.delete(&[ctx.dst.key(&announce_rel)]).await {
-                Ok(failures) if failures.is_empty() => {}
-                Ok(mut failures) => {
-                    let f = failures.remove(0);
-                    return Err(Event::Failed {
-                        path: ctx.dst.display(&announce_rel),
-                        error: f.error,
-                    });
-                }
-                Err(error) => {
-                    return Err(Event::Failed {
-                        path: ctx.dst.display(&announce_rel),
-                        error,
-                    });
-                }
-            }
-            let mut b = Batch::new();
-            b.delete::<ObjectsSchema>(&ObjectKey {
-                pair: ctx.pair,
-                key: announce_rel,
-            });
-            if let Some(mut r) = record {
-                r.state = BackupState::Syncing;
-                r.detail = "changed at the source: hidden at the target until whole again".into();
-                r.updated_ms = Utc::now().timestamp_millis();
-                b.put::<BackupsSchema>(&key, &r);
-            }
-            ctx.manifest.write_durable(b).map_err(fail)?;
-        }
-        hidden.insert(name.to_owned());
-        Ok(())
     }
+
+    async fn decide(&self, ctx: Ctx<'_>, name: &str, gone: bool) -> Result<Decision, Error> {
+        let mut decisions = self.decisions.lock().await;
+        if let Some(d) = decisions.get(name) {
+            return Ok(d.clone());
+        }
+        let d = decide(ctx, self, name, gone).await?;
+        decisions.insert(name.to_owned(), d.clone());
+        Ok(d)
+    }
+}
+
+fn announce_rel(name: &str) -> String {
+    format!("{name}/{}", MetaFile::Backup.rel())
+}
+
+fn backup_key(ctx: Ctx<'_>, name: &str) -> BackupKey {
+    BackupKey {
+        pair: ctx.pair,
+        key: name.to_owned(),
+    }
+}
+
+fn state_error(ctx: Ctx<'_>, rel: &str, e: ferry_state::StateError) -> Error {
+    super::mirror::manifest_error(ctx.dst.display(rel), e)
+}
+
+/// The id of a restore of backup `name` that is firing or running, if any.
+fn running_restore(ctx: Ctx<'_>, name: &str) -> Result<Option<String>, ferry_state::StateError> {
+    Ok(ctx
+        .manifest
+        .restores_of(ctx.pair, name)?
+        .into_iter()
+        .find(|(_, r)| r.state.is_active())
+        .map(|(_, r)| r.id))
+}
+
+/// Whether backup `name` may be changed at the target in this run (see the module docs).
+async fn decide(ctx: Ctx<'_>, gate: &Gate, name: &str, gone: bool) -> Result<Decision, Error> {
+    let announce = announce_rel(name);
+    let err = |e| state_error(ctx, &announce, e);
+    let row = ctx.manifest.object(ctx.pair, &announce).map_err(err)?;
+    let record = ctx
+        .manifest
+        .get::<BackupsSchema>(&backup_key(ctx, name))
+        .map_err(err)?;
+    let known = row.is_some()
+        || record
+            .as_ref()
+            .is_some_and(|r| matches!(r.state, BackupState::Synced | BackupState::Verified));
+    let announced = known
+        || match ctx.dst.store.head(&ctx.dst.key(&announce)).await {
+            Ok(_) => true,
+            Err(Error::NotFound { .. }) => false,
+            Err(e) => return Err(e),
+        };
+    if !announced {
+        return Ok(Decision::Open);
+    }
+    if let Some(id) = running_restore(ctx, name).map_err(err)? {
+        return Ok(Decision::Held(Hold::Restoring(id)));
+    }
+    if !gone && let Some(why) = source_not_whole(ctx, name).await? {
+        return Ok(Decision::Held(Hold::SourceNotWhole(why)));
+    }
+    hide(ctx, gate, name).await
+}
+
+/// `None` when the source's version of backup `name` is whole, else what is wrong.
+async fn source_not_whole(ctx: Ctx<'_>, name: &str) -> Result<Option<String>, Error> {
+    // Cheap first: a backup being written has no last-written meta file yet.
+    let present: Vec<MetaFile> = ctx
+        .src
+        .store
+        .list(
+            &ctx.src.key(&format!("{name}/meta/")),
+            ListOptions::default(),
+        )
+        .try_filter_map(|e| async move {
+            Ok(match e {
+                ListEntry::Object(m) => m.key.rsplit('/').next().and_then(MetaFile::from_name),
+                ListEntry::Prefix(_) => None,
+            })
+        })
+        .try_collect()
+        .await?;
+    if let Err(missing) = Generation::detect(|f| present.contains(&f)) {
+        return Ok(Some(format!("no {missing}")));
+    }
+    let view = inspect::inspect(ctx.src, name).await?;
+    Ok(match view.state {
+        Visible::Complete => None,
+        _ => Some(view.detail),
+    })
+}
+
+/// Hides backup `name` at the target: its record leaves `verified` (durably, unless a restore
+/// of it started meanwhile), then its `backup_meta.json` is deleted there, then its row.
+async fn hide(ctx: Ctx<'_>, gate: &Gate, name: &str) -> Result<Decision, Error> {
+    let announce = announce_rel(name);
+    let err = |e| state_error(ctx, &announce, e);
+    {
+        let _lock = ctx.manifest.backup_lock();
+        if let Some(id) = running_restore(ctx, name).map_err(err)? {
+            return Ok(Decision::Held(Hold::Restoring(id)));
+        }
+        let key = backup_key(ctx, name);
+        if let Some(mut r) = ctx.manifest.get::<BackupsSchema>(&key).map_err(err)?
+            && r.state != BackupState::Syncing
+        {
+            r.state = BackupState::Syncing;
+            r.detail = "changing at the target: hidden until whole again".into();
+            r.updated_ms = Utc::now().timestamp_millis();
+            let mut b = Batch::new();
+            b.put::<BackupsSchema>(&key, &r);
+            ctx.manifest.write_durable(b).map_err(err)?;
+        }
+    }
+    tracing::info!(
+        backup = name,
+        target = %ctx.dst.display(name),
+        "hiding the backup at the target until it is whole again"
+    );
+    let mut failures = ctx.dst.store.delete(&[ctx.dst.key(&announce)]).await?;
+    if !failures.is_empty() {
+        return Err(failures.remove(0).error);
+    }
+    let mut b = Batch::new();
+    b.delete::<ObjectsSchema>(&ObjectKey {
+        pair: ctx.pair,
+        key: announce.clone(),
+    });
+    ctx.manifest.write_durable(b).map_err(err)?;
+    if let Ok(mut h) = gate.hidden.lock() {
+        h.push(announce);
+    }
+    Ok(Decision::Open)
+}
+
+/// Of the deletions a run planned, those that may go ahead now, each backup's announcement
+/// first: a backup gone entirely at the source loses `backup_meta.json` (deleted at the target
+/// even when the manifest does not know it) before its data; deletions under any other
+/// backup follow [`Gate::before_write`]. Held and failed ones are reported and left out.
+pub(crate) async fn gate_deletes(
+    ctx: Ctx<'_>,
+    gate: &Gate,
+    deletes: Vec<String>,
+    summary: &mut Summary,
+    on_event: &mut OnEvent<'_>,
+) -> Vec<String> {
+    let mut by_backup: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut out = Vec::new();
+    for rel in deletes {
+        match Part::of(&rel).map(|p| p.name().to_owned()) {
+            Some(name) => by_backup.entry(name).or_default().push(rel),
+            None => out.push(rel),
+        }
+    }
+    for (name, rels) in by_backup {
+        gate.touch(&rels[0]);
+        let gone = !gate.at_source(&name);
+        match gate.decide(ctx, &name, gone).await {
+            Ok(Decision::Open) => {
+                // `backup_meta.json` went first (hidden), or was not there.
+                let announce = announce_rel(&name);
+                out.extend(rels.into_iter().filter(|r| *r != announce));
+            }
+            Ok(Decision::Held(_)) => {
+                for rel in rels {
+                    summary.held += 1;
+                    on_event(Event::Held {
+                        path: ctx.dst.display(&rel),
+                        backup: name.clone(),
+                    });
+                }
+            }
+            Err(error) => {
+                summary.failed += rels.len() as u64;
+                gate.failed(&rels[0]);
+                on_event(Event::Failed {
+                    path: ctx.dst.display(&name),
+                    error,
+                });
+            }
+        }
+    }
+    out
 }
 
 /// How a backup came out of [`settle_one`].
@@ -181,10 +403,19 @@ impl Outcome {
             meta: None,
         }
     }
+
+    fn with(meta: &BackupMeta, state: BackupState, detail: impl Into<String>) -> Self {
+        Outcome {
+            state,
+            detail: detail.into(),
+            meta: Some(meta.clone()),
+        }
+    }
 }
 
 /// Settles the backups the run touched (and, after a full scan, every backup not verified
-/// yet; records of backups gone from the source are dropped).
+/// yet; records of backups gone from the source are dropped). Held backups keep their state
+/// and are reported.
 pub(crate) async fn settle(
     ctx: Ctx<'_>,
     gate: &Gate,
@@ -193,19 +424,46 @@ pub(crate) async fn settle(
     on_event: &mut OnEvent<'_>,
 ) -> Result<(), MirrorError> {
     let seen = gate.snapshot();
+    let held = gate.held().await;
+    let hidden = gate
+        .hidden
+        .lock()
+        .map(|mut h| std::mem::take(&mut *h))
+        .unwrap_or_default();
+    for rel in hidden {
+        summary.deleted += 1;
+        on_event(Event::Deleted {
+            target: ctx.dst.display(&rel),
+        });
+    }
     let records: BTreeMap<String, BackupRecord> =
         ctx.manifest.backups(ctx.pair)?.into_iter().collect();
+    // A backup gone at the source keeps its record while ferry still has objects of it at
+    // the target (kept without `remove`); after that, its record goes too.
     let mut gone = Batch::new();
     for name in records.keys() {
-        if full && !seen.contains_key(name) {
-            gone.delete::<BackupsSchema>(&BackupKey {
-                pair: ctx.pair,
-                key: name.clone(),
-            });
+        let at_source = seen.get(name).is_some_and(|s| s.at_source);
+        let unseen = full && !seen.contains_key(name);
+        if unseen || (!at_source && seen.contains_key(name) && totals(ctx, name)?.0 == 0) {
+            gone.delete::<BackupsSchema>(&backup_key(ctx, name));
         }
     }
     if !gone.is_empty() {
         ctx.manifest.write(gone)?;
+    }
+    for (name, hold) in &held {
+        if let Some(r) = records.get(name) {
+            let mut r = r.clone();
+            r.detail = hold.describe();
+            let mut b = Batch::new();
+            b.put::<BackupsSchema>(&backup_key(ctx, name), &r);
+            ctx.manifest.write(b)?;
+        }
+        summary.held_backups.push((name.clone(), hold.clone()));
+        on_event(Event::BackupHeld {
+            name: name.clone(),
+            hold: hold.clone(),
+        });
     }
     for (name, s) in seen {
         if ctx
@@ -217,17 +475,25 @@ pub(crate) async fn settle(
             summary.cancelled = true;
             break;
         }
+        if held.contains_key(&name) || !s.at_source {
+            continue;
+        }
         let record = records.get(&name);
         let settled = record.is_some_and(|r| r.state == BackupState::Verified);
         if settled && !s.dirty {
             continue;
         }
-        let out = settle_one(ctx, &name, s, summary, on_event).await;
-        let out = match out {
+        let out = match settle_one(ctx, gate, &name, s, summary, on_event).await {
             Ok(o) => o,
             Err(e @ MirrorError::State(_)) => return Err(e),
         };
-        write_record(ctx, &name, record, &out)?;
+        if let Some(Decision::Held(hold)) = gate.decisions.lock().await.get(&name).cloned() {
+            // Held while settling (a restore started meanwhile): reported, state kept.
+            summary.held_backups.push((name.clone(), hold.clone()));
+            on_event(Event::BackupHeld { name, hold });
+            continue;
+        }
+        write_record(ctx, &name, &out)?;
         if out.state != BackupState::Verified {
             summary.backups_pending += 1;
         }
@@ -240,16 +506,19 @@ pub(crate) async fn settle(
     Ok(())
 }
 
-fn write_record(
-    ctx: Ctx<'_>,
-    name: &str,
-    old: Option<&BackupRecord>,
-    out: &Outcome,
-) -> Result<(), MirrorError> {
+fn write_record(ctx: Ctx<'_>, name: &str, out: &Outcome) -> Result<(), MirrorError> {
     let now = Utc::now().timestamp_millis();
-    let newly_verified =
-        out.state == BackupState::Verified && old.is_none_or(|o| o.state != BackupState::Verified);
-    let mut r = old.cloned().unwrap_or(BackupRecord {
+    let key = backup_key(ctx, name);
+    let (objects, bytes) = totals(ctx, name)?;
+    // Under the lock: the restorer reads the backup's state and id to decide to fire.
+    let _lock = ctx.manifest.backup_lock();
+    let old = ctx.manifest.get::<BackupsSchema>(&key)?;
+    let newly_verified = out.state == BackupState::Verified
+        && old.as_ref().is_none_or(|o| {
+            o.state != BackupState::Verified
+                || out.meta.as_ref().is_some_and(|m| m.id != o.backup_id)
+        });
+    let mut r = old.unwrap_or(BackupRecord {
         state: BackupState::Discovered,
         backup_id: String::new(),
         objects: 0,
@@ -271,7 +540,6 @@ fn write_record(
         r.collections = u64::from(m.collections);
         r.created_ms = i64::try_from(m.backup_timestamp).unwrap_or(0);
     }
-    let (objects, bytes) = totals(ctx, name)?;
     r.objects = objects;
     r.bytes = bytes;
     if r.state != out.state || r.detail != out.detail {
@@ -283,22 +551,21 @@ fn write_record(
         r.synced_ms = Some(now);
         r.verified_ms = Some(now);
     }
-    let key = BackupKey {
-        pair: ctx.pair,
-        key: name.to_owned(),
-    };
     let mut b = Batch::new();
     b.put::<BackupsSchema>(&key, &r);
-    // The restore a verified backup asks for is recorded in the same atomic write: a crash
-    // can neither lose it nor ask twice.
+    // The restores a verified backup id asks for are recorded in the same atomic write: a
+    // crash can neither lose them nor ask twice.
     if newly_verified && let Some(hook) = &ctx.options.on_verified {
-        let existing = ctx.manifest.get::<RestoresSchema>(&key)?;
-        let replaceable = existing.as_ref().is_none_or(|e| {
-            e.backup_id != r.backup_id
-                && (e.state.is_terminal() || e.state == RestoreState::Requested)
-        });
-        if replaceable && let Some(rec) = (hook.0)(name, &r) {
-            b.put::<RestoresSchema>(&key, &rec);
+        let history = ctx.manifest.restores_of(ctx.pair, name)?;
+        for (seq, rec) in (hook.0)(name, &r, &history) {
+            b.put::<RestoresSchema>(
+                &RestoreKey {
+                    pair: ctx.pair,
+                    name: name.to_owned(),
+                    seq,
+                },
+                &rec,
+            );
         }
     }
     ctx.manifest.write_durable(b)?;
@@ -369,8 +636,73 @@ fn data_rows(ctx: Ctx<'_>, name: &str) -> Result<HashMap<String, u64>, MirrorErr
     Ok(out)
 }
 
+/// One meta file as read from the source for settling: the bytes checked are the bytes
+/// written.
+struct MetaBytes {
+    /// Relative key.
+    rel: String,
+    /// Which meta file (`None`: another file under `meta/`).
+    file: Option<MetaFile>,
+    /// As listed.
+    listed: ObjectMeta,
+    bytes: Bytes,
+    sha256: [u8; 32],
+}
+
+/// Reads every listed meta file; `Err` says why the set is not usable now (a file changed
+/// or vanished since it was listed, a read failed, a file is too large).
+async fn read_meta_files(ctx: Ctx<'_>, listed: &[ObjectMeta]) -> Result<Vec<MetaBytes>, String> {
+    let mut out = Vec::with_capacity(listed.len());
+    for m in listed {
+        let Some(rel) = m.key.get(ctx.src.prefix.len()..) else {
+            continue;
+        };
+        let file = Part::of(rel).and_then(|p| match p {
+            Part::Meta { file, .. } => Some(file),
+            _ => None,
+        });
+        if m.size > MAX_META {
+            return Err(format!(
+                "{}: {} bytes, larger than any meta file ferry reads",
+                ctx.src.display(rel),
+                m.size
+            ));
+        }
+        let got = ctx
+            .src
+            .store
+            .get(&m.key, GetOptions::default())
+            .await
+            .map_err(|e| format!("cannot read {} at the source: {e}", ctx.src.display(rel)))?;
+        let version = got.meta.clone();
+        let len = got.range.end - got.range.start;
+        let bytes = crate::backend::read_exact(got.body, len, &ctx.src.display(rel))
+            .await
+            .map_err(|e| format!("cannot read {} at the source: {e}", ctx.src.display(rel)))?;
+        if version.size != m.size || (m.e_tag.is_some() && version.e_tag != m.e_tag) {
+            return Err(format!(
+                "{} changed while its meta was read (being written again?)",
+                ctx.src.display(rel)
+            ));
+        }
+        let sha256 = Sha256::digest(&bytes).into();
+        if out.is_empty() {
+            crate::pause::point("settle-meta-read").await;
+        }
+        out.push(MetaBytes {
+            rel: rel.to_owned(),
+            file,
+            listed: m.clone(),
+            bytes,
+            sha256,
+        });
+    }
+    Ok(out)
+}
+
 async fn settle_one(
     ctx: Ctx<'_>,
+    gate: &Gate,
     name: &str,
     seen: Seen,
     summary: &mut Summary,
@@ -390,8 +722,15 @@ async fn settle_one(
         })
         .try_collect()
         .await;
-    let listed = match listed {
-        Ok(l) => l,
+    let listed: Vec<ObjectMeta> = match listed {
+        Ok(l) => l
+            .into_iter()
+            .filter(|m| {
+                m.key
+                    .get(src.prefix.len()..)
+                    .is_some_and(|rel| !rel.ends_with('/') && ctx.options.selects(rel))
+            })
+            .collect(),
         Err(e) => {
             return Ok(Outcome::new(
                 BackupState::Syncing,
@@ -399,17 +738,12 @@ async fn settle_one(
             ));
         }
     };
-    let by_file: HashMap<MetaFile, &ObjectMeta> = listed
-        .iter()
-        .filter_map(|m| {
-            let rel = m.key.get(src.prefix.len()..)?;
-            match Part::of(rel)? {
-                Part::Meta { file, .. } => Some((file, m)),
-                _ => None,
-            }
-        })
-        .collect();
-    let generation = match Generation::detect(|f| by_file.contains_key(&f)) {
+    let present = |f: MetaFile| {
+        listed
+            .iter()
+            .any(|m| m.key.ends_with(&format!("/{}", f.rel())))
+    };
+    let generation = match Generation::detect(present) {
         Ok(g) => g,
         Err(missing) => {
             return Ok(Outcome::new(
@@ -418,21 +752,37 @@ async fn settle_one(
             ));
         }
     };
+    if !present(MetaFile::Backup) {
+        return Ok(Outcome::new(
+            BackupState::Incomplete,
+            format!(
+                "{} is not at the source (or excluded)",
+                MetaFile::Backup.rel()
+            ),
+        ));
+    }
 
-    // 2. Its meta, and its data against the meta.
-    let meta = match read_meta(ctx.src, name, generation, |f| {
-        by_file.get(&f).map(|m| m.size)
-    })
-    .await
-    {
-        Ok(m) => m,
-        Err(ReadMeta::Store(path, e)) => {
-            return Ok(Outcome::new(
-                BackupState::Syncing,
-                format!("cannot read {path} at the source: {e}"),
-            ));
+    // 2. Its meta, read once, and its data against it.
+    let files = match read_meta_files(ctx, &listed).await {
+        Ok(f) => f,
+        Err(why) => return Ok(Outcome::new(BackupState::Syncing, why)),
+    };
+    for f in &files {
+        if let Some(file) = f.file
+            && let Err(e) = check_meta_size(file, Some(f.listed.size))
+        {
+            return Ok(Outcome::new(BackupState::Failed, e.to_string()));
         }
-        Err(ReadMeta::Meta(e)) => {
+    }
+    let bytes_of = |file: MetaFile| {
+        files
+            .iter()
+            .find(|f| f.file == Some(file))
+            .map(|f| f.bytes.clone())
+    };
+    let meta = match crate::milvus::layout::parse(generation, bytes_of) {
+        Ok(m) => m,
+        Err(e) => {
             return Ok(Outcome::new(
                 BackupState::Failed,
                 format!("{e} (looked at again when it changes)"),
@@ -450,12 +800,7 @@ async fn settle_one(
     };
     let complete = match complete {
         Ok(c) => c,
-        Err(e) => {
-            return Ok(Outcome {
-                meta: Some(meta),
-                ..Outcome::new(BackupState::Syncing, e)
-            });
-        }
+        Err(e) => return Ok(Outcome::with(&meta, BackupState::Syncing, e)),
     };
     if !complete.is_whole() {
         // Not at the target: missing at the source too, or not copied yet?
@@ -477,108 +822,175 @@ async fn settle_one(
         } else {
             complete.describe()
         };
-        return Ok(Outcome {
-            meta: Some(meta),
-            ..Outcome::new(state, what)
-        });
+        return Ok(Outcome::with(&meta, state, what));
     }
     if seen.failed {
-        return Ok(Outcome {
-            meta: Some(meta),
-            ..Outcome::new(
-                BackupState::Syncing,
-                "some of its objects failed to copy in this run; retried",
-            )
-        });
+        return Ok(Outcome::with(
+            &meta,
+            BackupState::Syncing,
+            "some of its objects failed to copy in this run; retried",
+        ));
     }
 
-    // 3. Meta files, backup_meta.json held for last.
-    let announce = format!("{name}/{}", MetaFile::Backup.rel());
-    let mut first = Vec::new();
-    let mut last = None;
-    for m in &listed {
-        let Some(rel) = m.key.get(src.prefix.len()..) else {
-            continue;
-        };
-        if rel.ends_with('/') || !ctx.options.selects(rel) {
-            continue;
+    crate::pause::point("settle-validated").await;
+    // 3. Read back every data object written so far.
+    if !verify_data(ctx, name, summary, on_event).await? {
+        return Ok(Outcome::with(
+            &meta,
+            BackupState::Syncing,
+            "read back from the target: some objects differed or failed and are copied again",
+        ));
+    }
+
+    // 4. The validated meta files, then 5. backup_meta.json, each checked at the target.
+    let (last, first): (Vec<&MetaBytes>, Vec<&MetaBytes>) =
+        files.iter().partition(|f| f.file == Some(MetaFile::Backup));
+    for f in first.into_iter().chain(last) {
+        if f.file == Some(MetaFile::Backup) {
+            crate::pause::point("settle-before-announce").await;
         }
-        if rel == announce {
-            last = Some(m.clone());
-        } else {
-            first.push(m.clone());
+        match put_meta(ctx, gate, f, summary, on_event).await {
+            MetaPut::Done => {}
+            MetaPut::Held => {
+                return Ok(Outcome::with(&meta, BackupState::Syncing, "held"));
+            }
+            MetaPut::Failed(what) => {
+                return Ok(Outcome::with(&meta, BackupState::Syncing, what));
+            }
         }
     }
-    let Some(last) = last else {
-        return Ok(Outcome {
-            meta: Some(meta),
-            ..Outcome::new(
-                BackupState::Incomplete,
-                format!(
-                    "{} is not at the source (or excluded)",
-                    MetaFile::Backup.rel()
-                ),
-            )
+    Ok(Outcome::with(&meta, BackupState::Verified, ""))
+}
+
+enum MetaPut {
+    Done,
+    Held,
+    Failed(String),
+}
+
+/// Makes the target hold exactly `f`'s bytes: found identical (recorded), or written (after
+/// hiding the backup when the target announces it) and read back.
+async fn put_meta(
+    ctx: Ctx<'_>,
+    gate: &Gate,
+    f: &MetaBytes,
+    summary: &mut Summary,
+    on_event: &mut OnEvent<'_>,
+) -> MetaPut {
+    let dst_key = ctx.dst.key(&f.rel);
+    let target = ctx.dst.display(&f.rel);
+    let fail = |summary: &mut Summary, on_event: &mut OnEvent<'_>, error: Error| {
+        summary.failed += 1;
+        let what = format!("writing {target} failed; retried: {error}");
+        on_event(Event::Failed {
+            path: target.clone(),
+            error,
         });
+        MetaPut::Failed(what)
     };
-    if !run_ok(ctx, plan_meta(ctx, first).await?, false, summary, on_event).await {
-        return Ok(Outcome {
-            meta: Some(meta),
-            ..Outcome::new(
-                BackupState::Syncing,
-                "copying its meta files failed; retried",
-            )
-        });
-    }
-
-    // 4. Read back everything written so far.
-    if !verify_all(ctx, name, summary, on_event).await? {
-        return Ok(Outcome {
-            meta: Some(meta),
-            ..Outcome::new(
-                BackupState::Syncing,
-                "read back from the target: some objects differed or failed and are copied again",
-            )
-        });
-    }
-
-    // 5. Announce.
-    if !run_ok(
-        ctx,
-        plan_meta(ctx, vec![last]).await?,
-        false,
-        summary,
-        on_event,
-    )
-    .await
-    {
-        return Ok(Outcome {
-            meta: Some(meta),
-            ..Outcome::new(
-                BackupState::Syncing,
-                format!("copying {} failed; retried", MetaFile::Backup.rel()),
-            )
-        });
-    }
-    if let Some(row) = ctx.manifest.object(ctx.pair, &announce)? {
-        let verify = verify_action(ctx, announce, row);
-        if !run_ok(ctx, vec![verify], true, summary, on_event).await {
-            return Ok(Outcome {
-                meta: Some(meta),
-                ..Outcome::new(
-                    BackupState::Syncing,
-                    format!(
-                        "{} read back differently; copied again",
-                        MetaFile::Backup.rel()
-                    ),
-                )
-            });
+    let found = match read_target(ctx, &dst_key).await {
+        Ok(found) => found,
+        Err(e) => return fail(summary, on_event, e),
+    };
+    let mut e_tag = found
+        .as_ref()
+        .filter(|(_, sha)| *sha == f.sha256)
+        .map(|(m, _)| m.e_tag.clone());
+    let copied = e_tag.is_none();
+    if copied {
+        if let Err(ev) = gate.before_write(ctx, &f.rel).await {
+            let held = matches!(ev, Event::Held { .. });
+            on_event(ev);
+            if held {
+                summary.held += 1;
+                return MetaPut::Held;
+            }
+            summary.failed += 1;
+            return MetaPut::Failed(format!("writing {target} failed; retried"));
         }
+        let put = match ctx
+            .dst
+            .store
+            .put_hashed(&dst_key, f.bytes.clone(), f.sha256)
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => return fail(summary, on_event, e),
+        };
+        // Read back.
+        match read_target(ctx, &dst_key).await {
+            Ok(Some((_, sha))) if sha == f.sha256 => {}
+            Ok(_) => {
+                return fail(
+                    summary,
+                    on_event,
+                    Error::Transient {
+                        path: target.clone(),
+                        source: crate::backend::error::msg(
+                            "read back with another SHA-256 than the bytes written",
+                        ),
+                    },
+                );
+            }
+            Err(e) => return fail(summary, on_event, e),
+        }
+        e_tag = Some(put.e_tag);
     }
-    Ok(Outcome {
-        meta: Some(meta),
-        ..Outcome::new(BackupState::Verified, "")
-    })
+    let record = ObjectRecord {
+        size: f.bytes.len() as u64,
+        src_etag: f.listed.e_tag.clone(),
+        src_mtime_ms: f
+            .listed
+            .last_modified
+            .as_ref()
+            .map(|t| t.timestamp_millis()),
+        sha256: Some(f.sha256),
+        dst_etag: e_tag.flatten(),
+        dst_version: None,
+        synced_ms: Utc::now().timestamp_millis(),
+    };
+    let mut b = Batch::new();
+    b.put::<ObjectsSchema>(
+        &ObjectKey {
+            pair: ctx.pair,
+            key: f.rel.clone(),
+        },
+        &record,
+    );
+    if let Err(e) = ctx.manifest.write(b) {
+        return fail(summary, on_event, state_error(ctx, &f.rel, e));
+    }
+    if copied {
+        summary.copied += 1;
+        summary.bytes += f.bytes.len() as u64;
+        on_event(Event::Copied {
+            source: ctx.src.display(&f.rel),
+            target: target.clone(),
+            size: f.bytes.len() as u64,
+            method: Some(Method::Streamed),
+            reason: Reason::New,
+        });
+    }
+    // Read back (after the write, or found so): the target holds the validated bytes.
+    summary.verified += 1;
+    on_event(Event::Verified { target });
+    MetaPut::Done
+}
+
+/// The target's object at `key` and its SHA-256; `None` when absent.
+async fn read_target(ctx: Ctx<'_>, key: &str) -> Result<Option<(ObjectMeta, [u8; 32])>, Error> {
+    let got = match ctx.dst.store.get(key, GetOptions::default()).await {
+        Ok(g) => g,
+        Err(Error::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let meta = got.meta.clone();
+    let mut body = got.body;
+    let mut h = Sha256::new();
+    while let Some(chunk) = body.try_next().await? {
+        h.update(&chunk);
+    }
+    Ok(Some((meta, h.finalize().into())))
 }
 
 /// For the bundle format (no file list in the meta): every object under `bundle/` at the
@@ -620,51 +1032,20 @@ async fn bundle_complete(
     Ok(c)
 }
 
-/// Plans meta files like the walk would with the target listed: a HEAD of each (a handful per
-/// backup settled) repairs meta files deleted or changed at the target and adopts what is
-/// already there.
-async fn plan_meta(ctx: Ctx<'_>, metas: Vec<ObjectMeta>) -> Result<Vec<Action>, MirrorError> {
-    let mut out = Vec::new();
-    for m in metas {
-        let Some(rel) = m.key.get(ctx.src.prefix.len()..).map(str::to_owned) else {
-            continue;
-        };
-        let row = ctx.manifest.object(ctx.pair, &rel)?;
-        let target = match ctx.dst.store.head(&ctx.dst.key(&rel)).await {
-            Ok(t) => TargetState::Present(t),
-            Err(Error::NotFound { .. }) => TargetState::Absent,
-            // Not known: planned from the row alone (a failure shows at the copy).
-            Err(_) => TargetState::Unknown,
-        };
-        out.push(plan(
-            Entry {
-                rel,
-                source: Some(m),
-                row,
-                target,
-            },
-            false,
-        ));
-    }
-    Ok(out)
-}
-
-/// Runs actions; true when none failed (and, when `reading_back`, none had to be copied
-/// again because the target differed or lacked it).
+/// Runs actions; true when none failed or was held, and none had to be copied again because
+/// the target differed or lacked it.
 async fn run_ok(
     ctx: Ctx<'_>,
     actions: Vec<Action>,
-    reading_back: bool,
     summary: &mut Summary,
     on_event: &mut OnEvent<'_>,
 ) -> bool {
     let mut ok = true;
     let mut track = |e: Event| {
-        if matches!(e, Event::Failed { .. }) {
+        if matches!(e, Event::Failed { .. } | Event::Held { .. }) {
             ok = false;
         }
         if let Event::Copied { reason, .. } = &e
-            && reading_back
             && matches!(reason, Reason::Corrupt | Reason::Missing)
         {
             ok = false;
@@ -676,28 +1057,29 @@ async fn run_ok(
     ok
 }
 
-/// Reads back every object of the backup written so far (all but `backup_meta.json`).
-async fn verify_all(
+/// Reads back every data object of the backup written so far (its meta files are checked
+/// when they are written).
+async fn verify_data(
     ctx: Ctx<'_>,
     name: &str,
     summary: &mut Summary,
     on_event: &mut OnEvent<'_>,
 ) -> Result<bool, MirrorError> {
-    let announce = format!("{name}/{}", MetaFile::Backup.rel());
     let mut rows = Rows::of(ctx, name);
     let mut ok = true;
     while let Some(page) = rows.next_page()? {
         let actions: Vec<Action> = page
             .into_iter()
-            .filter(|(rel, _)| *rel != announce)
+            .filter(|(rel, _)| !Gate::holds(rel))
             .map(|(rel, row)| verify_action(ctx, rel, row))
             .collect();
-        ok &= run_ok(ctx, actions, true, summary, on_event).await;
+        ok &= run_ok(ctx, actions, summary, on_event).await;
     }
     Ok(ok)
 }
 
-/// Reads a recorded object back (copying it again on a mismatch).
+/// Reads a recorded object back against the SHA-256 recorded at copy time (copying it again
+/// on a mismatch).
 fn verify_action(ctx: Ctx<'_>, rel: String, row: ObjectRecord) -> Action {
     let meta = ObjectMeta {
         key: ctx.src.key(&rel),
@@ -707,5 +1089,10 @@ fn verify_action(ctx: Ctx<'_>, rel: String, row: ObjectRecord) -> Action {
         version: None,
         storage_class: None,
     };
-    Action::Run(Work::Verify { rel, meta, row })
+    Action::Run(Work::Verify {
+        rel,
+        meta,
+        row,
+        source: false,
+    })
 }

@@ -44,6 +44,7 @@ use super::pipeline::{LIST_AHEAD, listing_lost, prefetch};
 use super::transfer::{self, Method, TransferConfig, UploadJournal};
 use crate::backend::error::{display_chain, msg};
 use crate::backend::{Error, ListEntry, ListOptions, ObjectMeta, ObjectStore};
+use crate::milvus::layout::Part;
 
 /// Rows read from the manifest at a time during the walk.
 const PAGE: usize = 1000;
@@ -161,10 +162,16 @@ pub struct MirrorOptions {
 #[derive(Clone)]
 pub struct OnVerified(pub Arc<VerifiedHook>);
 
-/// Called with a backup's name and record once it is verified at the target: returns the
-/// restore to record with it, if any.
-pub type VerifiedHook =
-    dyn Fn(&str, &ferry_state::BackupRecord) -> Option<ferry_state::RestoreRecord> + Send + Sync;
+/// Called with a backup's name, its record and its restore history (sequence number, request)
+/// once a backup id becomes verified at the target: returns the requests to write with it
+/// (new ones, or changed ones of the history), by sequence number.
+pub type VerifiedHook = dyn Fn(
+        &str,
+        &ferry_state::BackupRecord,
+        &[(u32, ferry_state::RestoreRecord)],
+    ) -> Vec<(u32, ferry_state::RestoreRecord)>
+    + Send
+    + Sync;
 
 impl std::fmt::Debug for OnVerified {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -252,6 +259,21 @@ pub enum Event {
         /// Why.
         error: Error,
     },
+    /// Not written or deleted: its backup is held at the target (see the `backups` module);
+    /// the backup is reported once with [`Event::BackupHeld`].
+    Held {
+        /// Target, for messages.
+        path: String,
+        /// The backup's folder name.
+        backup: String,
+    },
+    /// A backup left as it is at the target in this run, and why.
+    BackupHeld {
+        /// Its folder name.
+        name: String,
+        /// Why.
+        hold: super::backups::Hold,
+    },
     /// A milvus-backup backup was settled (with [`MirrorOptions::backups`]).
     Backup {
         /// Its folder name.
@@ -300,6 +322,11 @@ pub struct Summary {
     /// Backups looked at in this run and not verified at the target (incomplete, failed, or
     /// still syncing): their meta is held back.
     pub backups_pending: u64,
+    /// Objects not written or deleted because their backup is held at the target.
+    pub held: u64,
+    /// Backups left as they are at the target, and why (a source that is not whole under an
+    /// announced backup, a running restore): the run is not a success.
+    pub held_backups: Vec<(String, super::backups::Hold)>,
 }
 
 impl Summary {
@@ -310,6 +337,7 @@ impl Summary {
             && self.scan_error.is_none()
             && self.target_scan_error.is_none()
             && self.delete_refused.is_none()
+            && self.held_backups.is_empty()
     }
 }
 
@@ -477,7 +505,12 @@ pub fn plan(e: Entry, verify: bool) -> Action {
                         reason: Reason::TargetChanged,
                     })
                 }
-                _ if verify => Action::Run(Work::Verify { rel, meta, row }),
+                _ if verify => Action::Run(Work::Verify {
+                    rel,
+                    meta,
+                    row,
+                    source: true,
+                }),
                 _ => Action::Skip,
             }
         }
@@ -721,14 +754,23 @@ fn walk_actions<'a>(
     failure: &'a Mutex<Option<WalkError>>,
     verify: bool,
     gate: Option<&'a Gate>,
+    owned: (&'a Stale, &'a Mutex<std::collections::HashSet<String>>),
 ) -> BoxStream<'a, Action> {
     futures::stream::unfold(walk, move |mut w| async move {
         match w.next().await? {
             Ok(entry) => {
+                // Keys an interrupted run was writing: note the ones the source still has.
+                if !owned.0.owned.is_empty()
+                    && entry.source.is_some()
+                    && owned.0.owned.contains(&entry.rel)
+                    && let Ok(mut seen) = owned.1.lock()
+                {
+                    seen.insert(entry.rel.clone());
+                }
                 let Some(gate) = gate else {
                     return Some((plan(entry, verify), w));
                 };
-                gate.see(&entry.rel);
+                gate.see(&entry.rel, entry.source.is_some());
                 let action = plan(entry, verify);
                 if let Some(rel) = action.rel() {
                     gate.touch(rel);
@@ -804,7 +846,14 @@ pub async fn mirror(
     // The walk ends at its first error, which is kept in `failure`: work already started
     // finishes, nothing more starts, and nothing is deleted.
     let gate = options.backups.then(Gate::default);
-    let actions = walk_actions(walk, &failure, options.verify, gate.as_ref());
+    let owned_at_source = Mutex::new(std::collections::HashSet::new());
+    let actions = walk_actions(
+        walk,
+        &failure,
+        options.verify,
+        gate.as_ref(),
+        (&stale, &owned_at_source),
+    );
     let ctx = Ctx {
         manifest,
         pair,
@@ -841,18 +890,20 @@ pub async fn mirror(
         None => {}
     }
 
+    // ferry's own writes that a crash interrupted before their row was written, for keys the
+    // source no longer has: objects only ferry put there, removed like any it recorded.
+    let mut deletes = deletes;
+    let at_source = owned_at_source.into_inner().unwrap_or_default();
+    for rel in &stale.owned {
+        if !at_source.contains(rel) && manifest.object(pair, rel)?.is_none() {
+            deletes.push(rel.clone());
+        }
+    }
+    deletes.sort();
+    deletes.dedup();
     if !deletes.is_empty() {
         if options.remove {
-            apply_deletes(
-                manifest,
-                pair,
-                dst,
-                options,
-                deletes,
-                &mut summary,
-                on_event,
-            )
-            .await?;
+            apply_deletes(ctx, deletes, &mut summary, on_event).await?;
         } else {
             summary.kept = deletes.len() as u64;
         }
@@ -871,13 +922,10 @@ pub async fn mirror(
             rec.last_scan_ms = Some(Utc::now().timestamp_millis());
             rec.objects = summary.source_objects;
             b.put::<PairsSchema>(&PairKey(pair), &rec);
-            // Every source object now has its row (which cleared its intent): intents left
-            // are for keys gone from the source.
-            for (rel, u) in manifest.uploads(pair)? {
-                if u.part_size == 0 {
-                    b.delete::<UploadsSchema>(&ObjectKey { pair, key: rel });
-                }
-            }
+            // Every source object now has its row (which cleared its intent), and with
+            // `remove` the interrupted writes of keys gone from the source were deleted (with
+            // their intent). Intents left mark objects ferry wrote that are kept at the target
+            // until a run with `remove`.
             manifest.write(b)?;
         }
     }
@@ -957,7 +1005,7 @@ pub async fn mirror_keys(
     for (rel, meta) in entries {
         let row = manifest.object(pair, &rel)?;
         if let Some(gate) = &gate {
-            gate.see(&rel);
+            gate.see(&rel, true);
         }
         let action = plan(
             Entry {
@@ -1011,7 +1059,7 @@ pub enum Work {
         reason: Reason,
     },
     /// Read the target back and compare with the row's SHA-256 (computing the source's when
-    /// the row has none); copy again on a mismatch.
+    /// the row has none, or when `source`); copy again on a mismatch.
     Verify {
         /// Relative key.
         rel: String,
@@ -1019,6 +1067,9 @@ pub enum Work {
         meta: ObjectMeta,
         /// The row.
         row: ObjectRecord,
+        /// Read the source too (`--verify`): the target must hold the source's bytes as they
+        /// are now, not only the bytes recorded at copy time.
+        source: bool,
     },
     /// At the target, no row: record it if the content is the same, else a conflict (or a copy
     /// with `overwrite`, or when it is ferry's own unfinished write).
@@ -1049,7 +1100,7 @@ pub(super) struct Ctx<'a> {
     pub(super) dst: &'a Side,
     pub(super) options: &'a MirrorOptions,
     /// With [`MirrorOptions::backups`]: what the run saw of each backup.
-    gate: Option<&'a Gate>,
+    pub(super) gate: Option<&'a Gate>,
     /// Hold back backups' meta files (the walk's work; not the settling's).
     hold: bool,
 }
@@ -1120,11 +1171,6 @@ impl<'a> Ctx<'a> {
                         return self.run(work, owned).await;
                     };
                     let rel = work.rel().to_owned();
-                    let writes = !matches!(work, Work::Verify { .. });
-                    if writes && let Err(e) = gate.before_write(self, &rel).await {
-                        gate.failed(&rel);
-                        return e;
-                    }
                     let event = self.run(work, owned).await;
                     if matches!(event, Event::Failed { .. }) {
                         gate.failed(&rel);
@@ -1146,7 +1192,8 @@ impl<'a> Ctx<'a> {
                     summary.unchanged += 1;
                 }
                 Event::Failed { .. } => summary.failed += 1,
-                Event::Deleted { .. } | Event::Backup { .. } => {}
+                Event::Held { .. } => summary.held += 1,
+                Event::Deleted { .. } | Event::Backup { .. } | Event::BackupHeld { .. } => {}
             }
             on_event(event);
         }
@@ -1176,12 +1223,18 @@ impl<'a> Ctx<'a> {
         summary.adopted += part.adopted;
         summary.verified += part.verified;
         summary.failed += part.failed;
+        summary.held += part.held;
     }
 
     async fn run(self, work: Work, owned: bool) -> Event {
         match work {
             Work::Copy { rel, meta, reason } => self.copy(rel, meta, reason).await,
-            Work::Verify { rel, meta, row } => self.verify(rel, meta, row).await,
+            Work::Verify {
+                rel,
+                meta,
+                row,
+                source,
+            } => self.verify(rel, meta, row, source).await,
             Work::Compare { rel, meta, target } => self.compare(rel, meta, target, owned).await,
         }
     }
@@ -1224,8 +1277,10 @@ impl<'a> Ctx<'a> {
         };
         if !same {
             // ferry's own unfinished write (a run stopped before recording the row) is
-            // replaced like any object ferry wrote.
-            if owned {
+            // replaced like any object ferry wrote. So is an object in a backup's folder: a
+            // backup is one unit, replaced by the source's whole version (the gate holds it
+            // while the source is not whole, and hides its announcement first).
+            if owned || (self.gate.is_some() && Part::of(&rel).is_some()) {
                 return self.copy(rel, meta, Reason::New).await;
             }
             if self.options.overwrite {
@@ -1262,15 +1317,20 @@ impl<'a> Ctx<'a> {
     }
 
     /// Reads the target back; copies again when its SHA-256 is not the source's.
-    async fn verify(self, rel: String, meta: ObjectMeta, row: ObjectRecord) -> Event {
+    async fn verify(self, rel: String, meta: ObjectMeta, row: ObjectRecord, source: bool) -> Event {
         let dst_key = self.dst.key(&rel);
         let hashes = match row.sha256 {
-            Some(known) => transfer::hash_object(&*self.dst.store, &dst_key)
+            Some(known) if !source => transfer::hash_object(&*self.dst.store, &dst_key)
                 .await
                 .map(|t| (known, t)),
-            None => self.hash_both(&meta.key, &dst_key).await,
+            _ => self.hash_both(&meta.key, &dst_key).await,
         };
         match hashes {
+            // The source no longer holds the bytes recorded at copy time (rewritten in place,
+            // its size and mtime kept): what the target holds is not the source's any more.
+            Ok((s, _)) if source && row.sha256.is_some_and(|r| r != s) => {
+                self.copy(rel, meta, Reason::Changed).await
+            }
             Ok((s, t)) if s == t => {
                 if row.sha256.is_none() && !self.options.dry_run {
                     let record = ObjectRecord {
@@ -1325,6 +1385,13 @@ impl<'a> Ctx<'a> {
                 method: None,
                 reason,
             };
+        }
+        // Into a backup's folder: only once the backup may change at the target (hidden
+        // first when announced; held when its source is not whole or a restore runs).
+        if let Some(gate) = self.gate
+            && let Err(e) = gate.before_write(self, &rel).await
+        {
+            return e;
         }
         let journal = Journal {
             manifest,
@@ -1388,6 +1455,7 @@ impl<'a> Ctx<'a> {
                 }
             }
         }
+        crate::pause::point("copy-before-record").await;
         let record = ObjectRecord {
             size: copied.size,
             src_etag: meta.e_tag.clone(),
@@ -1421,6 +1489,13 @@ async fn abort_stale_uploads(
     let mut unresolved = std::collections::HashSet::new();
     let mut owned = std::collections::HashSet::new();
     for (rel, rec) in manifest.uploads(pair)? {
+        // What a killed write left beside the key (the local backend's temporary files, which
+        // milvus-backup would read as part of a backup's folder).
+        if let Err(e) = dst.store.clean_interrupted(&rec.target_key).await {
+            tracing::warn!(key = %rec.target_key, error = %display_chain(&e), "cannot remove the leftovers of an interrupted write yet; the object waits for the next run");
+            unresolved.insert(rel);
+            continue;
+        }
         if rec.part_size == 0 {
             // A plain intent: nothing open at the target; the key stays marked as ferry's.
             owned.insert(rel);
@@ -1504,14 +1579,12 @@ fn downgrade(
 }
 
 async fn apply_deletes(
-    manifest: &Manifest,
-    pair: PairId,
-    dst: &Side,
-    options: &MirrorOptions,
+    ctx: Ctx<'_>,
     deletes: Vec<String>,
     summary: &mut Summary,
     on_event: &mut OnEvent<'_>,
 ) -> Result<(), MirrorError> {
+    let (manifest, pair, dst, options) = (ctx.manifest, ctx.pair, ctx.dst, ctx.options);
     let n = deletes.len() as u64;
     // What the target holds before the deletions: unchanged and copied objects, and these.
     let target_total = summary.unchanged + summary.copied + n;
@@ -1545,19 +1618,14 @@ async fn apply_deletes(
         }
         return Ok(());
     }
-    // A backup removed at the source disappears at the target announcement first: its
-    // `meta/backup_meta.json` goes in a request of its own, before its data.
-    let mut deletes = deletes;
-    let first = if options.backups {
-        let (announce, rest): (Vec<String>, Vec<String>) = deletes
-            .into_iter()
-            .partition(|rel| rel.ends_with("/meta/backup_meta.json"));
-        deletes = rest;
-        announce
-    } else {
-        Vec::new()
+    // Under a backup's folder, deletions follow its gate: an announced backup is hidden
+    // first (its `backup_meta.json` in a request of its own, before its data), and one whose
+    // source is not whole, or whose restore runs, keeps everything.
+    let deletes = match ctx.gate {
+        Some(gate) => backups::gate_deletes(ctx, gate, deletes, summary, on_event).await,
+        None => deletes,
     };
-    for chunk in first.chunks(1000).chain(deletes.chunks(1000)) {
+    for chunk in deletes.chunks(1000) {
         let keys: Vec<String> = chunk.iter().map(|rel| dst.key(rel)).collect();
         let failures = match dst.store.delete(&keys).await {
             Ok(f) => f,
@@ -1575,10 +1643,11 @@ async fn apply_deletes(
         let mut b = Batch::new();
         for (rel, key) in chunk.iter().zip(&keys) {
             if !failed.contains(key) {
-                b.delete::<ObjectsSchema>(&ObjectKey {
+                let k = ObjectKey {
                     pair,
                     key: rel.clone(),
-                });
+                };
+                b.delete::<ObjectsSchema>(&k).delete::<UploadsSchema>(&k);
                 summary.deleted += 1;
                 on_event(Event::Deleted {
                     target: dst.display(rel),

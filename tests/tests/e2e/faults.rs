@@ -168,6 +168,10 @@ fn mirror_converges_through_five_percent_faults() {
             "d/dst/backup/",
         ])
     };
+    let watch = ferry_tests::invariant::Watch::start(
+        &dst.root().join("dst/backup"),
+        Duration::from_millis(3),
+    );
     let mut runs = 0;
     let mut failed_objects = 0;
     loop {
@@ -185,6 +189,13 @@ fn mirror_converges_through_five_percent_faults() {
         );
     }
 
+    let (looks, announced) = watch
+        .stop()
+        .unwrap_or_else(|e| panic!("invariant broken (seed {seed}): {e}"));
+    assert!(
+        looks > 10 && announced > 0,
+        "{looks} looks, {announced} announced"
+    );
     let objects = r.check_target();
     let (code, out, err) = ferry.run(&["backups", "ls", "--json", "dst-direct/dst/backup/"]);
     assert_eq!(
@@ -311,6 +322,10 @@ fn ferryd_replicates_and_restores_exactly_once_through_five_percent_faults() {
         dsk = dst.secret_key(),
         calls = calls.display(),
     );
+    let watch = ferry_tests::invariant::Watch::start(
+        &dst.root().join("dst/backup"),
+        Duration::from_millis(3),
+    );
     let mut d = Ferryd::start(work.path(), &addr, &config);
     let restored = |d: &Ferryd| {
         let all = d.get("/v1/restores", None);
@@ -328,6 +343,9 @@ fn ferryd_replicates_and_restores_exactly_once_through_five_percent_faults() {
     );
     assert!(d.alive(), "{}", d.log());
     assert_eq!(d.sigterm(), Some(0));
+    watch
+        .stop()
+        .unwrap_or_else(|e| panic!("invariant broken (seed {seed}): {e}"));
 
     let objects = r.check_target();
     let mut fired: Vec<String> = std::fs::read_to_string(&calls)

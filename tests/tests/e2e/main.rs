@@ -9,4 +9,5 @@ mod disk;
 mod faults;
 mod mirror;
 mod restores;
+mod safety;
 mod transfer;

@@ -57,8 +57,12 @@ impl Site {
             .cloned()
             .unwrap_or_default()
     }
+    /// The backup's latest restore request.
     fn restore_of(&self, backup: &str) -> Option<serde_json::Value> {
-        self.restores().into_iter().find(|r| r["backup"] == backup)
+        self.restores()
+            .into_iter()
+            .filter(|r| r["backup"] == backup)
+            .last()
     }
     fn wait_state(&self, backup: &str, state: &str) -> serde_json::Value {
         let mut last = None;
@@ -213,7 +217,20 @@ fn failing_and_hanging_triggers_fail_visibly_and_are_retried_only_by_hand() {
         calls(&log).len() == 2
     });
     let r = s.wait_state("bad name; $(touch pwned)", "restore-failed");
-    assert_eq!(r["attempts"], 2);
+    // A new request with its own id; the failed one stays in the history.
+    assert_eq!(r["attempts"], 1);
+    assert_ne!(r["id"], id.as_str());
+    assert_eq!(
+        r["detail"].as_str().map(|d| d.contains("exit code 3")),
+        Some(true)
+    );
+    let history: Vec<_> = s
+        .restores()
+        .into_iter()
+        .filter(|x| x["backup"] == "bad name; $(touch pwned)")
+        .collect();
+    assert_eq!(history.len(), 2, "{history:?}");
+    assert_eq!(history[0]["id"], id.as_str());
     let (code, _, err) = s.ferry(&["restore", "retry", "no-such-id"]);
     assert_ne!(code, 0);
     assert!(err.contains("no restore with id"), "{err}");
@@ -357,32 +374,8 @@ fn crash_loop(ak: &str, restore: &str, fired: &dyn Fn(&str) -> usize) {
         })
         .collect();
 
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let watcher = {
-        let (stop, root, all) = (stop.clone(), target_root.clone(), backups.clone());
-        std::thread::spawn(move || -> Result<u64, String> {
-            let mut looks = 0u64;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                for b in &all {
-                    if root.join(b.announce_key()).exists() {
-                        let sizes = b.files().into_iter().map(|(k, v)| (k, v.len() as u64));
-                        for (k, len) in sizes.chain(b.sparse.iter().cloned()) {
-                            let ok = std::fs::metadata(root.join(&k)).is_ok_and(|m| m.len() == len);
-                            if !ok {
-                                return Err(format!(
-                                    "{} announced while {k} is not there",
-                                    b.spec.name
-                                ));
-                            }
-                        }
-                    }
-                }
-                looks += 1;
-                std::thread::sleep(Duration::from_millis(3));
-            }
-            Ok(looks)
-        })
-    };
+    // The invariant, from outside: no backup_meta.json over data its meta does not match.
+    let watch = ferry_tests::invariant::Watch::start(&target_root, Duration::from_millis(3));
 
     // Backups arrive in random order, a file at a time, while ferryd is killed and restarted.
     let mut pending: Vec<(String, Vec<u8>)> = Vec::new();
@@ -407,8 +400,9 @@ fn crash_loop(ak: &str, restore: &str, fired: &dyn Fn(&str) -> usize) {
     for b in &backups {
         s.wait_state(&b.spec.name, "restored");
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let looks = watcher.join().expect("watcher").expect("ordering held");
+    let (looks, _) = watch
+        .stop()
+        .unwrap_or_else(|e| panic!("invariant broken (seed {seed}): {e}"));
     for b in &backups {
         let n = fired(&b.spec.name);
         assert_eq!(n, 1, "{} fired {n} times", b.spec.name);
