@@ -274,15 +274,15 @@ pub async fn restore(ctx: &Ctx, a: RestoreArgs) -> anyhow::Result<Status> {
             if ctx.json {
                 output::json(&v)?;
             } else if !ctx.quiet {
-                let when = if v["detail"].as_str().is_some_and(|d| !d.is_empty()) {
-                    "fires once the backup is verified at the target"
-                } else {
-                    "fires now"
+                let line = match v["id"].as_str().filter(|id| !id.is_empty()) {
+                    Some(id) => format!(
+                        "Restore of `{backup}` requested (id {id}): fires now; see `ferry restore status`."
+                    ),
+                    None => format!(
+                        "Restore of `{backup}` requested: fires once the backup is verified at the target (its id is given then); see `ferry restore status`."
+                    ),
                 };
-                output::line(&format!(
-                    "Restore of `{backup}` requested (id {}): {when}; see `ferry restore status`.",
-                    v["id"].as_str().unwrap_or("")
-                ))?;
+                output::line(&line)?;
             }
             Ok(Status::Ok)
         }

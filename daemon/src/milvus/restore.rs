@@ -175,6 +175,15 @@ pub fn on_verified(
     out
 }
 
+/// A request's id for messages (a request made before its backup was verified has none yet).
+fn shown_id(r: &RestoreRecord) -> String {
+    if r.id.is_empty() {
+        "given once the backup is verified".into()
+    } else {
+        r.id.clone()
+    }
+}
+
 /// How many requests of backup id `id` the history holds (the next one's retry number).
 fn of_id(history: &[(u32, RestoreRecord)], id: &str) -> u32 {
     let n = history.iter().filter(|(_, r)| r.backup_id == id).count();
@@ -586,7 +595,7 @@ impl Restorer {
             return Err(RestoreError::InProgress {
                 name: name.to_owned(),
                 state: o.state.as_str(),
-                id: o.id.clone(),
+                id: shown_id(o),
             });
         }
         if let Some(id) = &verified
@@ -668,7 +677,7 @@ impl Restorer {
             return Err(RestoreError::InProgress {
                 name,
                 state: o.state.as_str(),
-                id: o.id.clone(),
+                id: shown_id(o),
             });
         }
         let mut rec = requested(

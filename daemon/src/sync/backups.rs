@@ -481,6 +481,16 @@ pub(crate) async fn settle(
         let record = records.get(&name);
         let settled = record.is_some_and(|r| r.state == BackupState::Verified);
         if settled && !s.dirty {
+            // Held in an earlier run, and nothing of it changed since: whatever held it is
+            // over (a full scan saw all of it), the target still holds the verified version.
+            if let Some(r) = record.filter(|r| full && !r.detail.is_empty()) {
+                let mut r = r.clone();
+                r.detail.clear();
+                r.updated_ms = Utc::now().timestamp_millis();
+                let mut b = Batch::new();
+                b.put::<BackupsSchema>(&backup_key(ctx, &name), &r);
+                ctx.manifest.write(b)?;
+            }
             continue;
         }
         let out = match settle_one(ctx, gate, &name, s, summary, on_event).await {
