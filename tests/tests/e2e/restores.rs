@@ -61,8 +61,8 @@ impl Site {
     fn restore_of(&self, backup: &str) -> Option<serde_json::Value> {
         self.restores()
             .into_iter()
-            .filter(|r| r["backup"] == backup)
-            .last()
+            .rev()
+            .find(|r| r["backup"] == backup)
     }
     fn wait_state(&self, backup: &str, state: &str) -> serde_json::Value {
         let mut last = None;
@@ -86,11 +86,7 @@ impl Site {
 }
 
 fn calls(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    ferry_tests::lines(path)
 }
 
 /// An exec trigger that appends its argv (`|`-separated) to `calls`; backups named `bad*`

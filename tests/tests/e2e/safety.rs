@@ -26,9 +26,9 @@ fn records(out: &str) -> Vec<serde_json::Value> {
 fn backup_state(out: &str, name: &str) -> Option<String> {
     records(out)
         .into_iter()
+        .rev()
         .filter(|r| r["op"] == "backup" && r["backup"] == name)
-        .filter_map(|r| r["state"].as_str().map(str::to_owned))
-        .last()
+        .find_map(|r| r["state"].as_str().map(str::to_owned))
 }
 
 /// The backup id `backup_meta.json` names at `dir` (a backup folder).
@@ -92,6 +92,14 @@ impl Local {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("spawn ferry")
+    }
+
+    /// The target holds exactly the source, byte for byte.
+    fn assert_same(&self) {
+        assert_eq!(
+            ferry_tests::tree_hashes(&self.src),
+            ferry_tests::tree_hashes(&self.dst)
+        );
     }
 
     fn write(&self, name: &str, seed: u64) -> Backup {
@@ -194,10 +202,7 @@ fn finding1_source_damage_never_degrades_the_announced_backup() {
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(backup_state(&out, "my_backup").as_deref(), Some("verified"));
     assert_eq!(announced_id(&target).as_deref(), Some(v2.id.as_str()));
-    assert_eq!(
-        ferry_tests::tree_hashes(&l.src),
-        ferry_tests::tree_hashes(&l.dst)
-    );
+    l.assert_same();
 
     // Gone at the source: removed at the target, its announcement first (the watcher would
     // see it over missing data otherwise).
@@ -301,10 +306,7 @@ fn finding2_settling_announces_only_the_meta_it_validated() {
     watch.stop().expect("invariant");
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(announced_id(&target).as_deref(), Some(v2.id.as_str()));
-    assert_eq!(
-        ferry_tests::tree_hashes(&l.src),
-        ferry_tests::tree_hashes(&l.dst)
-    );
+    l.assert_same();
 }
 
 /// Finding 2, the other window: the backup is created again while settling reads its meta
@@ -372,10 +374,7 @@ fn finding3_an_announcement_the_state_does_not_know_is_hidden_first() {
         announced_id(&l.dst.join("b1")).as_deref(),
         Some(v2.id.as_str())
     );
-    assert_eq!(
-        ferry_tests::tree_hashes(&l.src),
-        ferry_tests::tree_hashes(&l.dst)
-    );
+    l.assert_same();
 
     // A state dir restored from an older copy, with --check-target --remove.
     let v3 = l.recreate("b1", 33);
@@ -392,10 +391,7 @@ fn finding3_an_announcement_the_state_does_not_know_is_hidden_first() {
         announced_id(&l.dst.join("b2")).as_deref(),
         Some(v2b.id.as_str())
     );
-    assert_eq!(
-        ferry_tests::tree_hashes(&l.src),
-        ferry_tests::tree_hashes(&l.dst)
-    );
+    l.assert_same();
 
     // Two writers with their own state dirs, at once, while a backup is created again.
     let v4 = l.recreate("b1", 35);
@@ -417,10 +413,7 @@ fn finding3_an_announcement_the_state_does_not_know_is_hidden_first() {
         announced_id(&l.dst.join("b1")).as_deref(),
         Some(v4.id.as_str())
     );
-    assert_eq!(
-        ferry_tests::tree_hashes(&l.src),
-        ferry_tests::tree_hashes(&l.dst)
-    );
+    l.assert_same();
 }
 
 /// An exec trigger that appends `backup|id` to `calls` and, while the file `hold` exists,
@@ -434,14 +427,6 @@ fn holding_hook(calls: &Path, hold: &Path) -> String {
     format!(
         "[jobs.restore]\nkind = \"exec\"\ncommand = [\"sh\", \"-c\", {script:?}, \"hook\", \"{{backup}}\", \"{{id}}\"]\n"
     )
-}
-
-fn calls(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect()
 }
 
 fn restores_of(d: &Ferryd, backup: &str) -> Vec<serde_json::Value> {
@@ -537,9 +522,11 @@ fn finding4_restores_follow_the_backup_id_at_the_target() {
     });
     std::thread::sleep(Duration::from_millis(500));
     assert!(
-        !calls(&calls_file).iter().any(|c| c.starts_with("q2|")),
+        !ferry_tests::lines(&calls_file)
+            .iter()
+            .any(|c| c.starts_with("q2|")),
         "q2's request fired at a hidden backup: {:?}",
-        calls(&calls_file)
+        ferry_tests::lines(&calls_file)
     );
     pause.go("settle-validated");
 
@@ -558,7 +545,7 @@ fn finding4_restores_follow_the_backup_id_at_the_target() {
     assert_eq!(q2_history.len(), 2, "{q2_history:?}");
     assert_eq!(q2_history[0]["state"], "restore-skipped", "{q2_history:?}");
     assert_eq!(q2_history[0]["backup_id"], q2.id.as_str());
-    let c = calls(&calls_file);
+    let c = ferry_tests::lines(&calls_file);
     assert_eq!(
         c.iter().filter(|c| c.starts_with("q1|")).count(),
         2,
@@ -712,10 +699,7 @@ fn finding6_a_kill_mid_local_write_leaves_no_temporary_file() {
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(leftovers(&l.dst), Vec::<String>::new());
     assert_eq!(check_root(&l.dst), Ok(1));
-    assert_eq!(
-        ferry_tests::tree_hashes(&l.src),
-        ferry_tests::tree_hashes(&l.dst)
-    );
+    l.assert_same();
 }
 
 /// Finding 6: an object written just before a kill -9 (its row never recorded) and dropped
@@ -742,11 +726,8 @@ fn finding6_objects_a_kill_orphaned_go_with_remove() {
     l.recreate("b1", 81);
     let (code, out, err) = l.mirror(&st, &["--remove"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert_eq!(
-        ferry_tests::tree_hashes(&l.src),
-        ferry_tests::tree_hashes(&l.dst),
-        "what the kill orphaned was removed"
-    );
+    // What the kill orphaned was removed.
+    l.assert_same();
 }
 
 /// Finding 7: `--verify` compares with the source as it is now: a file rewritten in place
