@@ -87,6 +87,12 @@ fn job_lines(j: &Value, detail: bool) -> anyhow::Result<()> {
         output::human_size(n("bytes_total")),
         n("errors_total"),
     ))?;
+    if n("skipped_last_scan") > 0 {
+        output::line(&format!(
+            "  skipped by include/exclude in the last full scan: {} source objects",
+            n("skipped_last_scan")
+        ))?;
+    }
     if let Some(at) = j["next_retry_ms"].as_i64() {
         let secs = ((at - chrono::Utc::now().timestamp_millis()).max(0) as f64) / 1000.0;
         output::line(&format!(

@@ -88,7 +88,7 @@ pub async fn run(ctx: &mut Ctx, a: MirrorArgs) -> anyhow::Result<Status> {
             "deleted": summary.deleted, "kept": summary.kept,
             "adopted": summary.adopted, "verified": summary.verified, "targetListed": summary.target_listed, "failed": summary.failed,
             "sourceObjects": summary.source_objects, "backupsPending": summary.backups_pending,
-            "held": summary.held, "backupsHeld": summary.held_backups.len(),
+            "held": summary.held, "backupsHeld": summary.held_backups.len(), "skipped": summary.skipped,
             "dryRun": a.dry_run, "seconds": secs,
         }))?;
     } else if !quiet {
@@ -113,6 +113,9 @@ pub async fn run(ctx: &mut Ctx, a: MirrorArgs) -> anyhow::Result<Status> {
         }
         if a.verify {
             line.push_str(&format!(", {} verified by SHA-256", summary.verified));
+        }
+        if summary.skipped > 0 {
+            line.push_str(&format!(", {} excluded", summary.skipped));
         }
         if summary.kept > 0 {
             line.push_str(&format!(

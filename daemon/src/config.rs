@@ -770,12 +770,29 @@ impl Ctx<'_> {
                 ),
             );
         }
+        let backups = match &j.layout {
+            None => true,
+            Some(v) => match v.get_ref().as_str() {
+                "milvus-backup" => true,
+                "plain" => false,
+                other => {
+                    return self.err(
+                        Some(v.span()),
+                        format!(
+                            "jobs.layout of job {name:?}: {other:?} is not \"milvus-backup\" or \"plain\""
+                        ),
+                    );
+                }
+            },
+        };
+        // A backup root's default is its layout; a plain job mirrors everything.
         let include = match &j.include {
             Some(v) => {
                 self.globs(&name, "include", v)?;
                 v.get_ref().clone()
             }
-            None => BACKUP_LAYOUT.iter().map(|s| (*s).to_owned()).collect(),
+            None if backups => BACKUP_LAYOUT.iter().map(|s| (*s).to_owned()).collect(),
+            None => vec!["**".to_owned()],
         };
         if let Some(v) = &j.exclude {
             self.globs(&name, "exclude", v)?;
@@ -838,21 +855,6 @@ impl Ctx<'_> {
                 )
             })?),
             None => None,
-        };
-        let backups = match &j.layout {
-            None => true,
-            Some(v) => match v.get_ref().as_str() {
-                "milvus-backup" => true,
-                "plain" => false,
-                other => {
-                    return self.err(
-                        Some(v.span()),
-                        format!(
-                            "jobs.layout of job {name:?}: {other:?} is not \"milvus-backup\" or \"plain\""
-                        ),
-                    );
-                }
-            },
         };
         let restore = match &j.restore {
             None => None,

@@ -84,6 +84,8 @@ pub struct RunInfo {
     pub failed: u64,
     /// Objects listed (full runs) or looked at (key runs).
     pub source_objects: u64,
+    /// Source objects the job's include/exclude filters left out.
+    pub skipped: u64,
     /// Why the run as a whole failed, if it did.
     pub error: Option<String>,
 }
@@ -111,6 +113,9 @@ pub struct JobStatus {
     pub last_scan_ms: Option<i64>,
     /// Objects at the source at the last complete scan.
     pub objects_in_sync: u64,
+    /// Source objects the include/exclude filters left out in the last full scan: a filter
+    /// that matches nothing (or everything) shows here.
+    pub skipped_last_scan: u64,
     /// Keys waiting for the next run.
     pub pending_keys: u64,
     /// A full scan is waiting.
@@ -612,6 +617,7 @@ impl RunInfo {
             deleted: 0,
             failed: 0,
             source_objects: 0,
+            skipped: 0,
             error: Some(error),
         }
     }
@@ -777,6 +783,9 @@ async fn run_once(
             s.last_scan_ms = p.last_scan_ms;
             s.objects_in_sync = p.objects;
         }
+        if work.full && summary.scan_error.is_none() {
+            s.skipped_last_scan = summary.skipped;
+        }
         s.last_run = Some(RunInfo {
             kind,
             started_ms,
@@ -787,6 +796,7 @@ async fn run_once(
             deleted: summary.deleted,
             failed: summary.failed,
             source_objects: summary.source_objects,
+            skipped: summary.skipped,
             error: run_error,
         });
     });

@@ -70,6 +70,14 @@ pub fn render(jobs: &[JobStatus], uptime_seconds: f64) -> String {
     );
     family(
         Family {
+            name: "ferry_skipped_objects",
+            help: "Source objects the job's include/exclude filters left out in its last full scan.",
+            kind: "gauge",
+        },
+        &|j| j.skipped_last_scan as f64,
+    );
+    family(
+        Family {
             name: "ferry_pending_objects",
             help: "Changed keys waiting for the next run.",
             kind: "gauge",

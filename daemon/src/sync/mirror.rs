@@ -306,6 +306,9 @@ pub struct Summary {
     pub failed: u64,
     /// Objects listed at the source.
     pub source_objects: u64,
+    /// Objects listed at the source that the include/exclude filters left out (neither copied
+    /// nor deleted): a filter that matches nothing shows here.
+    pub skipped: u64,
     /// The target was listed (`check_target`, or the pair's first run).
     pub target_listed: bool,
     /// Keys named to `mirror_keys` that are gone at the source (a full scan decides what to
@@ -545,25 +548,39 @@ impl super::diff::Known for ManifestKnown<'_> {
 
 type Listing = BoxStream<'static, Result<ListEntry, Error>>;
 
-/// Relative key of a listed object worth mirroring: not a folder marker, selected.
-fn relative(m: &ObjectMeta, prefix_len: usize, options: &MirrorOptions) -> Option<String> {
+/// Relative key of a listed object worth mirroring: not a folder marker, selected. Objects
+/// the include/exclude filters leave out are counted in `skipped`.
+fn relative(
+    m: &ObjectMeta,
+    prefix_len: usize,
+    options: &MirrorOptions,
+    skipped: Option<&AtomicU64>,
+) -> Option<String> {
     let rel = m.key.get(prefix_len..)?;
     // A "folder marker" (key ending in /) carries no data worth mirroring.
-    if rel.is_empty() || rel.ends_with('/') || !options.selects(rel) {
+    if rel.is_empty() || rel.ends_with('/') {
+        return None;
+    }
+    if !options.selects(rel) {
+        if let Some(s) = skipped {
+            s.fetch_add(1, Ordering::Relaxed);
+        }
         return None;
     }
     Some(rel.to_owned())
 }
 
-/// The next object of a listing, skipping what [`relative`] refuses.
+/// The next object of a listing, skipping what [`relative`] refuses (counted in `skipped`
+/// when given: the source's listing).
 async fn next_object(
     listing: &mut Listing,
     prefix_len: usize,
     options: &MirrorOptions,
+    skipped: Option<&AtomicU64>,
 ) -> Result<Option<(String, ObjectMeta)>, Error> {
     while let Some(e) = listing.try_next().await? {
         if let ListEntry::Object(m) = e
-            && let Some(rel) = relative(&m, prefix_len, options)
+            && let Some(rel) = relative(&m, prefix_len, options, skipped)
         {
             return Ok(Some((rel, m)));
         }
@@ -590,6 +607,8 @@ struct Walk<'a> {
     dst: Option<(String, ObjectMeta)>,
     dst_done: bool,
     listed: &'a AtomicU64,
+    /// Source objects the include/exclude filters left out.
+    skipped: &'a AtomicU64,
 }
 
 impl Walk<'_> {
@@ -615,7 +634,14 @@ impl Walk<'_> {
             return Some(Err(WalkError::Cancelled));
         }
         if self.src.is_none() && !self.src_done {
-            match next_object(&mut self.source, self.src_prefix_len, self.options).await {
+            match next_object(
+                &mut self.source,
+                self.src_prefix_len,
+                self.options,
+                Some(self.skipped),
+            )
+            .await
+            {
                 Ok(Some(o)) => {
                     self.listed.fetch_add(1, Ordering::Relaxed);
                     self.src = Some(o);
@@ -628,7 +654,7 @@ impl Walk<'_> {
             && !self.dst_done
             && let Some(listing) = self.target.as_mut()
         {
-            match next_object(listing, self.dst_prefix_len, self.options).await {
+            match next_object(listing, self.dst_prefix_len, self.options, None).await {
                 Ok(Some(o)) => self.dst = Some(o),
                 Ok(None) => self.dst_done = true,
                 Err(e) => return Some(Err(WalkError::TargetScan(e))),
@@ -814,6 +840,7 @@ pub async fn mirror(
     };
 
     let listed = AtomicU64::new(0);
+    let skipped = AtomicU64::new(0);
     let failure: Mutex<Option<WalkError>> = Mutex::new(None);
     let target = summary.target_listed.then(|| {
         prefetch(
@@ -842,6 +869,7 @@ pub async fn mirror(
         src_done: false,
         dst: None,
         listed: &listed,
+        skipped: &skipped,
     };
     // The walk ends at its first error, which is kept in `failure`: work already started
     // finishes, nothing more starts, and nothing is deleted.
@@ -865,6 +893,7 @@ pub async fn mirror(
     };
     let (deletes, forgets) = ctx.execute(actions, &stale, &mut summary, on_event).await;
     summary.source_objects = listed.load(Ordering::Relaxed);
+    summary.skipped = skipped.load(Ordering::Relaxed);
     if !options.dry_run && !forgets.is_empty() {
         let mut b = Batch::new();
         for rel in forgets {
@@ -957,6 +986,7 @@ pub async fn mirror_keys(
     let mut entries = Vec::new();
     let mut errors = Vec::new();
     let mut gone = 0u64;
+    let skipped = AtomicU64::new(0);
     for key in keys {
         if options.cancelled() {
             summary.cancelled = true;
@@ -965,7 +995,7 @@ pub async fn mirror_keys(
         if key.is_empty() || key.ends_with('/') {
             let mut listing = src.store.list(&src.key(&key), ListOptions::default());
             loop {
-                match next_object(&mut listing, src.prefix.len(), options).await {
+                match next_object(&mut listing, src.prefix.len(), options, Some(&skipped)).await {
                     Ok(Some((rel, meta))) => entries.push((rel, meta)),
                     Ok(None) => break,
                     Err(error) => {
@@ -980,6 +1010,7 @@ pub async fn mirror_keys(
             continue;
         }
         if !options.selects(&key) {
+            skipped.fetch_add(1, Ordering::Relaxed);
             continue;
         }
         match src.store.head(&src.key(&key)).await {
@@ -995,6 +1026,7 @@ pub async fn mirror_keys(
     entries.sort_by(|a, b| a.0.cmp(&b.0));
     entries.dedup_by(|a, b| a.0 == b.0);
     summary.gone = gone;
+    summary.skipped = skipped.load(Ordering::Relaxed);
     summary.source_objects = entries.len() as u64;
     for e in errors {
         summary.failed += 1;

@@ -43,7 +43,7 @@ fn watched_local_source_reaches_the_s3_target_and_status_shows_it() {
     let addr = format!("127.0.0.1:{}", free_port());
     // interval 1h: after the first scan, only the watch can bring changes over.
     let config = format!(
-        "{}{}[[jobs]]\nname = \"w\"\nlayout = \"plain\"\nsource = \"{}/\"\ntarget = \"s/dst/backup/\"\ninterval = \"1h\"\n",
+        "{}{}[[jobs]]\nname = \"w\"\nlayout = \"plain\"\nsource = \"{}/\"\ntarget = \"s/dst/backup/\"\ninterval = \"1h\"\ninclude = [\"*/meta/**\", \"*/binlogs/**\"]\n",
         header(dir.path(), &addr),
         alias_toml("s", &srv),
         src.display()
@@ -58,7 +58,7 @@ fn watched_local_source_reaches_the_s3_target_and_status_shows_it() {
     let bin = "b1/binlogs/insert_log/1/2/3/4/100";
     write(&src.join(bin), &data(1, 300_000));
     write(&src.join("b1/meta/backup_meta.json"), b"{\"name\":\"b1\"}");
-    // Not in the backup layout (the default include): never copied.
+    // Not in the job's include: never copied.
     write(&src.join("b1/scratch.tmp"), b"x");
     wait_for(
         Duration::from_secs(10),
@@ -422,4 +422,71 @@ fn bad_configs_are_refused_naming_file_line_and_key() {
     let (code, out) = check(job);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("valid (1 job)"), "{out}");
+}
+
+/// A plain job mirrors every object of an ordinary folder (not only the milvus-backup
+/// layout), and what a job's filters leave out is counted in `ferry status --json` and in
+/// `/metrics`, so that a filter matching nothing is visible.
+#[test]
+fn a_plain_job_mirrors_everything_and_filtered_objects_are_counted() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let src = dir.path().join("src");
+    let (all, some) = (dir.path().join("all"), dir.path().join("some"));
+    let files = [
+        "readme.txt",
+        "photos/2026/a.jpg",
+        "photos/2026/b.jpg",
+        "logs/app.log",
+        "logs/old/app.1.log",
+    ];
+    for (i, f) in files.iter().enumerate() {
+        write(&src.join(f), &data(i as u64, 1000 + i));
+    }
+    let addr = format!("127.0.0.1:{}", free_port());
+    let config = format!(
+        "{}[[jobs]]\nname = \"plain\"\nlayout = \"plain\"\nsource = \"{src}/\"\ntarget = \"{all}/\"\ninterval = \"1h\"\n\n\
+         [[jobs]]\nname = \"filtered\"\nlayout = \"plain\"\nsource = \"{src}/\"\ntarget = \"{some}/\"\ninterval = \"1h\"\nexclude = [\"logs/**\"]\n",
+        header(dir.path(), &addr),
+        src = src.display(),
+        all = all.display(),
+        some = some.display(),
+    );
+    let d = Ferryd::start(dir.path(), &addr, &config);
+    wait_for(Duration::from_secs(30), "both jobs' first scans", || {
+        ["plain", "filtered"]
+            .iter()
+            .all(|j| d.job(j, None)["last_scan_ms"].is_i64())
+    });
+    assert_eq!(
+        ferry_tests::tree_hashes(&src),
+        ferry_tests::tree_hashes(&all)
+    );
+    let some_files: Vec<String> = ferry_tests::tree_hashes(&some)
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(
+        some_files,
+        ["photos/2026/a.jpg", "photos/2026/b.jpg", "readme.txt"]
+    );
+    let url = format!("http://{addr}");
+    let (code, out, err) =
+        ferry_tests::Ferry::new().run(&["status", "--json", "filtered", "--daemon", &url]);
+    assert_eq!(code, 0, "{out}{err}");
+    let status: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    assert_eq!(status["skipped_last_scan"], 2, "{status}");
+    assert_eq!(status["last_run"]["skipped"], 2, "{status}");
+    assert_eq!(d.job("plain", None)["skipped_last_scan"], 0);
+    let (code, out, _) = ferry_tests::Ferry::new().run(&["status", "filtered", "--daemon", &url]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("skipped by include/exclude in the last full scan: 2 source objects"),
+        "{out}"
+    );
+    let metrics = http(&addr, "GET", "/metrics", None, b"").1;
+    assert!(
+        metrics.contains("ferry_skipped_objects{job=\"filtered\"} 2")
+            && metrics.contains("ferry_skipped_objects{job=\"plain\"} 0"),
+        "{metrics}"
+    );
 }
