@@ -10,9 +10,11 @@
 #   bash scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ferry/target}"
+# What building needs (libclang, a C++ compiler), installed when missing.
+bash scripts/setup.sh --build-only
+source scripts/build-env.sh
 # Same invocation as the test suite, so RocksDB and friends are built once for both.
-cargo build --quiet --workspace --all-targets
+cargo_build build --workspace --all-targets
 bin="$CARGO_TARGET_DIR/debug"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-demo.XXXXXX")

