@@ -14,13 +14,21 @@ if ! need cargo; then
   echo "setup: cargo not found; install Rust (rustup) first" >&2
   exit 1
 fi
-# What bindgen loads is libclang.so / libclang-N.so (not libclang-cpp.so.N, a different
-# library that many images carry without libclang itself).
+# bindgen loads libclang.so / libclang-N.so (not libclang-cpp.so.N, a different library that
+# many images carry without libclang itself) and needs clang's own headers (stddef.h): on
+# Debian, ask dpkg for libclang-dev, which brings both; elsewhere, look for both.
 have_libclang() {
-  local f
+  if command -v dpkg-query >/dev/null 2>&1; then
+    [ "$(dpkg-query -W -f='${Status}' libclang-dev 2>/dev/null)" = "install ok installed" ]
+    return
+  fi
+  local f h
   for f in /usr/lib/llvm-*/lib/libclang.so* /usr/lib/llvm-*/lib/libclang-[0-9]*.so* \
            /usr/lib/*-linux-gnu/libclang.so* /usr/lib/*-linux-gnu/libclang-[0-9]*.so*; do
-    [ -e "$f" ] && return 0
+    [ -e "$f" ] || continue
+    for h in /usr/lib/llvm-*/lib/clang/*/include/stddef.h /usr/lib/clang/*/include/stddef.h; do
+      [ -e "$h" ] && return 0
+    done
   done
   return 1
 }
