@@ -19,10 +19,16 @@ if [ -n "$lib" ]; then
   export ROCKSDB_STATIC=1
 fi
 cargo_build build --release --locked -p ferry-cli -p ferry-daemon
-install -d "$prefix/bin"
+install -d "$prefix/bin" "$prefix/bin/.debug"
 for b in ferry ferryd; do
-  install -m 0755 "$CARGO_TARGET_DIR/release/$b" "$prefix/bin/$b"
-  echo "installed $prefix/bin/$b ($(du -h "$prefix/bin/$b" | cut -f1))"
+  # The line tables go to bin/.debug/<name>.debug, which gdb and perf find by the debuglink
+  # left in the binary; the binary keeps its symbols.
+  built="$CARGO_TARGET_DIR/release/$b"
+  objcopy --only-keep-debug "$built" "$prefix/bin/.debug/$b.debug"
+  objcopy --strip-debug --add-gnu-debuglink="$prefix/bin/.debug/$b.debug" "$built" "$prefix/bin/$b.new"
+  chmod 0755 "$prefix/bin/$b.new"
+  mv -f "$prefix/bin/$b.new" "$prefix/bin/$b"
+  echo "installed $prefix/bin/$b ($(du -h "$prefix/bin/$b" | cut -f1); line tables in bin/.debug/$b.debug)"
 done
 case ":$PATH:" in
   *":$prefix/bin:"*) ;;
