@@ -5,7 +5,7 @@
 #
 # Uses the build cache of scripts/demo.sh and .ci/run: when they built RocksDB already, the
 # release build links that library (optimised C++, see Cargo.toml) instead of compiling it
-# again, and takes a few minutes; from nothing, about 25 minutes on 2 cores.
+# again, and takes about 5 minutes; from nothing, about 20 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 prefix="${1:-${CARGO_HOME:-$HOME/.cargo}}"
