@@ -13,8 +13,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000}
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ferry/target}"
-cargo build --release --quiet -p ferry-cli -p ferry-daemon -p ferry-tests --bins
+source scripts/build-env.sh
+release_build --quiet -p ferry-cli -p ferry-daemon -p ferry-tests --bins
 bin="$CARGO_TARGET_DIR/release"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-latency.XXXXXX")

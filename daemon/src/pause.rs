@@ -9,6 +9,7 @@
 //! | point | where |
 //! |---|---|
 //! | `copy-before-record` | an object is at the target, its manifest row not written yet |
+//! | `multipart-part-uploaded` | a part of a multipart copy is stored, the upload not complete |
 //! | `local-before-rename` | a local write's temporary file is complete, not renamed yet |
 //! | `settle-meta-read` | settling read a backup's first meta file, not the others yet |
 //! | `settle-validated` | settling validated a backup's meta and data, wrote nothing yet |

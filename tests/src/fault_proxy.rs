@@ -120,6 +120,9 @@ pub struct Counts {
     /// CreateMultipartUpload answers cut after the server created the upload: the client
     /// cannot know those uploads' ids, so they may stay open (see docs/reliability.md).
     pub lost_creates: u64,
+    /// Requests whose body was sent `aws-chunked` (`Content-Encoding: aws-chunked`, or a
+    /// `STREAMING-…` payload hash): some servers store such a body with its framing.
+    pub aws_chunked: u64,
 }
 
 impl Counts {
@@ -145,6 +148,7 @@ struct Shared {
     requests: AtomicU64,
     injected: [AtomicU64; 5],
     lost_creates: AtomicU64,
+    aws_chunked: AtomicU64,
     lose_creates_left: std::sync::atomic::AtomicU32,
     client: Client<HttpConnector, Incoming>,
 }
@@ -189,6 +193,7 @@ impl FaultProxy {
             requests: AtomicU64::new(0),
             injected: Default::default(),
             lost_creates: AtomicU64::new(0),
+            aws_chunked: AtomicU64::new(0),
             client,
         });
         let served = shared.clone();
@@ -245,6 +250,7 @@ impl FaultProxy {
             requests: self.shared.requests.load(Ordering::SeqCst),
             injected,
             lost_creates: self.shared.lost_creates.load(Ordering::SeqCst),
+            aws_chunked: self.shared.aws_chunked.load(Ordering::SeqCst),
         }
     }
 }
@@ -279,6 +285,18 @@ struct ProxyError(String);
 
 async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Body>, BoxError> {
     shared.requests.fetch_add(1, Ordering::SeqCst);
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    if header("content-encoding").contains("aws-chunked")
+        || header("x-amz-content-sha256").starts_with("STREAMING-")
+    {
+        shared.aws_chunked.fetch_add(1, Ordering::SeqCst);
+    }
     let creates_upload = req.method() == hyper::Method::POST
         && req.uri().query().is_some_and(|q| {
             q.split('&')

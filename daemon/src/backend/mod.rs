@@ -130,6 +130,18 @@ pub struct PartId {
     pub content_id: String,
 }
 
+/// A part an open multipart upload already holds, as the store lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPart {
+    /// 1-based part number.
+    pub number: u32,
+    /// Its size in bytes.
+    pub size: u64,
+    /// The store's id for it, as [`MultipartUpload::complete`] wants it (the ETag on S3,
+    /// without quotes: the MD5 of its bytes where no server-side encryption changes that).
+    pub content_id: String,
+}
+
 /// A key that could not be deleted by a batch delete.
 #[derive(Debug)]
 pub struct DeleteFailure {
@@ -195,6 +207,22 @@ pub trait ObjectStore: fmt::Debug + fmt::Display + Send + Sync + 'static {
     /// Aborts a multipart upload started earlier (possibly by a process that died), by the id
     /// [`MultipartUpload::id`] reported. An upload that no longer exists counts as aborted.
     async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<()>;
+
+    /// Reopens a multipart upload an earlier process started (one that died: ferry's journal
+    /// has its id) to go on with it: the upload, and the parts it holds already.
+    /// [`Error::NotFound`] when the store no longer knows the upload (aborted, expired or
+    /// completed since); [`Error::NotSupported`] where an upload cannot be reopened.
+    async fn resume_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(Box<dyn MultipartUpload>, Vec<StoredPart>)> {
+        let _ = upload_id;
+        Err(Error::NotSupported {
+            path: format!("{self}/{key}"),
+            operation: "resuming a multipart upload",
+        })
+    }
 
     /// Ids of the multipart uploads open for exactly `key` (to clean up after a crash that
     /// happened before ferry learnt an upload's id). [`Error::NotSupported`] where the store

@@ -37,7 +37,7 @@ use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use sha2::Digest;
 
-use super::error::msg;
+use super::error::{display_chain, msg};
 use super::{
     BoxError, DeleteFailure, Error, GetOptions, GetResult, Limits, ListEntry, ListOptions,
     MultipartUpload, ObjectMeta, ObjectStore, PartId, PutResult, Result,
@@ -563,11 +563,30 @@ async fn complete_upload(
         )
         .send()
         .await
-        .map_err(|e| map_upload_sdk(path, e))?;
-    Ok(PutResult {
-        e_tag: unquote(out.e_tag()),
-        version: out.version_id().map(str::to_owned),
-    })
+        .map_err(|e| map_upload_sdk(path.clone(), e))?;
+    let e_tag = unquote(out.e_tag()).filter(|e| !e.is_empty());
+    if e_tag.is_some() {
+        return Ok(PutResult {
+            e_tag,
+            version: out.version_id().map(str::to_owned),
+        });
+    }
+    // Ceph RGW (16.x) answers an empty `<ETag></ETag>`: the object's ETag is the one a HEAD
+    // reports. Without it, the manifest could not tell later whether the object changed at the
+    // target.
+    match client.head_object().bucket(bucket).key(key).send().await {
+        Ok(head) => Ok(PutResult {
+            e_tag: unquote(head.e_tag()).filter(|e| !e.is_empty()),
+            version: head.version_id().or(out.version_id()).map(str::to_owned),
+        }),
+        Err(e) => {
+            tracing::warn!(path, error = %display_chain(&map_sdk(path.clone(), e)), "the upload completed without an ETag, and a HEAD for it failed");
+            Ok(PutResult {
+                e_tag: None,
+                version: out.version_id().map(str::to_owned),
+            })
+        }
+    }
 }
 
 /// Signs a request with a payload hash computed earlier (lowercase hex SHA-256 of the body)
@@ -986,6 +1005,60 @@ impl ObjectStore for S3Store {
             key: key.to_owned(),
             upload_id,
         }))
+    }
+
+    async fn resume_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(Box<dyn MultipartUpload>, Vec<super::StoredPart>)> {
+        let mut parts = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let out = self
+                .client()
+                .list_parts()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .set_part_number_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| match e.code() {
+                    // Gone (aborted, expired, completed): AWS says NoSuchUpload, Ceph RGW
+                    // (16.x) NoSuchKey.
+                    Some("NoSuchUpload" | "NoSuchKey") => Error::NotFound {
+                        path: self.path(key),
+                        source: msg(format!(
+                            "the server no longer knows multipart upload {upload_id} ({})",
+                            e.code().unwrap_or_default()
+                        )),
+                    },
+                    _ => map_sdk(self.path(key), e),
+                })?;
+            for p in out.parts() {
+                let (Some(number), Some(size)) = (p.part_number(), p.size()) else {
+                    continue;
+                };
+                parts.push(super::StoredPart {
+                    number: u32::try_from(number).unwrap_or(0),
+                    size: u64::try_from(size).unwrap_or(0),
+                    content_id: unquote(p.e_tag()).unwrap_or_default(),
+                });
+            }
+            match out.next_part_number_marker() {
+                Some(next) if out.is_truncated() == Some(true) => marker = Some(next.to_owned()),
+                _ => break,
+            }
+        }
+        Ok((
+            Box::new(S3Upload {
+                store: self.clone(),
+                key: key.to_owned(),
+                upload_id: upload_id.to_owned(),
+            }),
+            parts,
+        ))
     }
 
     async fn copy_from(

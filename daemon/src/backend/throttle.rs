@@ -136,6 +136,14 @@ impl ObjectStore for ThrottledStore {
         self.inner.list_multipart(key).await
     }
 
+    async fn resume_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(Box<dyn MultipartUpload>, Vec<super::StoredPart>)> {
+        self.inner.resume_multipart(key, upload_id).await
+    }
+
     async fn clean_interrupted(&self, key: &str) -> Result<()> {
         self.inner.clean_interrupted(key).await
     }

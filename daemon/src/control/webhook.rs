@@ -1,5 +1,10 @@
 //! S3 event notifications: the JSON MinIO and Ceph post to a webhook target, and AWS S3 events
 //! delivered by SNS over HTTP (the S3 event JSON inside an SNS envelope's `Message`).
+//!
+//! Two dialects of `s3.object.key`, told apart by each record's `eventSource`: AWS
+//! (`aws:s3`) and MinIO (`minio:s3`) URL-encode it, with `+` for a space; Ceph RGW
+//! (`ceph:s3`) sends it raw, as UTF-8 (a key `a b+c%.txt` arrives as is). A record without
+//! `eventSource` is read as AWS's.
 
 use serde::Deserialize;
 
@@ -44,6 +49,8 @@ struct Notification {
 struct Record {
     #[serde(rename = "eventName")]
     event_name: String,
+    #[serde(rename = "eventSource", default)]
+    event_source: Option<String>,
     s3: S3Entity,
 }
 
@@ -114,10 +121,15 @@ pub fn parse(body: &[u8]) -> Result<Body, WebhookError> {
         .ok_or_else(|| WebhookError::Shape("no Records".into()))?;
     let mut out = Vec::with_capacity(records.len());
     for r in records {
+        let key = if r.event_source.as_deref() == Some("ceph:s3") {
+            r.s3.object.key
+        } else {
+            decode_key(&r.s3.object.key)?
+        };
         out.push(ObjectEvent {
             name: r.event_name,
             bucket: r.s3.bucket.name,
-            key: decode_key(&r.s3.object.key)?,
+            key,
         });
     }
     Ok(Body::Events(out))
@@ -162,6 +174,37 @@ mod tests {
             ))
         );
         assert_eq!(parse(br#"{"Event":"s3:TestEvent"}"#), Ok(Body::Test));
+    }
+
+    /// The same keys in both dialects: Ceph's raw, AWS's and MinIO's URL-encoded.
+    #[test]
+    fn ceph_keys_are_raw_aws_and_minio_keys_are_encoded() {
+        let keys = [
+            "backup/b 1/meta/x.json",
+            "backup/a+b/c%20d.bin",
+            "backup/100%/ü ñ 日本/😀+%2B.bin",
+        ];
+        let encode = |k: &str| {
+            let e = percent_encoding::utf8_percent_encode(k, percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
+            // AWS: `/` stays, spaces become `+`.
+            e.replace("%2F", "/").replace("%20", "+")
+        };
+        for k in keys {
+            for (source, wire) in [
+                ("ceph:s3", k.to_owned()),
+                ("aws:s3", encode(k)),
+                ("minio:s3", encode(k)),
+            ] {
+                let body = serde_json::json!({"Records": [{"eventSource": source,
+                    "eventName": "ObjectCreated:Put",
+                    "s3": {"bucket": {"name": "b"}, "object": {"key": wire}}}]});
+                match parse(body.to_string().as_bytes()) {
+                    Ok(Body::Events(v)) => assert_eq!(v[0].key, k, "{source}: {wire}"),
+                    other => panic!("{source}: {other:?}"),
+                }
+            }
+        }
     }
 
     #[test]

@@ -714,6 +714,10 @@ struct Journal<'a> {
     key: ObjectKey,
     target_key: String,
     src_etag: Option<String>,
+    /// An upload of this object a killed run left open: (its id, its part size).
+    resume: Option<(String, u64)>,
+    /// Whether the transfer took `resume` (else it is aborted after the copy).
+    resume_taken: std::sync::atomic::AtomicBool,
 }
 
 impl Journal<'_> {
@@ -750,6 +754,11 @@ impl UploadJournal for Journal<'_> {
     // keep a plain intent so that a crash before the row still marks the key as ferry's own.
     fn finished(&self, _upload_id: &str) {
         self.record("", 0);
+    }
+
+    fn resumable(&self) -> Option<(String, u64)> {
+        self.resume_taken.store(true, Ordering::Relaxed);
+        self.resume.clone()
     }
 }
 
@@ -836,7 +845,7 @@ pub async fn mirror(
     let stale = if options.dry_run {
         Stale::default()
     } else {
-        abort_stale_uploads(manifest, pair, dst).await?
+        abort_stale_uploads(manifest, pair, src, dst).await?
     };
 
     let listed = AtomicU64::new(0);
@@ -890,8 +899,12 @@ pub async fn mirror(
         options,
         gate: gate.as_ref(),
         hold: true,
+        stale: Some(&stale),
     };
     let (deletes, forgets) = ctx.execute(actions, &stale, &mut summary, on_event).await;
+    if !options.dry_run {
+        stale.abort_unused(manifest, pair, dst).await?;
+    }
     summary.source_objects = listed.load(Ordering::Relaxed);
     summary.skipped = skipped.load(Ordering::Relaxed);
     if !options.dry_run && !forgets.is_empty() {
@@ -978,7 +991,7 @@ pub async fn mirror_keys(
     let stale = if options.dry_run {
         Stale::default()
     } else {
-        abort_stale_uploads(manifest, pair, dst).await?
+        abort_stale_uploads(manifest, pair, src, dst).await?
     };
     let mut keys = keys;
     keys.sort();
@@ -1061,6 +1074,7 @@ pub async fn mirror_keys(
         options,
         gate: gate.as_ref(),
         hold: true,
+        stale: Some(&stale),
     };
     ctx.execute(
         futures::stream::iter(planned),
@@ -1135,6 +1149,8 @@ pub(super) struct Ctx<'a> {
     pub(super) gate: Option<&'a Gate>,
     /// Hold back backups' meta files (the walk's work; not the settling's).
     hold: bool,
+    /// What an earlier run left behind (uploads to go on with).
+    stale: Option<&'a Stale>,
 }
 
 impl<'a> Ctx<'a> {
@@ -1425,6 +1441,10 @@ impl<'a> Ctx<'a> {
         {
             return e;
         }
+        let resume = self
+            .stale
+            .and_then(|s| s.take_resumable(&rel))
+            .map(|r| (r.upload_id, r.part_size, r.src_etag == meta.e_tag));
         let journal = Journal {
             manifest,
             key: ObjectKey {
@@ -1433,9 +1453,16 @@ impl<'a> Ctx<'a> {
             },
             target_key: dst_key.clone(),
             src_etag: meta.e_tag.clone(),
+            resume: resume
+                .clone()
+                .filter(|r| r.2)
+                .map(|(id, part_size, _)| (id, part_size)),
+            resume_taken: std::sync::atomic::AtomicBool::new(false),
         };
-        journal.intent();
-        let copied = match transfer::copy_object(
+        if journal.resume.is_none() {
+            journal.intent();
+        }
+        let copied = transfer::copy_object(
             &*src.store,
             &src_key,
             meta.size,
@@ -1444,8 +1471,17 @@ impl<'a> Ctx<'a> {
             &options.transfer,
             Some(&journal),
         )
-        .await
+        .await;
+        // An upload left open by a killed run that this copy did not go on with (another
+        // source version, a copy without parts) must not stay open.
+        if let Some((id, _, _)) = &resume
+            && !journal.resume_taken.load(Ordering::Relaxed)
+            && let Err(e) = dst.store.abort_multipart(&dst_key, id).await
+            && !matches!(e, Error::NotFound { .. })
         {
+            tracing::warn!(key = %dst_key, upload_id = %id, error = %display_chain(&e), "multipart upload may remain open at the target");
+        }
+        let copied = match copied {
             Ok(c) => c,
             Err(error) => {
                 return Event::Failed {
@@ -1510,16 +1546,20 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// Aborts the multipart uploads recorded as in flight by an earlier run. Returns the keys whose
-/// upload could not be cleaned up: they are not copied in this run, so that their record (the
-/// only trace of the open upload) is not replaced; the next run tries again.
+/// Deals with the multipart uploads recorded as in flight by an earlier run (killed): one
+/// whose source object is still the version it was for is kept to go on with (its parts are
+/// not sent again, see `transfer`); the others are aborted. Returns the keys whose upload
+/// could not be cleaned up: they are not copied in this run, so that their record (the only
+/// trace of the open upload) is not replaced; the next run tries again.
 async fn abort_stale_uploads(
     manifest: &Manifest,
     pair: PairId,
+    src: &Side,
     dst: &Side,
 ) -> Result<Stale, MirrorError> {
     let mut unresolved = std::collections::HashSet::new();
     let mut owned = std::collections::HashSet::new();
+    let mut resumable = std::collections::HashMap::new();
     for (rel, rec) in manifest.uploads(pair)? {
         // What a killed write left beside the key (the local backend's temporary files, which
         // milvus-backup would read as part of a backup's folder).
@@ -1533,48 +1573,91 @@ async fn abort_stale_uploads(
             owned.insert(rel);
             continue;
         }
-        let aborted = if rec.upload_id.is_empty() {
-            // Killed before the upload's id was known: find the uploads open for that key.
-            match dst.store.list_multipart(&rec.target_key).await {
-                Ok(ids) => {
-                    let mut r = Ok(());
-                    for id in ids {
-                        r = r.and(dst.store.abort_multipart(&rec.target_key, &id).await);
-                    }
-                    r
-                }
-                Err(e) => Err(e),
+        if !rec.upload_id.is_empty() && rec.src_etag.is_some() {
+            let same = match src.store.head(&src.key(&rel)).await {
+                Ok(m) => m.e_tag == rec.src_etag,
+                Err(_) => false,
+            };
+            if same {
+                owned.insert(rel.clone());
+                resumable.insert(
+                    rel,
+                    Resumable {
+                        upload_id: rec.upload_id.clone(),
+                        part_size: rec.part_size,
+                        src_etag: rec.src_etag.clone(),
+                    },
+                );
+                continue;
             }
-        } else {
-            dst.store
-                .abort_multipart(&rec.target_key, &rec.upload_id)
-                .await
-        };
-        match aborted {
+        }
+        match abort_recorded(dst, &rec).await {
             Ok(()) => {
-                tracing::info!(key = %rec.target_key, "aborted an interrupted multipart upload");
                 downgrade(manifest, pair, &rel, rec)?;
                 owned.insert(rel);
             }
-            Err(e) if e.is_transient() => {
-                tracing::warn!(key = %rec.target_key, error = %display_chain(&e), "cannot abort an interrupted upload yet; the object waits for the next run");
+            Err(_) => {
                 unresolved.insert(rel);
-            }
-            Err(e) => {
-                // The server will not list or abort it (or no longer knows it): say so, once,
-                // with the id, and stop tracking it.
-                let id = if rec.upload_id.is_empty() {
-                    "(id unknown)"
-                } else {
-                    rec.upload_id.as_str()
-                };
-                tracing::warn!(key = %rec.target_key, upload_id = id, error = %display_chain(&e), "multipart upload may remain open at the target");
-                downgrade(manifest, pair, &rel, rec)?;
-                owned.insert(rel);
             }
         }
     }
-    Ok(Stale { unresolved, owned })
+    Ok(Stale {
+        unresolved,
+        owned,
+        resumable: Mutex::new(resumable),
+    })
+}
+
+/// Aborts the upload an upload record names (found by key when its id was never learnt).
+/// `Err` when it could not be dealt with yet (transient): the record stays for the next run.
+async fn abort_recorded(dst: &Side, rec: &UploadRecord) -> Result<(), ()> {
+    let aborted = if rec.upload_id.is_empty() {
+        // Killed before the upload's id was known: find the uploads open for that key.
+        match dst.store.list_multipart(&rec.target_key).await {
+            Ok(ids) => {
+                let mut r = Ok(());
+                for id in ids {
+                    r = r.and(dst.store.abort_multipart(&rec.target_key, &id).await);
+                }
+                r
+            }
+            Err(e) => Err(e),
+        }
+    } else {
+        dst.store
+            .abort_multipart(&rec.target_key, &rec.upload_id)
+            .await
+    };
+    match aborted {
+        Ok(()) => {
+            tracing::info!(key = %rec.target_key, "aborted an interrupted multipart upload");
+            Ok(())
+        }
+        Err(e) if e.is_transient() => {
+            tracing::warn!(key = %rec.target_key, error = %display_chain(&e), "cannot abort an interrupted upload yet; the object waits for the next run");
+            Err(())
+        }
+        Err(e) => {
+            // The server will not list or abort it (or no longer knows it): say so, once,
+            // with the id, and stop tracking it.
+            let id = if rec.upload_id.is_empty() {
+                "(id unknown)"
+            } else {
+                rec.upload_id.as_str()
+            };
+            tracing::warn!(key = %rec.target_key, upload_id = id, error = %display_chain(&e), "multipart upload may remain open at the target");
+            Ok(())
+        }
+    }
+}
+
+/// An upload a killed run left open, to go on with.
+#[derive(Debug, Clone)]
+struct Resumable {
+    upload_id: String,
+    part_size: u64,
+    /// The source version it was for.
+    src_etag: Option<String>,
 }
 
 /// What an earlier run left behind.
@@ -1584,6 +1667,38 @@ struct Stale {
     unresolved: std::collections::HashSet<String>,
     /// Keys ferry was writing when it stopped (its own unfinished work at the target).
     owned: std::collections::HashSet<String>,
+    /// Uploads to go on with, by key; each taken by the copy of its key.
+    resumable: Mutex<std::collections::HashMap<String, Resumable>>,
+}
+
+impl Stale {
+    fn take_resumable(&self, rel: &str) -> Option<Resumable> {
+        self.resumable.lock().ok()?.remove(rel)
+    }
+
+    /// Aborts the uploads no copy went on with (their key was not copied in this run).
+    async fn abort_unused(
+        &self,
+        manifest: &Manifest,
+        pair: PairId,
+        dst: &Side,
+    ) -> Result<(), MirrorError> {
+        let left: std::collections::HashMap<String, Resumable> = match self.resumable.lock() {
+            Ok(mut r) => r.drain().collect(),
+            Err(_) => return Ok(()),
+        };
+        if left.is_empty() {
+            return Ok(());
+        }
+        for (rel, rec) in manifest.uploads(pair)? {
+            if left.get(&rel).is_some_and(|r| r.upload_id == rec.upload_id)
+                && abort_recorded(dst, &rec).await.is_ok()
+            {
+                downgrade(manifest, pair, &rel, rec)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Replaces an upload record by a plain intent (the upload is dealt with; the key stays

@@ -57,6 +57,11 @@ pub trait UploadJournal: Send + Sync {
     fn started(&self, upload_id: &str, part_size: u64);
     /// The upload completed or was aborted.
     fn finished(&self, upload_id: &str);
+    /// An upload of this object that an earlier process left open (it died), with its part
+    /// size, to go on with instead of starting over.
+    fn resumable(&self) -> Option<(String, u64)> {
+        None
+    }
 }
 
 /// Transfer settings.
@@ -240,25 +245,32 @@ async fn copy_ranged(
             )),
         });
     };
-    if let Some(j) = journal {
-        j.starting(part_size);
-    }
-    let upload = match dst.put_multipart(dst_key).await {
-        Ok(u) => u,
-        Err(e) => {
-            // A clear refusal created nothing: drop the intent. After a transport failure the
-            // upload may exist: the intent stays for the next run to look for it.
-            if !e.is_transient()
-                && let Some(j) = journal
-            {
-                j.finished("");
+    let (upload, stored) = match resume(dst, dst_key, part_size, journal).await? {
+        Some(resumed) => resumed,
+        None => {
+            if let Some(j) = journal {
+                j.starting(part_size);
             }
-            return Err(e);
+            match dst.put_multipart(dst_key).await {
+                Ok(u) => (u, std::collections::HashMap::new()),
+                Err(e) => {
+                    // A clear refusal created nothing: drop the intent. After a transport
+                    // failure the upload may exist: the intent stays for the next run to look
+                    // for it.
+                    if !e.is_transient()
+                        && let Some(j) = journal
+                    {
+                        j.finished("");
+                    }
+                    return Err(e);
+                }
+            }
         }
     };
     if let Some(j) = journal {
         j.started(upload.id(), part_size);
     }
+    let mut reused = 0u32;
     let concurrency = config.upload.part_concurrency.max(1);
     let src_path = format!("{src}/{src_key}");
     let mut reads = futures::stream::iter(0..size.div_ceil(part_size))
@@ -328,10 +340,26 @@ async fn copy_ranged(
                 parts.push(join_part(uploads.join_next().await, &path)?);
             }
             let number = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            // A part the resumed upload holds with these very bytes is not sent again.
+            if let Some(p) = stored.get(&number)
+                && p.size == data.len() as u64
+                && p.content_id.eq_ignore_ascii_case(&md5_hex(&data))
+            {
+                parts.push(PartId {
+                    number,
+                    content_id: p.content_id.clone(),
+                });
+                reused += 1;
+                drop(permit);
+                continue;
+            }
             let fut = upload.put_part(number, offset, data);
             uploads.spawn(async move {
                 let r = fut.await;
                 drop(permit);
+                if r.is_ok() {
+                    crate::pause::point("multipart-part-uploaded").await;
+                }
                 r
             });
         }
@@ -360,6 +388,11 @@ async fn copy_ranged(
             // server that no longer knows it has nothing open).
             match dst.abort_multipart(dst_key, &upload_id).await {
                 Ok(()) | Err(Error::NotFound { .. }) => {}
+                // The server will not abort it (refused, or it does not know the upload):
+                // trying again at the next run would not change that.
+                Err(abort) if !abort.is_transient() => {
+                    tracing::warn!(path, upload_id, error = %display_chain(&abort), "multipart upload may remain open at the target");
+                }
                 Err(abort) => {
                     // Keep the journal record (it has the id) for the next run to abort, and
                     // do not retry now: a new upload would replace that record.
@@ -379,6 +412,14 @@ async fn copy_ranged(
     if let Some(j) = journal {
         j.finished(&upload_id);
     }
+    if reused > 0 {
+        tracing::info!(
+            path,
+            upload_id,
+            parts = reused,
+            "resumed an interrupted multipart upload: parts already there were not sent again"
+        );
+    }
     Ok(Copied {
         method: Method::Streamed,
         size,
@@ -386,6 +427,66 @@ async fn copy_ranged(
         e_tag: put.e_tag,
         version: put.version,
     })
+}
+
+/// Reopens the upload an earlier process left open for this object, when the journal has one
+/// with the same part size and the store can reopen it: the upload and its stored parts by
+/// number. `None` starts a new upload (an old one the store still has is aborted first).
+async fn resume(
+    dst: &dyn ObjectStore,
+    dst_key: &str,
+    part_size: u64,
+    journal: Option<&dyn UploadJournal>,
+) -> Result<
+    Option<(
+        Box<dyn crate::backend::MultipartUpload>,
+        std::collections::HashMap<u32, crate::backend::StoredPart>,
+    )>,
+    Error,
+> {
+    let Some((upload_id, was)) = journal.and_then(|j| j.resumable()) else {
+        return Ok(None);
+    };
+    let path = format!("{dst}/{dst_key}");
+    if was == part_size {
+        match dst.resume_multipart(dst_key, &upload_id).await {
+            // Nothing stored yet is nothing to gain (and some servers list no parts for an
+            // upload they do not know): start over.
+            Ok((_, parts)) if parts.is_empty() => {}
+            Ok((upload, parts)) => {
+                tracing::info!(
+                    path,
+                    upload_id,
+                    parts = parts.len(),
+                    "going on with an interrupted multipart upload"
+                );
+                let parts = parts.into_iter().map(|p| (p.number, p)).collect();
+                return Ok(Some((upload, parts)));
+            }
+            // Gone (aborted or expired meanwhile): start over.
+            Err(Error::NotFound { .. }) => return Ok(None),
+            Err(Error::NotSupported { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    // Parts of another size (the settings changed), no parts, or a store that cannot reopen
+    // it: it is of no use, and must not stay open.
+    match dst.abort_multipart(dst_key, &upload_id).await {
+        Err(e) if e.is_transient() => Err(e),
+        Err(e) => {
+            if !matches!(e, Error::NotFound { .. }) {
+                tracing::warn!(path, upload_id, error = %display_chain(&e), "multipart upload may remain open at the target");
+            }
+            Ok(None)
+        }
+        Ok(()) => Ok(None),
+    }
+}
+
+/// Lowercase hex MD5 of a part (what S3 stores as its ETag).
+fn md5_hex(data: &[u8]) -> String {
+    use md5::Digest as _;
+    hex::encode(md5::Md5::digest(data))
 }
 
 /// A copy failed and its multipart upload could not be aborted yet.

@@ -512,8 +512,12 @@ fn finding4_restores_follow_the_backup_id_at_the_target() {
     });
     let q2b = l.recreate("q2", 43);
     pause.wait("settle-validated");
-    let q2_now = job_backup(&d, "q2").expect("q2");
-    assert_ne!(q2_now["state"], "verified", "{q2_now}");
+    // Hidden: not verified (or no record at all, when a run saw it gone at the source).
+    let q2_now = job_backup(&d, "q2");
+    assert!(
+        q2_now.as_ref().is_none_or(|b| b["state"] != "verified"),
+        "{q2_now:?}"
+    );
     std::fs::remove_file(&hold).expect("release the restore");
     wait_for(Duration::from_secs(60), "q1 restored", || {
         restores_of(&d, "q1")
