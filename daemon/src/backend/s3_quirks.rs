@@ -3,11 +3,12 @@
 //! aws-sdk-s3 checks the root element of every XML answer. Some servers that other S3 clients
 //! (Go SDK, boto) accept name it differently:
 //! - rclone serve s3 answers CreateMultipartUpload with `<InitiateMultipartUpload>`;
-//! - moto answers CompleteMultipartUpload with `<CompleteMultipartUploadResponse>`.
+//! - moto answers CompleteMultipartUpload with `<CompleteMultipartUploadResponse>` and
+//!   ListParts with `<ListPartsResponse>`.
 //!
-//! [`QuirkFixingClient`] wraps the HTTP client: for those two POSTs only (small XML bodies),
-//! it reads the answer and renames the root element to what S3 sends. Every other request
-//! passes through untouched, bodies still streamed.
+//! [`QuirkFixingClient`] wraps the HTTP client: for those requests only (small XML bodies:
+//! the multipart POSTs and ListParts), it reads the answer and renames the root element to
+//! what S3 sends. Every other request passes through untouched, bodies still streamed.
 
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
 use aws_smithy_runtime_api::client::http::{
@@ -27,6 +28,7 @@ const ROOT_RENAMES: &[(&str, &str)] = &[
         "CompleteMultipartUploadResponse",
         "CompleteMultipartUploadResult",
     ),
+    ("ListPartsResponse", "ListPartsResult"),
 ];
 
 /// An HTTP client that repairs known non-standard answers.
@@ -62,20 +64,22 @@ struct QuirkFixingConnector {
     inner: SharedHttpConnector,
 }
 
-fn is_multipart_post(request: &HttpRequest) -> bool {
-    if request.method() != "POST" {
-        return false;
-    }
+/// The multipart POSTs (create, complete) and ListParts (a GET with an upload id).
+fn is_fixable(request: &HttpRequest) -> bool {
     let uri = request.uri();
     let query = uri.split_once('?').map_or("", |(_, q)| q);
-    query
-        .split('&')
-        .any(|p| p == "uploads" || p.starts_with("uploads=") || p.starts_with("uploadId="))
+    match request.method() {
+        "POST" => query
+            .split('&')
+            .any(|p| p == "uploads" || p.starts_with("uploads=") || p.starts_with("uploadId=")),
+        "GET" => query.split('&').any(|p| p.starts_with("uploadId=")),
+        _ => false,
+    }
 }
 
 impl HttpConnector for QuirkFixingConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let fixable = is_multipart_post(&request);
+        let fixable = is_fixable(&request);
         let fut = self.inner.call(request);
         if !fixable {
             return fut;
@@ -150,6 +154,14 @@ mod tests {
         let fixed = String::from_utf8(fix_root(moto).expect("fixed")).expect("utf8");
         assert!(
             fixed.starts_with(r#"<CompleteMultipartUploadResult xmlns="#),
+            "{fixed}"
+        );
+
+        let parts = br#"<ListPartsResponse xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Part><PartNumber>1</PartNumber></Part></ListPartsResponse>"#;
+        let fixed = String::from_utf8(fix_root(parts).expect("fixed")).expect("utf8");
+        assert!(
+            fixed.starts_with(r#"<ListPartsResult xmlns="#)
+                && fixed.ends_with("</ListPartsResult>"),
             "{fixed}"
         );
 
