@@ -44,6 +44,24 @@ pub async fn s3_store(url: &str, access_key: &str, secret_key: &str, bucket: &st
         .bucket(bucket)
 }
 
+/// The environment that moves a process's clock by `offset` (faketime's syntax: `-1h`, `+2d`):
+/// libfaketime preloaded directly. Not the `faketime` wrapper: it names a shared-memory
+/// semaphore by its own PID and leaves it behind when killed, and a later wrapper that gets
+/// the same PID then fails to start ("sem_open: File exists").
+pub fn clock_env(offset: &str) -> Vec<(String, String)> {
+    let lib = std::fs::read_dir("/usr/lib")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|d| d.path().join("faketime/libfaketime.so.1"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("libfaketime is not installed: run scripts/setup.sh"));
+    vec![
+        ("LD_PRELOAD".to_owned(), lib.display().to_string()),
+        ("FAKETIME".to_owned(), offset.to_owned()),
+    ]
+}
+
 /// The path of a binary built from this workspace (`ferry`, `ferryd`), next to the test
 /// executable's folder. `cargo test --workspace` builds them (their crates have integration
 /// tests); after `cargo test -p ferry-tests` alone, run `cargo build --bins` first.
@@ -186,7 +204,9 @@ impl Ferry {
     /// Like [`Ferry::run`], with ferry's clock moved by `offset` (faketime's syntax: `-1h`,
     /// `+2d`); the servers keep the real time.
     pub fn run_with_clock(&self, offset: &str, args: &[&str]) -> (i32, String, String) {
-        self.run_under(&["faketime", "-f", offset], args)
+        let mut c = self.cmd_of(assert_cmd::Command::new(bin_path("ferry")));
+        c.envs(clock_env(offset));
+        self.run_cmd(c, args)
     }
 
     /// Runs `WRAPPER... ferry ARGS` (the wrapper must be installed: scripts/setup.sh).

@@ -669,7 +669,7 @@ fn finding5_a_wall_clock_jump_does_not_fail_a_running_rest_restore() {
             .is_some_and(|r| r["state"] == "restoring")
     });
     d.kill();
-    d.wrapper = vec!["faketime".into(), "-f".into(), "+2d".into()];
+    d.env.extend(ferry_tests::clock_env("+2d"));
     d.restart();
     wait_for(Duration::from_secs(60), "restored", || {
         restores_of(&d, "b1")
@@ -862,16 +862,8 @@ fn kill9_mirror_backups_with_recreations_lost_state_two_writers_and_clock_jumps(
     let spawn = |state: &str, clock: Option<&str>| -> std::process::Child {
         let mut c = match clock {
             Some(offset) => {
-                // The same environment as the plain process, under faketime.
-                let base = l.ferry.process();
-                let mut c = std::process::Command::new("faketime");
-                c.env_clear();
-                for (k, v) in base.get_envs() {
-                    if let Some(v) = v {
-                        c.env(k, v);
-                    }
-                }
-                c.args(["-f", offset]).arg(ferry_tests::bin_path("ferry"));
+                let mut c = l.ferry.process();
+                c.envs(ferry_tests::clock_env(offset));
                 c
             }
             None => l.ferry.process(),
