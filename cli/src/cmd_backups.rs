@@ -2,7 +2,7 @@
 
 use anyhow::bail;
 use ferry_daemon::milvus::inspect::{self, BackupView, Visible};
-use ferry_daemon::sync::mirror::Side;
+use ferry_daemon::sync::side::Side;
 use serde_json::json;
 
 use crate::args::{BackupsCmd, BackupsLsArgs, BackupsVerifyArgs};

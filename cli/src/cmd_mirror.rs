@@ -1,10 +1,16 @@
 //! `ferry mirror`.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 use ferry_daemon::location::Location;
-use ferry_daemon::sync::mirror::{self, Event, MaxDelete, MirrorOptions, Side};
+use ferry_daemon::milvus::gate::Backups;
+use ferry_daemon::sync::filter::{MaxDelete, glob_set};
+use ferry_daemon::sync::mirror::{self, MirrorOptions};
+use ferry_daemon::sync::policy::Policy;
+use ferry_daemon::sync::report::Event;
+use ferry_daemon::sync::side::Side;
 use ferry_state::Manifest;
 use serde_json::json;
 
@@ -39,8 +45,9 @@ pub async fn run(ctx: &mut Ctx, a: MirrorArgs) -> anyhow::Result<Status> {
         verify: a.verify,
         overwrite: a.overwrite,
         workers: a.transfer.workers(),
-        backups: a.backups,
-        on_verified: None,
+        policy: a
+            .backups
+            .then(|| Arc::new(Backups::new(None)) as Arc<dyn Policy>),
         transfer: a.transfer.config(),
     };
     let state_dir = a
@@ -87,8 +94,8 @@ pub async fn run(ctx: &mut Ctx, a: MirrorArgs) -> anyhow::Result<Status> {
             "copied": summary.copied, "bytes": summary.bytes, "unchanged": summary.unchanged,
             "deleted": summary.deleted, "kept": summary.kept,
             "adopted": summary.adopted, "verified": summary.verified, "targetListed": summary.target_listed, "failed": summary.failed,
-            "sourceObjects": summary.source_objects, "backupsPending": summary.backups_pending,
-            "held": summary.held, "backupsHeld": summary.held_backups.len(), "skipped": summary.skipped,
+            "sourceObjects": summary.source_objects, "backupsPending": summary.units_pending,
+            "held": summary.held, "backupsHeld": summary.held_units.len(), "skipped": summary.skipped,
             "dryRun": a.dry_run, "seconds": secs,
         }))?;
     } else if !quiet {
@@ -126,10 +133,10 @@ pub async fn run(ctx: &mut Ctx, a: MirrorArgs) -> anyhow::Result<Status> {
         if summary.failed > 0 {
             line.push_str(&format!("; {} failed", summary.failed));
         }
-        if !summary.held_backups.is_empty() {
+        if !summary.held_units.is_empty() {
             line.push_str(&format!(
                 "; {} backups held as they are at the target",
-                summary.held_backups.len()
+                summary.held_units.len()
             ));
         }
         line.push_str(&format!(" in {secs:.1}s, {}/s", output::human_size(rate)));
@@ -180,7 +187,7 @@ pub async fn side(ctx: &mut Ctx, arg: &str, is_source: bool) -> anyhow::Result<S
 }
 
 fn globs(patterns: &[String]) -> anyhow::Result<globset::GlobSet> {
-    mirror::glob_set(patterns).context("--exclude")
+    glob_set(patterns).context("--exclude")
 }
 
 fn parse_max_delete(v: &str) -> anyhow::Result<MaxDelete> {
@@ -240,16 +247,13 @@ fn print_event(json: bool, quiet: bool, dry_run: bool, e: Event) -> anyhow::Resu
                 output::print_error(&err);
             }
         }
-        Event::Held { path, backup } => {
+        Event::Held { path, unit: backup } => {
             if json {
                 output::json(&json!({"status":"error","op":"held","target":path,"backup":backup}))?;
             }
         }
-        Event::BackupHeld { name, hold } => {
-            let err = anyhow::anyhow!(
-                "backup `{name}` left as it is at the target: {}",
-                hold.describe()
-            );
+        Event::UnitHeld { unit: name, why } => {
+            let err = anyhow::anyhow!("backup `{name}` left as it is at the target: {why}");
             if json {
                 output::json(
                     &json!({"status":"error","op":"backup","backup":name,"state":"held","error":output::error_line(&err)}),
@@ -258,20 +262,20 @@ fn print_event(json: bool, quiet: bool, dry_run: bool, e: Event) -> anyhow::Resu
                 output::print_error(&err);
             }
         }
-        Event::Backup {
-            name,
+        Event::Unit {
+            unit: name,
             state,
             detail,
         } => {
             if json {
                 output::json(
-                    &json!({"status":"success","op":"backup","backup":name,"state":state.as_str(),"detail":detail}),
+                    &json!({"status":"success","op":"backup","backup":name,"state":state,"detail":detail}),
                 )?;
             } else if !quiet {
                 if detail.is_empty() {
-                    output::line(&format!("Backup `{name}`: {}.", state.as_str()))?;
+                    output::line(&format!("Backup `{name}`: {}.", state))?;
                 } else {
-                    output::line(&format!("Backup `{name}`: {}: {detail}", state.as_str()))?;
+                    output::line(&format!("Backup `{name}`: {}: {detail}", state))?;
                 }
             }
         }
@@ -324,7 +328,7 @@ pub async fn diff(ctx: &mut Ctx, a: DiffArgs) -> anyhow::Result<Status> {
         None => None,
     };
     let known_manifest = match (&manifest, pair) {
-        (Some(m), Some(p)) => Some(mirror::ManifestKnown {
+        (Some(m), Some(p)) => Some(ferry_daemon::sync::diff::ManifestKnown {
             manifest: m,
             pair: p,
         }),

@@ -17,7 +17,7 @@ use toml::Spanned;
 
 use crate::alias::{AliasEntry, ConfigDir};
 use crate::location::{self, Location};
-use crate::sync::mirror::MaxDelete;
+use crate::sync::filter::{MaxDelete, glob_set};
 
 /// A config error, pointing at the file and (when known) the line.
 #[derive(Debug, thiserror::Error)]
@@ -696,13 +696,11 @@ impl Ctx<'_> {
         let filter = if patterns.is_empty() {
             None
         } else {
-            Some(
-                crate::sync::mirror::glob_set(&patterns).map_err(|e| ConfigError::Invalid {
-                    path: self.path.to_owned(),
-                    line: None,
-                    message: format!("jobs.restore.backups of job {job:?}: {e}"),
-                })?,
-            )
+            Some(glob_set(&patterns).map_err(|e| ConfigError::Invalid {
+                path: self.path.to_owned(),
+                line: None,
+                message: format!("jobs.restore.backups of job {job:?}: {e}"),
+            })?)
         };
         let mut renames = Vec::new();
         if let Some(rs) = &r.renames {

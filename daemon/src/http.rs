@@ -1,5 +1,6 @@
-//! A small client for the control API (plain HTTP/1; the API listens on loopback unless
-//! configured otherwise).
+//! A small JSON-over-HTTP/1 client: ferry talks to ferryd's control API and to
+//! milvus-backup's REST server with it. Plain HTTP (both listen on a private network or
+//! loopback), a bearer token when configured, errors that name the service and URL.
 
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-/// What can go wrong talking to ferryd.
+/// What can go wrong talking to a service.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
@@ -54,7 +55,7 @@ pub enum ClientError {
     },
 }
 
-/// A control API client.
+/// A client of one service at one base URL.
 pub struct Client {
     base: String,
     service: &'static str,

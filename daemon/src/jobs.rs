@@ -8,12 +8,12 @@
 //! exponential backoff and jitter; objects that fail permanently are listed in the status and
 //! tried again on the next poll.
 
+use crate::clock::now_ms;
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use chrono::Utc;
 use ferry_state::Manifest;
 use serde::Serialize;
 use tokio::sync::{Notify, Semaphore};
@@ -22,14 +22,17 @@ use tokio_util::sync::CancellationToken;
 use crate::backend::error::display_chain;
 use crate::config::{Config, JobConfig};
 use crate::location::{Location, Stores};
+use crate::milvus::gate::{Backups, OnVerified, VerifiedHook};
 use crate::milvus::restore::Restorer;
-use crate::sync::mirror::{self, Event, MirrorError, MirrorOptions, Side, Summary};
+use crate::sync::filter::glob_set;
+use crate::sync::mirror::{self, MirrorOptions};
+use crate::sync::policy::Policy;
+use crate::sync::report::{Event, MirrorError, Summary};
+use crate::sync::side::Side;
 use crate::sync::transfer::TransferConfig;
 
 /// Failed objects kept in a job's status.
 const FAILED_KEPT: usize = 50;
-/// Longest wait between retries of a failing job.
-const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 /// What a job has been asked to do and not done yet.
 #[derive(Debug, Default)]
@@ -158,10 +161,6 @@ pub struct Job {
     pair: std::sync::OnceLock<ferry_state::PairId>,
     /// Its restores (milvus-backup jobs), once its stores were opened.
     restorer: std::sync::OnceLock<Arc<Restorer>>,
-}
-
-fn now_ms() -> i64 {
-    Utc::now().timestamp_millis()
 }
 
 impl Job {
@@ -335,8 +334,8 @@ pub fn options(config: &JobConfig, shared: &Shared) -> Result<MirrorOptions, Str
     Ok(MirrorOptions {
         remove: config.remove,
         dry_run: false,
-        include: Some(mirror::glob_set(&config.include).map_err(|e| e.to_string())?),
-        exclude: mirror::glob_set(&config.exclude).map_err(|e| e.to_string())?,
+        include: Some(glob_set(&config.include).map_err(|e| e.to_string())?),
+        exclude: glob_set(&config.exclude).map_err(|e| e.to_string())?,
         max_delete: config.max_delete,
         force: false,
         check_target: false,
@@ -345,23 +344,22 @@ pub fn options(config: &JobConfig, shared: &Shared) -> Result<MirrorOptions, Str
         workers: config.workers,
         permits: Some(shared.permits.clone()),
         cancel: Some(shared.shutdown.clone()),
-        backups: config.backups,
-        on_verified: config.restore.clone().map(|r| {
-            let job = config.name.clone();
-            mirror::OnVerified(Arc::new(move |name, backup, history| {
-                crate::milvus::restore::on_verified(&job, &r, name, backup, history)
-            }))
+        policy: config.backups.then(|| {
+            let hook = config.restore.clone().map(|r| {
+                let job = config.name.clone();
+                let hook: Arc<VerifiedHook> = Arc::new(
+                    move |name: &str,
+                          backup: &ferry_state::BackupRecord,
+                          history: &[(u32, ferry_state::RestoreRecord)]| {
+                        crate::milvus::restore::on_verified(&job, &r, name, backup, history)
+                    },
+                );
+                OnVerified(hook)
+            });
+            Arc::new(Backups::new(hook)) as Arc<dyn Policy>
         }),
         transfer: shared.transfer.clone(),
     })
-}
-
-/// Exponential backoff with jitter: 1 s, 2 s, 4 s ... up to [`MAX_BACKOFF`], each ±25 %.
-pub fn backoff(failures: u32) -> Duration {
-    let base = Duration::from_secs(1).saturating_mul(1u32 << failures.saturating_sub(1).min(16));
-    let base = base.min(MAX_BACKOFF);
-    let jitter = 0.75 + crate::sync::transfer::jitter_fraction();
-    base.mul_f64(jitter)
 }
 
 /// Runs one job until shutdown.
@@ -504,7 +502,7 @@ pub async fn run(job: Arc<Job>, shared: Arc<Shared>) {
                 }
                 if retry {
                     failures += 1;
-                    let wait = backoff(failures);
+                    let wait = crate::retry::daemon_delay(failures);
                     retry_at = Some(Instant::now() + wait);
                     requeue(&job, work);
                     job.update(|s| {
@@ -550,7 +548,7 @@ pub async fn run(job: Arc<Job>, shared: Arc<Shared>) {
 /// Puts `work` back and schedules a retry after a failure before or around a run (stores
 /// that cannot be opened, a manifest on a full or read-only disk); returns when.
 fn retry_later(job: &Job, work: Pending, failures: u32, what: &str, error: String) -> Instant {
-    let wait = backoff(failures);
+    let wait = crate::retry::daemon_delay(failures);
     tracing::warn!(job = %job.name(), error = %error, retry_in = ?wait, "{what}");
     let kind = run_kind(&work);
     requeue(job, work);
@@ -671,18 +669,18 @@ async fn run_once(
             tracing::info!(job = %name, target = %target, "already at the target (recorded)");
         }
         Event::Verified { .. } => {}
-        Event::Held { path, backup } => {
+        Event::Held { path, unit: backup } => {
             tracing::debug!(job = %name, path = %path, backup = %backup, "left as it is: its backup is held");
         }
-        Event::BackupHeld { name: backup, hold } => {
-            tracing::warn!(job = %name, backup = %backup, "backup held at the target: {}", hold.describe());
+        Event::UnitHeld { unit: backup, why } => {
+            tracing::warn!(job = %name, backup = %backup, "backup held at the target: {why}");
         }
-        Event::Backup {
-            name: backup,
+        Event::Unit {
+            unit: backup,
             state,
             detail,
         } => {
-            tracing::info!(job = %name, backup = %backup, state = state.as_str(), detail = %detail, "backup");
+            tracing::info!(job = %name, backup = %backup, state, detail = %detail, "backup");
         }
         Event::Failed { path, error } => {
             let t = error.is_transient();
@@ -730,11 +728,11 @@ async fn run_once(
         })
         .or_else(|| summary.delete_refused.clone())
         .or_else(|| {
-            let (first, hold) = summary.held_backups.first()?;
-            let more = summary.held_backups.len() - 1;
+            let (first, why) = summary.held_units.first()?;
+            let more = summary.held_units.len() - 1;
             Some(format!(
                 "backup {first:?}: {}{}",
-                hold.describe(),
+                why,
                 if more > 0 {
                     format!(" (and {more} more backups held)")
                 } else {

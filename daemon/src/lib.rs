@@ -11,11 +11,14 @@
 
 pub mod alias;
 pub mod backend;
+pub mod clock;
 pub mod config;
 pub mod control;
+pub mod http;
 pub mod jobs;
 pub mod location;
 pub mod milvus;
 pub mod pause;
+pub mod retry;
 pub mod sync;
 pub mod watch;

@@ -17,8 +17,8 @@
 pub mod error;
 pub mod keys;
 pub mod local;
+pub mod memory;
 pub mod s3;
-mod s3_quirks;
 pub mod throttle;
 mod upload;
 

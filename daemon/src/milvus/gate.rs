@@ -44,20 +44,22 @@
 //!    backup is *verified*.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use chrono::Utc;
 use ferry_state::schema::{BackupKey, BackupRecord, BackupState, BackupsSchema, ObjectsSchema};
-use ferry_state::{Batch, ObjectKey, ObjectRecord, RestoreKey, RestoresSchema};
-use futures::TryStreamExt;
+use ferry_state::{Batch, ObjectKey, ObjectRecord, RestoreKey, RestoreRecord, RestoresSchema};
+use futures::{StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
 
-use super::mirror::{Action, Ctx, Event, MirrorError, OnEvent, Reason, Summary, Work};
-use super::transfer::Method;
+use super::inspect::{self, MAX_META, Visible, check_meta_size};
+use super::layout::{BackupMeta, Completeness, Generation, MetaFile, Part};
 use crate::backend::{Error, GetOptions, ListEntry, ListOptions, ObjectMeta};
-use crate::milvus::inspect::{self, MAX_META, Visible, check_meta_size};
-use crate::milvus::layout::{BackupMeta, Completeness, Generation, MetaFile, Part};
+use crate::sync::plan::{Action, Reason, Work};
+use crate::sync::policy::{Policy, Run, RunPolicy};
+use crate::sync::report::{Event, MirrorError, OnEvent, Summary};
+use crate::sync::transfer::Method;
 
 /// Keys of missing objects looked up at the source, to tell "missing at the source" from
 /// "not copied yet".
@@ -96,9 +98,100 @@ enum Decision {
     Held(Hold),
 }
 
+/// The backup policy of a mirror whose source is a milvus-backup backup root
+/// (`<name>/meta/`, `<name>/binlogs/`): each backup's meta waits until its data is whole and
+/// verified at the target, `meta/backup_meta.json` last (see the module's rules).
+#[derive(Debug, Clone, Default)]
+pub struct Backups {
+    on_verified: Option<OnVerified>,
+}
+
+impl Backups {
+    /// The policy; `on_verified` is asked when a backup id becomes verified at the target:
+    /// the restore requests it returns are written in the same atomic batch as the backup's
+    /// state (ferryd's restore triggers).
+    pub fn new(on_verified: Option<OnVerified>) -> Self {
+        Backups { on_verified }
+    }
+}
+
+/// See [`Backups::new`].
+#[derive(Clone)]
+pub struct OnVerified(pub Arc<VerifiedHook>);
+
+/// Called with a backup's name, its record and its restore history (sequence number, request)
+/// once a backup id becomes verified at the target: returns the requests to write with it
+/// (new ones, or changed ones of the history), by sequence number.
+pub type VerifiedHook =
+    dyn Fn(&str, &BackupRecord, &[(u32, RestoreRecord)]) -> Vec<(u32, RestoreRecord)> + Send + Sync;
+
+impl std::fmt::Debug for OnVerified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OnVerified(..)")
+    }
+}
+
+impl Policy for Backups {
+    fn begin(&self) -> Box<dyn RunPolicy + '_> {
+        Box::new(Gate {
+            on_verified: self.on_verified.as_ref(),
+            ..Gate::default()
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl RunPolicy for Gate<'_> {
+    fn observe(&self, rel: &str, at_source: bool, action: &Action) {
+        self.see(rel, at_source);
+        if action.rel().is_some() {
+            self.touch(rel);
+        }
+    }
+
+    fn holds_back(&self, rel: &str) -> bool {
+        Gate::holds(rel)
+    }
+
+    /// A backup is one unit, replaced by the source's whole version.
+    fn replaces(&self, rel: &str) -> bool {
+        Part::of(rel).is_some()
+    }
+
+    async fn before_write(&self, run: Run<'_>, rel: &str) -> Result<(), Event> {
+        self.open_for_write(run, rel).await
+    }
+
+    fn failed(&self, rel: &str) {
+        self.note_failed(rel);
+    }
+
+    async fn deletes(
+        &self,
+        run: Run<'_>,
+        rels: Vec<String>,
+        summary: &mut Summary,
+        on_event: &mut OnEvent<'_>,
+    ) -> Vec<String> {
+        gate_deletes(run, self, rels, summary, on_event).await
+    }
+
+    async fn finish(
+        &self,
+        run: Run<'_>,
+        full_scan: bool,
+        summary: &mut Summary,
+        on_event: &mut OnEvent<'_>,
+    ) -> Result<(), MirrorError> {
+        settle(run, self, full_scan, summary, on_event).await
+    }
+}
+
 /// What one run saw of each backup.
 #[derive(Debug, Default)]
-pub(crate) struct Gate {
+pub(crate) struct Gate<'p> {
+    /// The policy's hook.
+    on_verified: Option<&'p OnVerified>,
     seen: Mutex<BTreeMap<String, Seen>>,
     /// Per backup, whether it may be changed in this run (decided at its first change).
     decisions: tokio::sync::Mutex<HashMap<String, Decision>>,
@@ -116,7 +209,7 @@ struct Seen {
     at_source: bool,
 }
 
-impl Gate {
+impl Gate<'_> {
     /// Updates the backup `rel` belongs to (no allocation once the backup is known: keys of
     /// one backup come one after the other, and this runs for every key of the walk).
     fn mark(&self, rel: &str, f: impl FnOnce(&mut Seen)) {
@@ -146,7 +239,7 @@ impl Gate {
     }
 
     /// Notes a failed object.
-    pub(crate) fn failed(&self, rel: &str) {
+    fn note_failed(&self, rel: &str) {
         self.mark(rel, |s| {
             s.dirty = true;
             s.failed = true;
@@ -181,31 +274,31 @@ impl Gate {
     /// backup may be changed, hiding it first when the target announces it. `Err` is the
     /// object's event: held, or failed (the decision could not be made; tried again for the
     /// next object).
-    pub(crate) async fn before_write(&self, ctx: Ctx<'_>, rel: &str) -> Result<(), Event> {
+    async fn open_for_write(&self, run: Run<'_>, rel: &str) -> Result<(), Event> {
         let Some(part) = Part::of(rel) else {
             return Ok(());
         };
         let name = part.name();
         let gone = !self.at_source(name);
-        match self.decide(ctx, name, gone).await {
+        match self.decide(run, name, gone).await {
             Ok(Decision::Open) => Ok(()),
             Ok(Decision::Held(_)) => Err(Event::Held {
-                path: ctx.dst.display(rel),
-                backup: name.to_owned(),
+                path: run.dst().display(rel),
+                unit: name.to_owned(),
             }),
             Err(error) => Err(Event::Failed {
-                path: ctx.dst.display(rel),
+                path: run.dst().display(rel),
                 error,
             }),
         }
     }
 
-    async fn decide(&self, ctx: Ctx<'_>, name: &str, gone: bool) -> Result<Decision, Error> {
+    async fn decide(&self, run: Run<'_>, name: &str, gone: bool) -> Result<Decision, Error> {
         let mut decisions = self.decisions.lock().await;
         if let Some(d) = decisions.get(name) {
             return Ok(d.clone());
         }
-        let d = decide(ctx, self, name, gone).await?;
+        let d = decide(run, self, name, gone).await?;
         decisions.insert(name.to_owned(), d.clone());
         Ok(d)
     }
@@ -215,42 +308,42 @@ fn announce_rel(name: &str) -> String {
     format!("{name}/{}", MetaFile::Backup.rel())
 }
 
-fn backup_key(ctx: Ctx<'_>, name: &str) -> BackupKey {
+fn backup_key(run: Run<'_>, name: &str) -> BackupKey {
     BackupKey {
-        pair: ctx.pair,
+        pair: run.pair(),
         key: name.to_owned(),
     }
 }
 
-fn state_error(ctx: Ctx<'_>, rel: &str, e: ferry_state::StateError) -> Error {
-    super::mirror::manifest_error(ctx.dst.display(rel), e)
+fn state_error(run: Run<'_>, rel: &str, e: ferry_state::StateError) -> Error {
+    run.manifest_error(rel, e)
 }
 
 /// The id of a restore of backup `name` that is firing or running, if any.
-fn running_restore(ctx: Ctx<'_>, name: &str) -> Result<Option<String>, ferry_state::StateError> {
-    Ok(ctx
-        .manifest
-        .restores_of(ctx.pair, name)?
+fn running_restore(run: Run<'_>, name: &str) -> Result<Option<String>, ferry_state::StateError> {
+    Ok(run
+        .manifest()
+        .restores_of(run.pair(), name)?
         .into_iter()
         .find(|(_, r)| r.state.is_active())
         .map(|(_, r)| r.id))
 }
 
 /// Whether backup `name` may be changed at the target in this run (see the module docs).
-async fn decide(ctx: Ctx<'_>, gate: &Gate, name: &str, gone: bool) -> Result<Decision, Error> {
+async fn decide(run: Run<'_>, gate: &Gate<'_>, name: &str, gone: bool) -> Result<Decision, Error> {
     let announce = announce_rel(name);
-    let err = |e| state_error(ctx, &announce, e);
-    let row = ctx.manifest.object(ctx.pair, &announce).map_err(err)?;
-    let record = ctx
-        .manifest
-        .get::<BackupsSchema>(&backup_key(ctx, name))
+    let err = |e| state_error(run, &announce, e);
+    let row = run.manifest().object(run.pair(), &announce).map_err(err)?;
+    let record = run
+        .manifest()
+        .get::<BackupsSchema>(&backup_key(run, name))
         .map_err(err)?;
     let known = row.is_some()
         || record
             .as_ref()
             .is_some_and(|r| matches!(r.state, BackupState::Synced | BackupState::Verified));
     let announced = known
-        || match ctx.dst.store.head(&ctx.dst.key(&announce)).await {
+        || match run.dst().store.head(&run.dst().key(&announce)).await {
             Ok(_) => true,
             Err(Error::NotFound { .. }) => false,
             Err(e) => return Err(e),
@@ -258,23 +351,23 @@ async fn decide(ctx: Ctx<'_>, gate: &Gate, name: &str, gone: bool) -> Result<Dec
     if !announced {
         return Ok(Decision::Open);
     }
-    if let Some(id) = running_restore(ctx, name).map_err(err)? {
+    if let Some(id) = running_restore(run, name).map_err(err)? {
         return Ok(Decision::Held(Hold::Restoring(id)));
     }
-    if !gone && let Some(why) = source_not_whole(ctx, name).await? {
+    if !gone && let Some(why) = source_not_whole(run, name).await? {
         return Ok(Decision::Held(Hold::SourceNotWhole(why)));
     }
-    hide(ctx, gate, name).await
+    hide(run, gate, name).await
 }
 
 /// `None` when the source's version of backup `name` is whole, else what is wrong.
-async fn source_not_whole(ctx: Ctx<'_>, name: &str) -> Result<Option<String>, Error> {
+async fn source_not_whole(run: Run<'_>, name: &str) -> Result<Option<String>, Error> {
     // Cheap first: a backup being written has no last-written meta file yet.
-    let present: Vec<MetaFile> = ctx
-        .src
+    let present: Vec<MetaFile> = run
+        .src()
         .store
         .list(
-            &ctx.src.key(&format!("{name}/meta/")),
+            &run.src().key(&format!("{name}/meta/")),
             ListOptions::default(),
         )
         .try_filter_map(|e| async move {
@@ -288,7 +381,7 @@ async fn source_not_whole(ctx: Ctx<'_>, name: &str) -> Result<Option<String>, Er
     if let Err(missing) = Generation::detect(|f| present.contains(&f)) {
         return Ok(Some(format!("no {missing}")));
     }
-    let view = inspect::inspect(ctx.src, name).await?;
+    let view = inspect::inspect(run.src(), name).await?;
     Ok(match view.state {
         Visible::Complete => None,
         _ => Some(view.detail),
@@ -297,16 +390,16 @@ async fn source_not_whole(ctx: Ctx<'_>, name: &str) -> Result<Option<String>, Er
 
 /// Hides backup `name` at the target: its record leaves `verified` (durably, unless a restore
 /// of it started meanwhile), then its `backup_meta.json` is deleted there, then its row.
-async fn hide(ctx: Ctx<'_>, gate: &Gate, name: &str) -> Result<Decision, Error> {
+async fn hide(run: Run<'_>, gate: &Gate<'_>, name: &str) -> Result<Decision, Error> {
     let announce = announce_rel(name);
-    let err = |e| state_error(ctx, &announce, e);
+    let err = |e| state_error(run, &announce, e);
     {
-        let _lock = ctx.manifest.backup_lock();
-        if let Some(id) = running_restore(ctx, name).map_err(err)? {
+        let _lock = run.manifest().backup_lock();
+        if let Some(id) = running_restore(run, name).map_err(err)? {
             return Ok(Decision::Held(Hold::Restoring(id)));
         }
-        let key = backup_key(ctx, name);
-        if let Some(mut r) = ctx.manifest.get::<BackupsSchema>(&key).map_err(err)?
+        let key = backup_key(run, name);
+        if let Some(mut r) = run.manifest().get::<BackupsSchema>(&key).map_err(err)?
             && r.state != BackupState::Syncing
         {
             r.state = BackupState::Syncing;
@@ -314,24 +407,24 @@ async fn hide(ctx: Ctx<'_>, gate: &Gate, name: &str) -> Result<Decision, Error> 
             r.updated_ms = Utc::now().timestamp_millis();
             let mut b = Batch::new();
             b.put::<BackupsSchema>(&key, &r);
-            ctx.manifest.write_durable(b).map_err(err)?;
+            run.manifest().write_durable(b).map_err(err)?;
         }
     }
     tracing::info!(
         backup = name,
-        target = %ctx.dst.display(name),
+        target = %run.dst().display(name),
         "hiding the backup at the target until it is whole again"
     );
-    let mut failures = ctx.dst.store.delete(&[ctx.dst.key(&announce)]).await?;
+    let mut failures = run.dst().store.delete(&[run.dst().key(&announce)]).await?;
     if !failures.is_empty() {
         return Err(failures.remove(0).error);
     }
     let mut b = Batch::new();
     b.delete::<ObjectsSchema>(&ObjectKey {
-        pair: ctx.pair,
+        pair: run.pair(),
         key: announce.clone(),
     });
-    ctx.manifest.write_durable(b).map_err(err)?;
+    run.manifest().write_durable(b).map_err(err)?;
     if let Ok(mut h) = gate.hidden.lock() {
         h.push(announce);
     }
@@ -343,8 +436,8 @@ async fn hide(ctx: Ctx<'_>, gate: &Gate, name: &str) -> Result<Decision, Error> 
 /// even when the manifest does not know it) before its data; deletions under any other
 /// backup follow [`Gate::before_write`]. Held and failed ones are reported and left out.
 pub(crate) async fn gate_deletes(
-    ctx: Ctx<'_>,
-    gate: &Gate,
+    run: Run<'_>,
+    gate: &Gate<'_>,
     deletes: Vec<String>,
     summary: &mut Summary,
     on_event: &mut OnEvent<'_>,
@@ -360,7 +453,7 @@ pub(crate) async fn gate_deletes(
     for (name, rels) in by_backup {
         gate.touch(&rels[0]);
         let gone = !gate.at_source(&name);
-        match gate.decide(ctx, &name, gone).await {
+        match gate.decide(run, &name, gone).await {
             Ok(Decision::Open) => {
                 // `backup_meta.json` went first (hidden), or was not there.
                 let announce = announce_rel(&name);
@@ -370,8 +463,8 @@ pub(crate) async fn gate_deletes(
                 for rel in rels {
                     summary.held += 1;
                     on_event(Event::Held {
-                        path: ctx.dst.display(&rel),
-                        backup: name.clone(),
+                        path: run.dst().display(&rel),
+                        unit: name.clone(),
                     });
                 }
             }
@@ -379,7 +472,7 @@ pub(crate) async fn gate_deletes(
                 summary.failed += rels.len() as u64;
                 gate.failed(&rels[0]);
                 on_event(Event::Failed {
-                    path: ctx.dst.display(&name),
+                    path: run.dst().display(&name),
                     error,
                 });
             }
@@ -417,8 +510,8 @@ impl Outcome {
 /// yet; records of backups gone from the source are dropped). Held backups keep their state
 /// and are reported.
 pub(crate) async fn settle(
-    ctx: Ctx<'_>,
-    gate: &Gate,
+    run: Run<'_>,
+    gate: &Gate<'_>,
     full: bool,
     summary: &mut Summary,
     on_event: &mut OnEvent<'_>,
@@ -433,45 +526,40 @@ pub(crate) async fn settle(
     for rel in hidden {
         summary.deleted += 1;
         on_event(Event::Deleted {
-            target: ctx.dst.display(&rel),
+            target: run.dst().display(&rel),
         });
     }
     let records: BTreeMap<String, BackupRecord> =
-        ctx.manifest.backups(ctx.pair)?.into_iter().collect();
+        run.manifest().backups(run.pair())?.into_iter().collect();
     // A backup gone at the source keeps its record while ferry still has objects of it at
     // the target (kept without `remove`); after that, its record goes too.
     let mut gone = Batch::new();
     for name in records.keys() {
         let at_source = seen.get(name).is_some_and(|s| s.at_source);
         let unseen = full && !seen.contains_key(name);
-        if unseen || (!at_source && seen.contains_key(name) && totals(ctx, name)?.0 == 0) {
-            gone.delete::<BackupsSchema>(&backup_key(ctx, name));
+        if unseen || (!at_source && seen.contains_key(name) && totals(run, name)?.0 == 0) {
+            gone.delete::<BackupsSchema>(&backup_key(run, name));
         }
     }
     if !gone.is_empty() {
-        ctx.manifest.write(gone)?;
+        run.manifest().write(gone)?;
     }
     for (name, hold) in &held {
         if let Some(r) = records.get(name) {
             let mut r = r.clone();
             r.detail = hold.describe();
             let mut b = Batch::new();
-            b.put::<BackupsSchema>(&backup_key(ctx, name), &r);
-            ctx.manifest.write(b)?;
+            b.put::<BackupsSchema>(&backup_key(run, name), &r);
+            run.manifest().write(b)?;
         }
-        summary.held_backups.push((name.clone(), hold.clone()));
-        on_event(Event::BackupHeld {
-            name: name.clone(),
-            hold: hold.clone(),
+        summary.held_units.push((name.clone(), hold.describe()));
+        on_event(Event::UnitHeld {
+            unit: name.clone(),
+            why: hold.describe(),
         });
     }
     for (name, s) in seen {
-        if ctx
-            .options
-            .cancel
-            .as_ref()
-            .is_some_and(|c| c.is_cancelled())
-        {
+        if run.cancelled() {
             summary.cancelled = true;
             break;
         }
@@ -488,41 +576,49 @@ pub(crate) async fn settle(
                 r.detail.clear();
                 r.updated_ms = Utc::now().timestamp_millis();
                 let mut b = Batch::new();
-                b.put::<BackupsSchema>(&backup_key(ctx, &name), &r);
-                ctx.manifest.write(b)?;
+                b.put::<BackupsSchema>(&backup_key(run, &name), &r);
+                run.manifest().write(b)?;
             }
             continue;
         }
-        let out = match settle_one(ctx, gate, &name, s, summary, on_event).await {
+        let out = match settle_one(run, gate, &name, s, summary, on_event).await {
             Ok(o) => o,
             Err(e @ MirrorError::State(_)) => return Err(e),
         };
         if let Some(Decision::Held(hold)) = gate.decisions.lock().await.get(&name).cloned() {
             // Held while settling (a restore started meanwhile): reported, state kept.
-            summary.held_backups.push((name.clone(), hold.clone()));
-            on_event(Event::BackupHeld { name, hold });
+            summary.held_units.push((name.clone(), hold.describe()));
+            on_event(Event::UnitHeld {
+                unit: name,
+                why: hold.describe(),
+            });
             continue;
         }
-        write_record(ctx, &name, &out)?;
+        write_record(run, gate.on_verified, &name, &out)?;
         if out.state != BackupState::Verified {
-            summary.backups_pending += 1;
+            summary.units_pending += 1;
         }
-        on_event(Event::Backup {
-            name,
-            state: out.state,
+        on_event(Event::Unit {
+            unit: name,
+            state: out.state.as_str(),
             detail: out.detail,
         });
     }
     Ok(())
 }
 
-fn write_record(ctx: Ctx<'_>, name: &str, out: &Outcome) -> Result<(), MirrorError> {
+fn write_record(
+    run: Run<'_>,
+    on_verified: Option<&OnVerified>,
+    name: &str,
+    out: &Outcome,
+) -> Result<(), MirrorError> {
     let now = Utc::now().timestamp_millis();
-    let key = backup_key(ctx, name);
-    let (objects, bytes) = totals(ctx, name)?;
+    let key = backup_key(run, name);
+    let (objects, bytes) = totals(run, name)?;
     // Under the lock: the restorer reads the backup's state and id to decide to fire.
-    let _lock = ctx.manifest.backup_lock();
-    let old = ctx.manifest.get::<BackupsSchema>(&key)?;
+    let _lock = run.manifest().backup_lock();
+    let old = run.manifest().get::<BackupsSchema>(&key)?;
     let newly_verified = out.state == BackupState::Verified
         && old.as_ref().is_none_or(|o| {
             o.state != BackupState::Verified
@@ -565,12 +661,12 @@ fn write_record(ctx: Ctx<'_>, name: &str, out: &Outcome) -> Result<(), MirrorErr
     b.put::<BackupsSchema>(&key, &r);
     // The restores a verified backup id asks for are recorded in the same atomic write: a
     // crash can neither lose them nor ask twice.
-    if newly_verified && let Some(hook) = &ctx.options.on_verified {
-        let history = ctx.manifest.restores_of(ctx.pair, name)?;
+    if newly_verified && let Some(hook) = on_verified {
+        let history = run.manifest().restores_of(run.pair(), name)?;
         for (seq, rec) in (hook.0)(name, &r, &history) {
             b.put::<RestoresSchema>(
                 &RestoreKey {
-                    pair: ctx.pair,
+                    pair: run.pair(),
                     name: name.to_owned(),
                     seq,
                 },
@@ -578,22 +674,22 @@ fn write_record(ctx: Ctx<'_>, name: &str, out: &Outcome) -> Result<(), MirrorErr
             );
         }
     }
-    ctx.manifest.write_durable(b)?;
+    run.manifest().write_durable(b)?;
     Ok(())
 }
 
 /// A backup's manifest rows, a page at a time (bounded memory on huge backups).
 struct Rows<'a> {
-    ctx: Ctx<'a>,
+    run: Run<'a>,
     prefix: String,
     after: Option<String>,
     done: bool,
 }
 
 impl<'a> Rows<'a> {
-    fn of(ctx: Ctx<'a>, name: &str) -> Rows<'a> {
+    fn of(run: Run<'a>, name: &str) -> Rows<'a> {
         Rows {
-            ctx,
+            run,
             prefix: format!("{name}/"),
             after: None,
             done: false,
@@ -604,8 +700,8 @@ impl<'a> Rows<'a> {
         if self.done {
             return Ok(None);
         }
-        let page = self.ctx.manifest.objects_under(
-            self.ctx.pair,
+        let page = self.run.manifest().objects_under(
+            self.run.pair(),
             &self.prefix,
             self.after.as_deref(),
             1000,
@@ -622,9 +718,9 @@ impl<'a> Rows<'a> {
 }
 
 /// Objects and bytes the manifest holds for a backup.
-fn totals(ctx: Ctx<'_>, name: &str) -> Result<(u64, u64), MirrorError> {
+fn totals(run: Run<'_>, name: &str) -> Result<(u64, u64), MirrorError> {
     let (mut n, mut bytes) = (0u64, 0u64);
-    let mut rows = Rows::of(ctx, name);
+    let mut rows = Rows::of(run, name);
     while let Some(page) = rows.next_page()? {
         n += page.len() as u64;
         bytes += page.iter().map(|(_, r)| r.size).sum::<u64>();
@@ -633,9 +729,9 @@ fn totals(ctx: Ctx<'_>, name: &str) -> Result<(u64, u64), MirrorError> {
 }
 
 /// The manifest rows of a backup's data objects: backup-relative key → size.
-fn data_rows(ctx: Ctx<'_>, name: &str) -> Result<HashMap<String, u64>, MirrorError> {
+fn data_rows(run: Run<'_>, name: &str) -> Result<HashMap<String, u64>, MirrorError> {
     let mut out = HashMap::new();
-    let mut rows = Rows::of(ctx, name);
+    let mut rows = Rows::of(run, name);
     while let Some(page) = rows.next_page()? {
         for (rel, row) in page {
             if !Gate::holds(&rel) {
@@ -661,10 +757,10 @@ struct MetaBytes {
 
 /// Reads every listed meta file; `Err` says why the set is not usable now (a file changed
 /// or vanished since it was listed, a read failed, a file is too large).
-async fn read_meta_files(ctx: Ctx<'_>, listed: &[ObjectMeta]) -> Result<Vec<MetaBytes>, String> {
+async fn read_meta_files(run: Run<'_>, listed: &[ObjectMeta]) -> Result<Vec<MetaBytes>, String> {
     let mut out = Vec::with_capacity(listed.len());
     for m in listed {
-        let Some(rel) = m.key.get(ctx.src.prefix.len()..) else {
+        let Some(rel) = m.key.get(run.src().prefix.len()..) else {
             continue;
         };
         let file = Part::of(rel).and_then(|p| match p {
@@ -674,25 +770,25 @@ async fn read_meta_files(ctx: Ctx<'_>, listed: &[ObjectMeta]) -> Result<Vec<Meta
         if m.size > MAX_META {
             return Err(format!(
                 "{}: {} bytes, larger than any meta file ferry reads",
-                ctx.src.display(rel),
+                run.src().display(rel),
                 m.size
             ));
         }
-        let got = ctx
-            .src
+        let got = run
+            .src()
             .store
             .get(&m.key, GetOptions::default())
             .await
-            .map_err(|e| format!("cannot read {} at the source: {e}", ctx.src.display(rel)))?;
+            .map_err(|e| format!("cannot read {} at the source: {e}", run.src().display(rel)))?;
         let version = got.meta.clone();
         let len = got.range.end - got.range.start;
-        let bytes = crate::backend::read_exact(got.body, len, &ctx.src.display(rel))
+        let bytes = crate::backend::read_exact(got.body, len, &run.src().display(rel))
             .await
-            .map_err(|e| format!("cannot read {} at the source: {e}", ctx.src.display(rel)))?;
+            .map_err(|e| format!("cannot read {} at the source: {e}", run.src().display(rel)))?;
         if version.size != m.size || (m.e_tag.is_some() && version.e_tag != m.e_tag) {
             return Err(format!(
                 "{} changed while its meta was read (being written again?)",
-                ctx.src.display(rel)
+                run.src().display(rel)
             ));
         }
         let sha256 = Sha256::digest(&bytes).into();
@@ -711,14 +807,14 @@ async fn read_meta_files(ctx: Ctx<'_>, listed: &[ObjectMeta]) -> Result<Vec<Meta
 }
 
 async fn settle_one(
-    ctx: Ctx<'_>,
-    gate: &Gate,
+    run: Run<'_>,
+    gate: &Gate<'_>,
     name: &str,
     seen: Seen,
     summary: &mut Summary,
     on_event: &mut OnEvent<'_>,
 ) -> Result<Outcome, MirrorError> {
-    let src = ctx.src;
+    let src = run.src();
     // 1. The meta files at the source.
     let meta_prefix = src.key(&format!("{name}/meta/"));
     let listed: Result<Vec<ObjectMeta>, Error> = src
@@ -738,7 +834,7 @@ async fn settle_one(
             .filter(|m| {
                 m.key
                     .get(src.prefix.len()..)
-                    .is_some_and(|rel| !rel.ends_with('/') && ctx.options.selects(rel))
+                    .is_some_and(|rel| !rel.ends_with('/') && run.selects(rel))
             })
             .collect(),
         Err(e) => {
@@ -773,7 +869,7 @@ async fn settle_one(
     }
 
     // 2. Its meta, read once, and its data against it.
-    let files = match read_meta_files(ctx, &listed).await {
+    let files = match read_meta_files(run, &listed).await {
         Ok(f) => f,
         Err(why) => return Ok(Outcome::new(BackupState::Syncing, why)),
     };
@@ -799,10 +895,10 @@ async fn settle_one(
             ));
         }
     };
-    let rows = data_rows(ctx, name)?;
+    let rows = data_rows(run, name)?;
     let mut missing = Vec::new();
     let complete = if meta.bundle {
-        bundle_complete(ctx, name, &rows).await
+        bundle_complete(run, name, &rows).await
     } else {
         let c = Completeness::check(&meta, |k| rows.get(k).copied());
         missing.clone_from(&c.missing);
@@ -844,7 +940,7 @@ async fn settle_one(
 
     crate::pause::point("settle-validated").await;
     // 3. Read back every data object written so far.
-    if !verify_data(ctx, name, summary, on_event).await? {
+    if !verify_data(run, name, summary, on_event).await? {
         return Ok(Outcome::with(
             &meta,
             BackupState::Syncing,
@@ -859,7 +955,7 @@ async fn settle_one(
         if f.file == Some(MetaFile::Backup) {
             crate::pause::point("settle-before-announce").await;
         }
-        match put_meta(ctx, gate, f, summary, on_event).await {
+        match put_meta(run, gate, f, summary, on_event).await {
             MetaPut::Done => {}
             MetaPut::Held => {
                 return Ok(Outcome::with(&meta, BackupState::Syncing, "held"));
@@ -881,14 +977,14 @@ enum MetaPut {
 /// Makes the target hold exactly `f`'s bytes: found identical (recorded), or written (after
 /// hiding the backup when the target announces it) and read back.
 async fn put_meta(
-    ctx: Ctx<'_>,
-    gate: &Gate,
+    run: Run<'_>,
+    gate: &Gate<'_>,
     f: &MetaBytes,
     summary: &mut Summary,
     on_event: &mut OnEvent<'_>,
 ) -> MetaPut {
-    let dst_key = ctx.dst.key(&f.rel);
-    let target = ctx.dst.display(&f.rel);
+    let dst_key = run.dst().key(&f.rel);
+    let target = run.dst().display(&f.rel);
     let fail = |summary: &mut Summary, on_event: &mut OnEvent<'_>, error: Error| {
         summary.failed += 1;
         let what = format!("writing {target} failed; retried: {error}");
@@ -898,7 +994,7 @@ async fn put_meta(
         });
         MetaPut::Failed(what)
     };
-    let found = match read_target(ctx, &dst_key).await {
+    let found = match read_target(run, &dst_key).await {
         Ok(found) => found,
         Err(e) => return fail(summary, on_event, e),
     };
@@ -908,7 +1004,7 @@ async fn put_meta(
         .map(|(m, _)| m.e_tag.clone());
     let copied = e_tag.is_none();
     if copied {
-        if let Err(ev) = gate.before_write(ctx, &f.rel).await {
+        if let Err(ev) = gate.before_write(run, &f.rel).await {
             let held = matches!(ev, Event::Held { .. });
             on_event(ev);
             if held {
@@ -918,8 +1014,8 @@ async fn put_meta(
             summary.failed += 1;
             return MetaPut::Failed(format!("writing {target} failed; retried"));
         }
-        let put = match ctx
-            .dst
+        let put = match run
+            .dst()
             .store
             .put_hashed(&dst_key, f.bytes.clone(), f.sha256)
             .await
@@ -928,7 +1024,7 @@ async fn put_meta(
             Err(e) => return fail(summary, on_event, e),
         };
         // Read back.
-        match read_target(ctx, &dst_key).await {
+        match read_target(run, &dst_key).await {
             Ok(Some((_, sha))) if sha == f.sha256 => {}
             Ok(_) => {
                 return fail(
@@ -962,19 +1058,19 @@ async fn put_meta(
     let mut b = Batch::new();
     b.put::<ObjectsSchema>(
         &ObjectKey {
-            pair: ctx.pair,
+            pair: run.pair(),
             key: f.rel.clone(),
         },
         &record,
     );
-    if let Err(e) = ctx.manifest.write(b) {
-        return fail(summary, on_event, state_error(ctx, &f.rel, e));
+    if let Err(e) = run.manifest().write(b) {
+        return fail(summary, on_event, state_error(run, &f.rel, e));
     }
     if copied {
         summary.copied += 1;
         summary.bytes += f.bytes.len() as u64;
         on_event(Event::Copied {
-            source: ctx.src.display(&f.rel),
+            source: run.src().display(&f.rel),
             target: target.clone(),
             size: f.bytes.len() as u64,
             method: Some(Method::Streamed),
@@ -988,8 +1084,8 @@ async fn put_meta(
 }
 
 /// The target's object at `key` and its SHA-256; `None` when absent.
-async fn read_target(ctx: Ctx<'_>, key: &str) -> Result<Option<(ObjectMeta, [u8; 32])>, Error> {
-    let got = match ctx.dst.store.get(key, GetOptions::default()).await {
+async fn read_target(run: Run<'_>, key: &str) -> Result<Option<(ObjectMeta, [u8; 32])>, Error> {
+    let got = match run.dst().store.get(key, GetOptions::default()).await {
         Ok(g) => g,
         Err(Error::NotFound { .. }) => return Ok(None),
         Err(e) => return Err(e),
@@ -1006,14 +1102,14 @@ async fn read_target(ctx: Ctx<'_>, key: &str) -> Result<Option<(ObjectMeta, [u8;
 /// For the bundle format (no file list in the meta): every object under `bundle/` at the
 /// source must have a row with its size.
 async fn bundle_complete(
-    ctx: Ctx<'_>,
+    run: Run<'_>,
     name: &str,
     rows: &HashMap<String, u64>,
 ) -> Result<Completeness, String> {
-    let prefix = ctx.src.key(&format!("{name}/bundle/"));
-    let base = ctx.src.key(&format!("{name}/"));
+    let prefix = run.src().key(&format!("{name}/bundle/"));
+    let base = run.src().key(&format!("{name}/"));
     let mut c = Completeness::default();
-    let mut listing = ctx.src.store.list(&prefix, ListOptions::default());
+    let mut listing = run.src().store.list(&prefix, ListOptions::default());
     loop {
         match listing.try_next().await {
             Ok(Some(ListEntry::Object(m))) => {
@@ -1045,7 +1141,7 @@ async fn bundle_complete(
 /// Runs actions; true when none failed or was held, and none had to be copied again because
 /// the target differed or lacked it.
 async fn run_ok(
-    ctx: Ctx<'_>,
+    run: Run<'_>,
     actions: Vec<Action>,
     summary: &mut Summary,
     on_event: &mut OnEvent<'_>,
@@ -1062,7 +1158,7 @@ async fn run_ok(
         }
         on_event(e);
     };
-    ctx.run_actions(futures::stream::iter(actions), summary, &mut track)
+    run.execute(futures::stream::iter(actions).boxed(), summary, &mut track)
         .await;
     ok
 }
@@ -1070,29 +1166,29 @@ async fn run_ok(
 /// Reads back every data object of the backup written so far (its meta files are checked
 /// when they are written).
 async fn verify_data(
-    ctx: Ctx<'_>,
+    run: Run<'_>,
     name: &str,
     summary: &mut Summary,
     on_event: &mut OnEvent<'_>,
 ) -> Result<bool, MirrorError> {
-    let mut rows = Rows::of(ctx, name);
+    let mut rows = Rows::of(run, name);
     let mut ok = true;
     while let Some(page) = rows.next_page()? {
         let actions: Vec<Action> = page
             .into_iter()
             .filter(|(rel, _)| !Gate::holds(rel))
-            .map(|(rel, row)| verify_action(ctx, rel, row))
+            .map(|(rel, row)| verify_action(run, rel, row))
             .collect();
-        ok &= run_ok(ctx, actions, summary, on_event).await;
+        ok &= run_ok(run, actions, summary, on_event).await;
     }
     Ok(ok)
 }
 
 /// Reads a recorded object back against the SHA-256 recorded at copy time (copying it again
 /// on a mismatch).
-fn verify_action(ctx: Ctx<'_>, rel: String, row: ObjectRecord) -> Action {
+fn verify_action(run: Run<'_>, rel: String, row: ObjectRecord) -> Action {
     let meta = ObjectMeta {
-        key: ctx.src.key(&rel),
+        key: run.src().key(&rel),
         size: row.size,
         last_modified: None,
         e_tag: row.src_etag.clone(),

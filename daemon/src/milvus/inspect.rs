@@ -7,7 +7,7 @@ use futures::TryStreamExt;
 
 use super::layout::{BackupMeta, Completeness, Generation, MetaError, MetaFile};
 use crate::backend::{Error, ListEntry, ListOptions, ObjectStoreExt};
-use crate::sync::mirror::Side;
+use crate::sync::side::Side;
 
 /// The largest meta file read (a full_meta.json of a very large backup is tens of MiB).
 pub const MAX_META: u64 = 1 << 30;

@@ -7,6 +7,7 @@
 //! - [`restore`]: restore triggers (a program, or milvus-backup's REST server) fired exactly
 //!   once per verified backup; [`rest`]: the REST server's restore API.
 
+pub mod gate;
 pub mod inspect;
 pub mod layout;
 pub mod rest;

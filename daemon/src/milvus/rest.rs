@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use crate::control::client::{Client, ClientError};
+use crate::http::{Client, ClientError};
 
 /// What can go wrong.
 #[derive(Debug, thiserror::Error)]

@@ -8,9 +8,11 @@
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 
-use super::mirror::Side;
+use super::plan::{target_etag_changed, unchanged};
+use super::side::Side;
 use super::transfer::hash_object;
 use crate::backend::{Error, ListEntry, ListOptions, ObjectMeta};
+use ferry_state::{Manifest, PairId};
 
 /// One difference.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,4 +194,24 @@ pub fn verify(
         })
         .buffered(workers.max(1))
         .boxed()
+}
+
+/// What the manifest knows of a pair's objects, for `diff`.
+#[derive(Debug)]
+pub struct ManifestKnown<'a> {
+    /// The manifest.
+    pub manifest: &'a Manifest,
+    /// The pair.
+    pub pair: PairId,
+}
+
+impl Known for ManifestKnown<'_> {
+    fn same_content(&self, key: &str, source: &ObjectMeta, target: &ObjectMeta) -> Option<bool> {
+        let rec = self.manifest.object(self.pair, key).ok()??;
+        // Only when the source is still the version ferry copied does the row say anything.
+        if !unchanged(source, &rec) {
+            return None;
+        }
+        target_etag_changed(rec.dst_etag.as_deref(), target.e_tag.as_deref()).map(|c| !c)
+    }
 }

@@ -4,15 +4,21 @@
 //!   it, else streamed through bounded memory; transient failures retried with backoff.
 //! - [`cp`]: mc's `cp` rules (what lands where) and the parallel runner behind `ferry cp`.
 //!
+//! - [`side`]: one end (a store and a prefix); [`filter`]: include/exclude patterns and the
+//!   cap on deletions.
 //! - [`diff`]: compare two trees (sizes, manifest-known content, or SHA-256 of both sides).
 //! - [`mirror`]: the manifest-driven scan → plan → transfer engine of `ferry mirror` and
 //!   `ferryd`.
-//! - `backups`: with [`mirror::MirrorOptions::backups`], a milvus-backup backup reaches the
-//!   target whole, verified, `meta/backup_meta.json` last.
+//! - [`policy`]: how a kind of tree (a milvus-backup backup root: `milvus::gate`) plugs into
+//!   the mirror engine.
 
-mod backups;
 pub mod cp;
 pub mod diff;
+pub mod filter;
 pub mod mirror;
 pub mod pipeline;
+pub mod plan;
+pub mod policy;
+pub mod report;
+pub mod side;
 pub mod transfer;

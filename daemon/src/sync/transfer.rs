@@ -100,14 +100,13 @@ pub async fn copy_object(
     config: &TransferConfig,
     journal: Option<&dyn UploadJournal>,
 ) -> Result<Copied, Error> {
+    let backoff = crate::retry::Backoff::transfer(config.backoff);
     let mut attempt = 0;
     loop {
         match copy_once(src, src_key, size, dst, dst_key, config, journal).await {
             Err(e) if e.is_transient() && attempt < config.retries && !stopped(config) => {
-                let base = config.backoff.saturating_mul(1 << attempt.min(10));
-                let jitter = base.mul_f64(jitter_fraction());
                 tracing::warn!(src = %src, src_key, dst = %dst, dst_key, attempt, error = %display_chain(&e), "retrying");
-                tokio::time::sleep(base + jitter).await;
+                tokio::time::sleep(backoff.delay(attempt)).await;
                 attempt += 1;
             }
             other => return other,
@@ -493,12 +492,3 @@ fn md5_hex(data: &[u8]) -> String {
 #[derive(Debug, thiserror::Error)]
 #[error("copy failed and its multipart upload is left for the next run to abort")]
 struct UploadLeftOpen(#[source] Error);
-
-/// A fraction in [0, 0.5) from the clock's low bits: enough to spread retries apart.
-pub(crate) fn jitter_fraction() -> f64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    f64::from(nanos % 1000) / 2000.0
-}

@@ -53,3 +53,10 @@ async fn s3_put_hashed_is_checked_by_the_server() {
     );
     assert!(store.head("k").await.is_err(), "nothing stored");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_backend_conforms() {
+    let store = ferry_daemon::backend::memory::MemoryStore::new("conformance");
+    conformance::run_all(&store).await;
+    assert_eq!(store.open_uploads(), 0, "uploads left open");
+}

@@ -30,351 +30,25 @@
 //! Transient failures (server unreachable, HTTP 5xx) are retried with backoff; a failed
 //! restore stays failed until retried by hand.
 
+use crate::clock::now_ms;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use ferry_state::schema::{BackupKey, BackupState, RestoreOrigin, RestoreRecord, RestoreState};
 use ferry_state::{Batch, Manifest, PairId, RestoreKey, RestoresSchema, StateError};
-use serde::{Deserialize, Serialize};
-use sha2::Digest;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-/// How a job restores its backups.
-#[derive(Debug, Clone)]
-pub struct RestoreConfig {
-    /// The trigger.
-    pub trigger: Trigger,
-    /// Backup name globs that trigger automatically (`None`: none do; only `ferry restore`).
-    pub backups: Option<globset::GlobSet>,
-    /// The same, as written (for status).
-    pub backup_patterns: Vec<String>,
-    /// Collection suffix (milvus-backup `-s`).
-    pub suffix: Option<String>,
-    /// Collection renames (milvus-backup `-r db1.c1:db2.c1_new`).
-    pub renames: Vec<(String, String)>,
-    /// How long one restore may take.
-    pub timeout: Duration,
-    /// Where the backup root is at the target, for `{bucket}` / `{path}` and the REST request.
-    pub bucket: String,
-    /// See `bucket`.
-    pub path: String,
-}
+mod requests;
+mod spec;
+mod supervisor;
 
-/// What runs a restore.
-#[derive(Debug, Clone)]
-pub enum Trigger {
-    /// A program.
-    Exec {
-        /// argv template.
-        argv: Vec<String>,
-    },
-    /// milvus-backup's REST server.
-    Rest {
-        /// `http://host:port` (the `/api/v1` is added).
-        url: String,
-        /// Time between polls.
-        poll: Duration,
-    },
-}
-
-impl Trigger {
-    /// Its kind, for status.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Trigger::Exec { .. } => "exec",
-            Trigger::Rest { .. } => "milvus-backup-rest",
-        }
-    }
-}
-
-/// The deterministic task id of a restore: readable, and unique per job, backup name, backup
-/// id and manual retry.
-pub fn restore_id(job: &str, backup: &str, backup_id: &str, retry: u32) -> String {
-    let clean = |s: &str| -> String {
-        s.chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .take(40)
-            .collect()
-    };
-    let mut h = sha2::Sha256::new();
-    for part in [job, backup, backup_id] {
-        h.update(part.as_bytes());
-        h.update([0]);
-    }
-    let hash = hex::encode(&h.finalize()[..4]);
-    let mut id = format!("ferry-{}-{}-{hash}", clean(job), clean(backup));
-    if retry > 0 {
-        id.push_str(&format!("-r{retry}"));
-    }
-    id
-}
-
-/// The restore requests to write when backup `name` becomes verified at the target with id
-/// `backup.backup_id` (the sync engine writes them atomically with the backup's state), given
-/// its history (sequence number, request), oldest first:
-///
-/// - a request waiting for an older id of the backup can never fire (that version is gone
-///   from the target): it is `Skipped`, saying so;
-/// - a request made before the backup had an id (`ferry restore --when-synced`) is for this id;
-/// - otherwise, when `cfg`'s `backups` globs pick it and no request of this id exists yet, a
-///   new one: every backup id gets its own restore, and the same id never restores twice by
-///   itself. Backups verified before a trigger was configured are not restored by themselves
-///   (`ferry restore` does that).
-pub fn on_verified(
-    job: &str,
-    cfg: &RestoreConfig,
-    name: &str,
-    backup: &ferry_state::BackupRecord,
-    history: &[(u32, RestoreRecord)],
-) -> Vec<(u32, RestoreRecord)> {
-    let id = &backup.backup_id;
-    let mut out = Vec::new();
-    let mut has_request = history.iter().any(|(_, r)| r.backup_id == *id);
-    for (seq, r) in history {
-        if r.state != RestoreState::Requested {
-            continue;
-        }
-        let mut r = r.clone();
-        if r.backup_id.is_empty() {
-            r.id = restore_id(job, name, id, of_id(history, id));
-            r.backup_id.clone_from(id);
-            r.detail = String::new();
-            has_request = true;
-        } else if r.backup_id != *id {
-            r.state = RestoreState::Skipped;
-            r.ended_ms = Some(now_ms());
-            r.detail = format!(
-                "not fired: backup {name:?} was created again before its turn; the target now holds backup id {id} (restored on its own)"
-            );
-        } else {
-            continue;
-        }
-        out.push((*seq, r));
-    }
-    if !has_request && cfg.backups.as_ref().is_some_and(|f| f.is_match(name)) {
-        out.push((
-            next_seq(history),
-            requested(
-                restore_id(job, name, id, of_id(history, id)),
-                id.clone(),
-                RestoreOrigin::Config,
-                cfg.suffix.clone(),
-                cfg.renames.clone(),
-            ),
-        ));
-    }
-    out
-}
-
-/// A request's id for messages (a request made before its backup was verified has none yet).
-fn shown_id(r: &RestoreRecord) -> String {
-    if r.id.is_empty() {
-        "given once the backup is verified".into()
-    } else {
-        r.id.clone()
-    }
-}
-
-/// How many requests of backup id `id` the history holds (the next one's retry number).
-fn of_id(history: &[(u32, RestoreRecord)], id: &str) -> u32 {
-    let n = history.iter().filter(|(_, r)| r.backup_id == id).count();
-    u32::try_from(n).unwrap_or(u32::MAX)
-}
-
-/// The sequence number of a backup's next request.
-fn next_seq(history: &[(u32, RestoreRecord)]) -> u32 {
-    history.last().map_or(0, |(s, _)| s.saturating_add(1))
-}
-
-/// A new restore request, not fired yet.
-fn requested(
-    id: String,
-    backup_id: String,
-    origin: RestoreOrigin,
-    suffix: Option<String>,
-    renames: Vec<(String, String)>,
-) -> RestoreRecord {
-    RestoreRecord {
-        id,
-        backup_id,
-        state: RestoreState::Requested,
-        origin,
-        suffix,
-        renames,
-        attempts: 0,
-        requested_ms: now_ms(),
-        fired_ms: None,
-        ended_ms: None,
-        next_try_ms: None,
-        pid: None,
-        progress: 0,
-        detail: String::new(),
-        elapsed_ms: 0,
-    }
-}
-
-/// Fills an argv template. Each element is substituted as a whole string: a backup name
-/// with spaces or quotes stays one argument, and no shell ever sees it.
-pub fn render_argv(template: &[String], vars: &[(&str, &str)]) -> Vec<String> {
-    template
-        .iter()
-        .map(|t| {
-            let mut out = String::with_capacity(t.len());
-            let mut rest = t.as_str();
-            while let Some(open) = rest.find('{') {
-                out.push_str(&rest[..open]);
-                let after = &rest[open + 1..];
-                match after.find('}') {
-                    Some(close) => {
-                        let name = &after[..close];
-                        match vars.iter().find(|(k, _)| *k == name) {
-                            Some((_, v)) => out.push_str(v),
-                            None => {
-                                out.push('{');
-                                out.push_str(name);
-                                out.push('}');
-                            }
-                        }
-                        rest = &after[close + 1..];
-                    }
-                    None => {
-                        out.push_str(&rest[open..]);
-                        rest = "";
-                    }
-                }
-            }
-            out.push_str(rest);
-            out
-        })
-        .collect()
-}
-
-/// The placeholders an argv template may use.
-pub const PLACEHOLDERS: &[&str] = &["backup", "suffix", "bucket", "path", "job", "id"];
-
-/// What the supervisor of an `exec` trigger is asked to run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ExecSpec {
-    /// The program and its arguments.
-    pub argv: Vec<String>,
-    /// Seconds before the program is killed.
-    pub timeout_secs: u64,
-    /// Where its output goes.
-    pub log: PathBuf,
-    /// Where the outcome is written (atomically).
-    pub result: PathBuf,
-}
-
-/// What the supervisor writes when the program ended.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ExecResult {
-    /// The exit code (`None`: killed by a signal, or never started).
-    pub code: Option<i32>,
-    /// Killed after the timeout.
-    pub timed_out: bool,
-    /// Why it could not start.
-    pub error: Option<String>,
-}
-
-/// Runs an `exec` trigger's program (the `ferryd --run-trigger SPEC` process): waits for it,
-/// kills it after the timeout, writes the result file. Returns the process exit code.
-pub fn supervise(spec_path: &Path) -> i32 {
-    let spec: ExecSpec = match std::fs::read(spec_path)
-        .map_err(|e| e.to_string())
-        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
-    {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("ferryd --run-trigger {}: {e}", spec_path.display());
-            return 2;
-        }
-    };
-    let result = run_spec(&spec);
-    let write = || -> std::io::Result<()> {
-        let tmp = spec.result.with_extension("tmp");
-        let f = std::fs::File::create(&tmp)?;
-        serde_json::to_writer(&f, &result)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &spec.result)?;
-        if let Some(dir) = spec.result.parent() {
-            std::fs::File::open(dir)?.sync_all()?;
-        }
-        Ok(())
-    };
-    if let Err(e) = write() {
-        eprintln!(
-            "ferryd --run-trigger: cannot write {}: {e}",
-            spec.result.display()
-        );
-        return 1;
-    }
-    0
-}
-
-fn run_spec(spec: &ExecSpec) -> ExecResult {
-    let failed = |e: String| ExecResult {
-        code: None,
-        timed_out: false,
-        error: Some(e),
-    };
-    let log = match std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&spec.log)
-    {
-        Ok(f) => f,
-        Err(e) => return failed(format!("cannot open {}: {e}", spec.log.display())),
-    };
-    let Some((program, args)) = spec.argv.split_first() else {
-        return failed("the command is empty".into());
-    };
-    let err_log = match log.try_clone() {
-        Ok(f) => f,
-        Err(e) => return failed(e.to_string()),
-    };
-    let mut child = match std::process::Command::new(program)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(log)
-        .stderr(err_log)
-        .spawn()
-    {
-        Ok(c) => c,
-        Err(e) => return failed(format!("cannot start {program:?}: {e}")),
-    };
-    let deadline = std::time::Instant::now() + Duration::from_secs(spec.timeout_secs);
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => {
-                return ExecResult {
-                    code: status.code(),
-                    timed_out: false,
-                    error: None,
-                };
-            }
-            Ok(None) if std::time::Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return ExecResult {
-                    code: None,
-                    timed_out: true,
-                    error: None,
-                };
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
-            Err(e) => return failed(format!("waiting for {program:?}: {e}")),
-        }
-    }
-}
+pub use requests::on_verified;
+use requests::{next_seq, of_id, requested, shown_id};
+pub use spec::{PLACEHOLDERS, RestoreConfig, Trigger, render_argv, restore_id};
+pub use supervisor::{ExecResult, ExecSpec, supervise};
+use supervisor::{find_process, log_tail, process_runs, read_result};
 
 /// Why a restore request is refused.
 #[derive(Debug, thiserror::Error)]
@@ -481,10 +155,6 @@ enum Claim {
 
 /// The longest a request waits for its `next_try_ms` (the longest backoff).
 const MAX_WAIT: Duration = Duration::from_secs(300);
-
-fn now_ms() -> i64 {
-    Utc::now().timestamp_millis()
-}
 
 /// How a firing ended, as far as this process knows.
 enum Fired {
@@ -784,7 +454,7 @@ impl Restorer {
                     }
                 }
                 Fired::Later(why) => {
-                    let wait = crate::jobs::backoff(rec.attempts.max(1));
+                    let wait = crate::retry::daemon_delay(rec.attempts.max(1));
                     rec.state = RestoreState::Requested;
                     rec.next_try_ms = Some(now_ms() + wait.as_millis() as i64);
                     rec.detail = why;
@@ -1149,7 +819,7 @@ impl Restorer {
                 ));
             }
             let wait = if failures > 0 {
-                crate::jobs::backoff(failures).min(Duration::from_secs(60))
+                crate::retry::daemon_delay(failures).min(Duration::from_secs(60))
             } else {
                 poll
             };
@@ -1159,50 +829,6 @@ impl Restorer {
             }
         }
     }
-}
-
-fn read_result(path: &Path) -> Option<ExecResult> {
-    let bytes = std::fs::read(path).ok()?;
-    serde_json::from_slice(&bytes).ok()
-}
-
-fn log_tail(path: &Path, max: u64) -> String {
-    use std::io::{Read, Seek, SeekFrom};
-    let Ok(mut f) = std::fs::File::open(path) else {
-        return String::new();
-    };
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let _ = f.seek(SeekFrom::Start(len.saturating_sub(max)));
-    let mut buf = Vec::new();
-    let _ = f.read_to_end(&mut buf);
-    String::from_utf8_lossy(&buf).into_owned()
-}
-
-/// Whether `pid` is a supervisor of `spec` (its command line names the spec file).
-fn process_runs(pid: u32, spec: &Path) -> bool {
-    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-        return false;
-    };
-    let spec = spec.as_os_str().as_encoded_bytes();
-    cmdline.split(|b| *b == 0).any(|arg| arg == spec) && !is_zombie(pid)
-}
-
-fn is_zombie(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().next().map(|st| st == "Z"))
-        })
-        .unwrap_or(false)
-}
-
-/// A running supervisor of `spec`, found by its command line.
-fn find_process(spec: &Path) -> Option<u32> {
-    std::fs::read_dir("/proc")
-        .ok()?
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .find(|pid| process_runs(*pid, spec))
 }
 
 #[cfg(test)]
