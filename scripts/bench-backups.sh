@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-20}; segs=${2:-20}; big=${3:-16}; runs=${4:-3}
 source scripts/build-env.sh
-release_build --quiet -p ferry-cli -p ferry-daemon -p ferry-tests --bins
+release_build --quiet -p ferry-cli -p ferryd -p ferry-tests --bins
 bin="$CARGO_TARGET_DIR/release"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-bench-backups.XXXXXX")

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 n=${1:-500}
 source scripts/build-env.sh
 python3 -c 'import boto3' 2>/dev/null || python3 -m pip install --quiet boto3
-release_build --quiet -p ferry-cli -p ferry-daemon
+release_build --quiet -p ferry-cli -p ferryd
 bin="$CARGO_TARGET_DIR/release"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-rgw-latency.XXXXXX")

@@ -14,7 +14,7 @@ source scripts/build-env.sh
 if [ -n "$(rocksdb_lib)" ]; then
   echo "install: linking the RocksDB library already built in $CARGO_TARGET_DIR" >&2
 fi
-release_build --locked -p ferry-cli -p ferry-daemon
+release_build --locked -p ferry-cli -p ferryd
 install -d "$prefix/bin" "$prefix/bin/.debug"
 for b in ferry ferryd; do
   # The line tables go to bin/.debug/<name>.debug, which gdb and perf find by the debuglink

@@ -23,7 +23,7 @@ CRATE = os.path.join(ROOT, "daemon", "src")
 # Layers, lowest first: a module may depend on its own layer and those listed after "uses".
 # The first matching prefix names a module's layer.
 LAYERS = [
-    ("util", ["pause", "retry", "http", "clock"], []),
+    ("util", ["pause", "retry", "http", "clock", "lock"], []),
     ("backend", ["backend"], ["util"]),
     ("stores", ["alias", "location"], ["util", "backend"]),
     ("sync", ["sync"], ["util", "backend", "stores"]),
@@ -242,7 +242,34 @@ def main():
     print(f"broken layer rules: {len(broken)}")
     for b in broken:
         print("  " + b)
+    # Crate rules: the engine library leaves binaries' concerns to the binaries; the
+    # manifest knows no store.
+    crate_rules = [
+        ("daemon/Cargo.toml", ["clap", "anyhow", "tracing-subscriber"]),
+        ("state/Cargo.toml", ["ferry-engine", "aws-sdk-s3", "aws-config"]),
+    ]
+    for manifest, banned in crate_rules:
+        deps = dependencies(os.path.join(ROOT, manifest))
+        for b in banned:
+            if b in deps:
+                broken.append(f"{manifest} depends on {b}")
+    print(f"crate rules: {sum(len(b) for _, b in crate_rules)} checked")
+    print(f"broken rules in all: {len(broken)}")
     return 1 if cycles or broken else 0
+
+
+def dependencies(cargo_toml):
+    """Names in [dependencies] (not dev- or build-dependencies)."""
+    names, section = set(), None
+    with open(cargo_toml) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("["):
+                section = line
+                continue
+            if section == "[dependencies]" and "=" in line and not line.startswith("#"):
+                names.add(line.split("=")[0].split(".")[0].strip())
+    return names
 
 
 if __name__ == "__main__":

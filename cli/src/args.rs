@@ -433,14 +433,14 @@ impl TransferArgs {
     }
 
     /// The engine's transfer settings.
-    pub fn config(&self) -> ferry_daemon::sync::transfer::TransferConfig {
+    pub fn config(&self) -> ferry_engine::sync::transfer::TransferConfig {
         const MIB: u64 = 1024 * 1024;
-        ferry_daemon::sync::transfer::TransferConfig {
-            upload: ferry_daemon::backend::UploadConfig {
+        ferry_engine::sync::transfer::TransferConfig {
+            upload: ferry_engine::backend::UploadConfig {
                 multipart_threshold: self.part_size * MIB,
                 part_size: self.part_size * MIB,
                 part_concurrency: 4,
-                budget: ferry_daemon::backend::MemoryBudget::new(self.memory * MIB),
+                budget: ferry_engine::backend::MemoryBudget::new(self.memory * MIB),
             },
             ..Default::default()
         }

@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 
 use anyhow::{Context, bail};
-use ferry_daemon::alias::{self, AliasEntry, AliasError};
+use ferry_engine::alias::{self, AliasEntry, AliasError};
 use serde_json::json;
 
 use crate::args::{AliasCmd, AliasSetArgs, PathStyle};

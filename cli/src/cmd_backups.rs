@@ -1,8 +1,8 @@
 //! `ferry backups ls|verify`: milvus-backup backups in any bucket or folder.
 
 use anyhow::bail;
-use ferry_daemon::milvus::inspect::{self, BackupView, Visible};
-use ferry_daemon::sync::side::Side;
+use ferry_engine::milvus::inspect::{self, BackupView, Visible};
+use ferry_engine::sync::side::Side;
 use serde_json::json;
 
 use crate::args::{BackupsCmd, BackupsLsArgs, BackupsVerifyArgs};

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use ferry_daemon::location::{self, Location};
-use ferry_daemon::sync::cp::{self, CpError, CpOptions, Source, Target};
+use ferry_engine::location::{self, Location};
+use ferry_engine::sync::cp::{self, CpError, CpOptions, Source, Target};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -191,7 +191,7 @@ async fn report(
                 bytes += size;
                 if matches!(
                     method,
-                    Some(ferry_daemon::sync::transfer::Method::ServerSide)
+                    Some(ferry_engine::sync::transfer::Method::ServerSide)
                 ) {
                     server_side += 1;
                 }

@@ -1,8 +1,8 @@
 //! `ferry ls`.
 
 use chrono::{DateTime, Utc};
-use ferry_daemon::backend::{ListEntry, ListOptions, ObjectMeta};
-use ferry_daemon::location::Location;
+use ferry_engine::backend::{ListEntry, ListOptions, ObjectMeta};
+use ferry_engine::location::Location;
 use futures::TryStreamExt;
 use serde_json::json;
 
@@ -47,7 +47,7 @@ pub async fn run(ctx: &mut Ctx, a: LsArgs) -> anyhow::Result<Status> {
             let md = match std::fs::metadata(path) {
                 Ok(md) => md,
                 Err(e) => {
-                    if let Some(head) = ferry_daemon::location::missing_alias_like_head(&a.target) {
+                    if let Some(head) = ferry_engine::location::missing_alias_like_head(&a.target) {
                         anyhow::bail!(
                             "{}: no such file or folder, and {head:?} is not an alias (see `ferry alias ls`)",
                             a.target

@@ -4,13 +4,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use ferry_daemon::location::Location;
-use ferry_daemon::milvus::gate::Backups;
-use ferry_daemon::sync::filter::{MaxDelete, glob_set};
-use ferry_daemon::sync::mirror::{self, MirrorOptions};
-use ferry_daemon::sync::policy::Policy;
-use ferry_daemon::sync::report::Event;
-use ferry_daemon::sync::side::Side;
+use ferry_engine::location::Location;
+use ferry_engine::milvus::gate::Backups;
+use ferry_engine::sync::filter::{MaxDelete, glob_set};
+use ferry_engine::sync::mirror::{self, MirrorOptions};
+use ferry_engine::sync::policy::Policy;
+use ferry_engine::sync::report::Event;
+use ferry_engine::sync::side::Side;
 use ferry_state::Manifest;
 use serde_json::json;
 
@@ -71,7 +71,7 @@ pub async fn run(ctx: &mut Ctx, a: MirrorArgs) -> anyhow::Result<Status> {
     let secs = started.elapsed().as_secs_f64();
     if let Some(e) = &summary.scan_error {
         let err =
-            anyhow::Error::msg(ferry_daemon::backend::error::display_chain(e)).context(format!(
+            anyhow::Error::msg(ferry_engine::backend::error::display_chain(e)).context(format!(
                 "listing the source {} failed; nothing was deleted",
                 a.source
             ));
@@ -79,7 +79,7 @@ pub async fn run(ctx: &mut Ctx, a: MirrorArgs) -> anyhow::Result<Status> {
     }
     if let Some(e) = &summary.target_scan_error {
         let err =
-            anyhow::Error::msg(ferry_daemon::backend::error::display_chain(e)).context(format!(
+            anyhow::Error::msg(ferry_engine::backend::error::display_chain(e)).context(format!(
                 "listing the target {} failed; nothing was deleted",
                 a.target
             ));
@@ -159,14 +159,14 @@ pub async fn side(ctx: &mut Ctx, arg: &str, is_source: bool) -> anyhow::Result<S
     match &loc {
         Location::Local { path, .. } => {
             if is_source && !path.is_dir() {
-                if let Some(head) = ferry_daemon::location::missing_alias_like_head(arg) {
+                if let Some(head) = ferry_engine::location::missing_alias_like_head(arg) {
                     bail!(
                         "{arg}: no such folder, and {head:?} is not an alias (see `ferry alias ls`)"
                     );
                 }
                 bail!("{arg}: no such folder");
             }
-            if !is_source && let Some(head) = ferry_daemon::location::missing_alias_like_head(arg) {
+            if !is_source && let Some(head) = ferry_engine::location::missing_alias_like_head(arg) {
                 bail!(
                     "{arg}: {head:?} is neither an alias nor an existing folder (see `ferry alias ls`; for a new local folder write ./{arg})"
                 );
@@ -287,9 +287,9 @@ fn print_difference(
     json: bool,
     src: &Side,
     dst: &Side,
-    d: &ferry_daemon::sync::diff::Difference,
+    d: &ferry_engine::sync::diff::Difference,
 ) -> anyhow::Result<()> {
-    use ferry_daemon::sync::diff::Difference as D;
+    use ferry_engine::sync::diff::Difference as D;
     let k = d.key();
     let (first, second) = (
         format!("{}/{}{k}", src.store, src.prefix),
@@ -310,7 +310,7 @@ fn print_difference(
 }
 
 pub async fn diff(ctx: &mut Ctx, a: DiffArgs) -> anyhow::Result<Status> {
-    use ferry_daemon::sync::diff::{self, Known, NothingKnown};
+    use ferry_engine::sync::diff::{self, Known, NothingKnown};
     use futures::TryStreamExt;
     let src = side(ctx, &a.source, true).await?;
     let dst = side(ctx, &a.target, true).await?;
@@ -328,7 +328,7 @@ pub async fn diff(ctx: &mut Ctx, a: DiffArgs) -> anyhow::Result<Status> {
         None => None,
     };
     let known_manifest = match (&manifest, pair) {
-        (Some(m), Some(p)) => Some(ferry_daemon::sync::diff::ManifestKnown {
+        (Some(m), Some(p)) => Some(ferry_engine::sync::diff::ManifestKnown {
             manifest: m,
             pair: p,
         }),
@@ -358,7 +358,7 @@ pub async fn verify(ctx: &mut Ctx, a: VerifyArgs) -> anyhow::Result<Status> {
 /// returns how many differ or are missing.
 pub async fn verify_sides(ctx: &Ctx, src: &Side, dst: &Side, workers: u16) -> anyhow::Result<u64> {
     use futures::TryStreamExt;
-    let mut results = ferry_daemon::sync::diff::verify(src, dst, usize::from(workers));
+    let mut results = ferry_engine::sync::diff::verify(src, dst, usize::from(workers));
     let (mut checked, mut bad) = (0u64, 0u64);
     while let Some(r) = results.try_next().await? {
         checked += 1;

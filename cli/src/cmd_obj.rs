@@ -3,8 +3,8 @@
 use std::io::Write;
 
 use anyhow::{Context, bail};
-use ferry_daemon::backend::{Error, GetOptions, ListEntry, ListOptions, ObjectStore};
-use ferry_daemon::location::Location;
+use ferry_engine::backend::{Error, GetOptions, ListEntry, ListOptions, ObjectStore};
+use ferry_engine::location::Location;
 use futures::TryStreamExt;
 use serde_json::json;
 

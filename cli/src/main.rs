@@ -13,8 +13,8 @@ mod output;
 use std::process::ExitCode;
 
 use clap::Parser;
-use ferry_daemon::alias::ConfigDir;
-use ferry_daemon::location::{self, Location, Stores};
+use ferry_engine::alias::ConfigDir;
+use ferry_engine::location::{self, Location, Stores};
 
 use args::{Cli, Command};
 

@@ -46,18 +46,7 @@ pub fn json(v: &serde_json::Value) -> io::Result<()> {
 
 /// Renders an error and its causes on one line, dropping repeated text.
 pub fn error_line(err: &anyhow::Error) -> String {
-    let mut out = String::new();
-    for cause in err.chain() {
-        let s = cause.to_string();
-        if s.is_empty() || out.contains(&s) {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(&s);
-    }
-    out
+    ferry_engine::backend::error::display_chain(err.as_ref())
 }
 
 /// Prints `ferry: <ERROR> message` to standard error.

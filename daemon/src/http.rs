@@ -43,7 +43,7 @@ pub enum ClientError {
         message: String,
     },
     /// The answer was not the JSON expected.
-    #[error("{service} at {url} sent an answer that is not JSON")]
+    #[error("{service} at {url} sent an answer that is not the JSON expected")]
     Decode {
         /// Who was called.
         service: &'static str,
@@ -110,12 +110,12 @@ impl Client {
         &self.base
     }
 
-    async fn call(
+    async fn call<T: serde::de::DeserializeOwned>(
         &self,
         method: hyper::Method,
         path: &str,
-        body: Option<&serde_json::Value>,
-    ) -> Result<serde_json::Value, ClientError> {
+        body: Option<Vec<u8>>,
+    ) -> Result<T, ClientError> {
         let url = format!("{}{path}", self.base);
         let mut req = hyper::Request::builder().method(method).uri(&url);
         if let Some(t) = &self.token {
@@ -124,7 +124,7 @@ impl Client {
         let payload = match body {
             Some(b) => {
                 req = req.header(hyper::header::CONTENT_TYPE, "application/json");
-                Bytes::from(serde_json::to_vec(b).unwrap_or_default())
+                Bytes::from(b)
             }
             None => Bytes::new(),
         };
@@ -172,8 +172,24 @@ impl Client {
         self.call(hyper::Method::GET, path, None).await
     }
 
+    /// `GET path`, decoded as `T`.
+    pub async fn get_as<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<T, ClientError> {
+        self.call(hyper::Method::GET, path, None).await
+    }
+
     /// `POST path` with no body, JSON back.
     pub async fn post(&self, path: &str) -> Result<serde_json::Value, ClientError> {
+        self.call(hyper::Method::POST, path, None).await
+    }
+
+    /// `POST path` with no body, decoded as `T`.
+    pub async fn post_as<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<T, ClientError> {
         self.call(hyper::Method::POST, path, None).await
     }
 
@@ -183,7 +199,21 @@ impl Client {
         path: &str,
         body: &serde_json::Value,
     ) -> Result<serde_json::Value, ClientError> {
-        self.call(hyper::Method::POST, path, Some(body)).await
+        self.post_json_as(path, body).await
+    }
+
+    /// `POST path` with `body` as JSON, the answer decoded as `T`.
+    pub async fn post_json_as<B: serde::Serialize + ?Sized, T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        let bytes = serde_json::to_vec(body).map_err(|source| ClientError::Decode {
+            service: self.service,
+            url: format!("{}{path}", self.base),
+            source,
+        })?;
+        self.call(hyper::Method::POST, path, Some(bytes)).await
     }
 }
 

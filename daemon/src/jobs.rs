@@ -15,12 +15,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use ferry_state::Manifest;
-use serde::Serialize;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::error::display_chain;
 use crate::config::{Config, JobConfig};
+use crate::control::api::{FailedObject, JobState, JobView, RunInfo, RunKind};
 use crate::location::{Location, Stores};
 use crate::milvus::gate::{Backups, OnVerified, VerifiedHook};
 use crate::milvus::restore::Restorer;
@@ -53,48 +53,9 @@ impl Pending {
     }
 }
 
-/// One object that failed in the job's last runs.
-#[derive(Debug, Clone, Serialize)]
-pub struct FailedObject {
-    /// The object.
-    pub path: String,
-    /// Why (one line, no secrets).
-    pub error: String,
-    /// Retried automatically (transient) or not.
-    pub transient: bool,
-    /// When (ms since the epoch).
-    pub at_ms: i64,
-}
-
-/// The outcome of one run.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunInfo {
-    /// `full`, `reconcile` or `keys`.
-    pub kind: &'static str,
-    /// Start (ms since the epoch).
-    pub started_ms: i64,
-    /// Wall time.
-    pub seconds: f64,
-    /// Objects copied.
-    pub copied: u64,
-    /// Bytes copied.
-    pub bytes: u64,
-    /// Objects already in sync.
-    pub unchanged: u64,
-    /// Objects deleted at the target.
-    pub deleted: u64,
-    /// Objects that failed.
-    pub failed: u64,
-    /// Objects listed (full runs) or looked at (key runs).
-    pub source_objects: u64,
-    /// Source objects the job's include/exclude filters left out.
-    pub skipped: u64,
-    /// Why the run as a whole failed, if it did.
-    pub error: Option<String>,
-}
-
-/// What `ferry status` and `/metrics` show of a job.
-#[derive(Debug, Clone, Serialize, Default)]
+/// A job's state at run time; the API shows it as a [`JobView`] (with `/metrics`, it reads
+/// it directly).
+#[derive(Debug, Clone, Default)]
 pub struct JobStatus {
     /// Name.
     pub name: String,
@@ -102,8 +63,8 @@ pub struct JobStatus {
     pub source: String,
     /// Target, as configured.
     pub target: String,
-    /// `starting`, `idle`, `scanning`, `syncing`, `retrying`, `paused`, `stopped`.
-    pub state: &'static str,
+    /// What it is doing.
+    pub state: JobState,
     /// Paused by `ferry pause`.
     pub paused: bool,
     /// Whether the source is watched (local sources), and if the watch is active.
@@ -144,7 +105,6 @@ pub struct JobStatus {
     /// Seconds since the oldest change not yet replicated (0 when in sync).
     pub lag_seconds: f64,
     /// Since when changes wait (ms since the epoch).
-    #[serde(skip)]
     pub dirty_since_ms: Option<i64>,
 }
 
@@ -170,7 +130,7 @@ impl Job {
             name: config.name.clone(),
             source: config.source.display(),
             target: config.target.display(),
-            state: "starting",
+            state: JobState::Starting,
             ..JobStatus::default()
         };
         Job {
@@ -211,7 +171,8 @@ impl Job {
     }
 
     fn with_pending(&self, f: impl FnOnce(&mut Pending)) {
-        if let Ok(mut p) = self.pending.lock() {
+        {
+            let mut p = crate::lock::lock(&self.pending);
             f(&mut p);
             p.since_ms.get_or_insert_with(now_ms);
         }
@@ -236,8 +197,8 @@ impl Job {
         self.paused.store(true, Ordering::SeqCst);
         self.update(|s| {
             s.paused = true;
-            if s.state == "idle" || s.state == "retrying" {
-                s.state = "paused";
+            if s.state == JobState::Idle || s.state == JobState::Retrying {
+                s.state = JobState::Paused;
             }
         });
     }
@@ -247,8 +208,8 @@ impl Job {
         self.paused.store(false, Ordering::SeqCst);
         self.update(|s| {
             s.paused = false;
-            if s.state == "paused" {
-                s.state = "idle";
+            if s.state == JobState::Paused {
+                s.state = JobState::Idle;
             }
         });
         self.wake.notify_one();
@@ -260,15 +221,48 @@ impl Job {
     }
 
     fn update(&self, f: impl FnOnce(&mut JobStatus)) {
-        if let Ok(mut s) = self.status.lock() {
+        {
+            let mut s = crate::lock::lock(&self.status);
             f(&mut s);
         }
     }
 
     /// A snapshot of the status.
+    /// The job as the control API shows it (without its backups).
+    pub fn view(&self) -> JobView {
+        let s = self.status();
+        JobView {
+            name: s.name,
+            source: s.source,
+            target: s.target,
+            state: s.state,
+            paused: s.paused,
+            watching: s.watching,
+            last_run: s.last_run,
+            last_success_ms: s.last_success_ms,
+            last_scan_ms: s.last_scan_ms,
+            objects_in_sync: s.objects_in_sync,
+            skipped_last_scan: s.skipped_last_scan,
+            pending_keys: s.pending_keys,
+            pending_full: s.pending_full,
+            copied_total: s.copied_total,
+            bytes_total: s.bytes_total,
+            deleted_total: s.deleted_total,
+            errors_total: s.errors_total,
+            runs_full: s.runs_full,
+            runs_keys: s.runs_keys,
+            failed: s.failed.into_iter().collect(),
+            consecutive_failures: s.consecutive_failures,
+            next_retry_ms: s.next_retry_ms,
+            lag_seconds: s.lag_seconds,
+            backups: None,
+        }
+    }
+
     pub fn status(&self) -> JobStatus {
-        let mut s = self.status.lock().map(|s| s.clone()).unwrap_or_default();
-        if let Ok(p) = self.pending.lock() {
+        let mut s = crate::lock::lock(&self.status).clone();
+        {
+            let p = crate::lock::lock(&self.pending);
             s.pending_keys = p.keys.len() as u64;
             s.pending_full = p.full;
             if let Some(since) = p.since_ms {
@@ -370,7 +364,7 @@ pub async fn run(job: Arc<Job>, shared: Arc<Shared>) {
         Err(e) => {
             tracing::error!(job = %cfg.name, error = %e, "job cannot start");
             job.update(|s| {
-                s.state = "stopped";
+                s.state = JobState::Stopped;
                 s.last_run = None;
             });
             return;
@@ -384,7 +378,7 @@ pub async fn run(job: Arc<Job>, shared: Arc<Shared>) {
     let mut retry_at: Option<Instant> = None;
     let mut failures = 0u32;
     job.request_full(false);
-    job.update(|s| s.state = "idle");
+    job.update(|s| s.state = JobState::Idle);
 
     loop {
         // Wait for work, a timer, or shutdown.
@@ -395,7 +389,7 @@ pub async fn run(job: Arc<Job>, shared: Arc<Shared>) {
         if let Some(r) = retry_at {
             deadline = deadline.min(r);
         }
-        let has_work = job.pending.lock().map(|p| !p.is_empty()).unwrap_or(false);
+        let has_work = !crate::lock::lock(&job.pending).is_empty();
         let ready = has_work && retry_at.is_none() && !job.is_paused();
         if !ready {
             tokio::select! {
@@ -424,9 +418,12 @@ pub async fn run(job: Arc<Job>, shared: Arc<Shared>) {
         if job.is_paused() || retry_at.is_some() {
             continue;
         }
-        let work = match job.pending.lock() {
-            Ok(mut p) if !p.is_empty() => std::mem::take(&mut *p),
-            _ => continue,
+        let work = {
+            let mut p = crate::lock::lock(&job.pending);
+            if p.is_empty() {
+                continue;
+            }
+            std::mem::take(&mut *p)
         };
 
         if sides.is_none() {
@@ -468,7 +465,7 @@ pub async fn run(job: Arc<Job>, shared: Arc<Shared>) {
                         }
                         Err(e) => {
                             tracing::error!(job = %cfg.name, error = %e, "manifest error: job stopped");
-                            job.update(|s| s.state = "stopped");
+                            job.update(|s| s.state = JobState::Stopped);
                             return;
                         }
                     }
@@ -506,14 +503,18 @@ pub async fn run(job: Arc<Job>, shared: Arc<Shared>) {
                     retry_at = Some(Instant::now() + wait);
                     requeue(&job, work);
                     job.update(|s| {
-                        s.state = "retrying";
+                        s.state = JobState::Retrying;
                         s.consecutive_failures = failures;
                         s.next_retry_ms = Some(now_ms() + wait.as_millis() as i64);
                     });
                 } else {
                     failures = 0;
                     job.update(|s| {
-                        s.state = if job.is_paused() { "paused" } else { "idle" };
+                        s.state = if job.is_paused() {
+                            JobState::Paused
+                        } else {
+                            JobState::Idle
+                        };
                         s.consecutive_failures = 0;
                         s.next_retry_ms = None;
                     });
@@ -531,14 +532,14 @@ pub async fn run(job: Arc<Job>, shared: Arc<Shared>) {
                 // The manifest failed: nothing can be recorded; stop this job loudly.
                 tracing::error!(job = %cfg.name, error = %e, "manifest error: job stopped");
                 job.update(|s| {
-                    s.state = "stopped";
+                    s.state = JobState::Stopped;
                     s.errors_total += 1;
                 });
                 return;
             }
         }
     }
-    job.update(|s| s.state = "stopped");
+    job.update(|s| s.state = JobState::Stopped);
     // The restorer stops at shutdown too (a restore in flight stays recorded as running).
     if let Some(t) = restorer_task {
         let _ = t.await;
@@ -553,7 +554,7 @@ fn retry_later(job: &Job, work: Pending, failures: u32, what: &str, error: Strin
     let kind = run_kind(&work);
     requeue(job, work);
     job.update(|s| {
-        s.state = "retrying";
+        s.state = JobState::Retrying;
         s.consecutive_failures = failures;
         s.errors_total += 1;
         s.next_retry_ms = Some(now_ms() + wait.as_millis() as i64);
@@ -568,17 +569,18 @@ fn retry_later(job: &Job, work: Pending, failures: u32, what: &str, error: Strin
 }
 
 /// The kind of run `work` makes, as status reports it.
-fn run_kind(work: &Pending) -> &'static str {
+fn run_kind(work: &Pending) -> RunKind {
     match (work.full, work.check_target) {
-        (true, true) => "reconcile",
-        (true, false) => "full",
-        (false, _) => "keys",
+        (true, true) => RunKind::Reconcile,
+        (true, false) => RunKind::Full,
+        (false, _) => RunKind::Keys,
     }
 }
 
 /// Puts back work a run did not complete.
 fn requeue(job: &Job, work: Pending) {
-    if let Ok(mut p) = job.pending.lock() {
+    {
+        let mut p = crate::lock::lock(&job.pending);
         p.full |= work.full;
         p.check_target |= work.check_target;
         p.keys.extend(work.keys);
@@ -604,7 +606,7 @@ enum Outcome {
 }
 
 impl RunInfo {
-    fn failed(kind: &'static str, started_ms: i64, seconds: f64, error: String) -> RunInfo {
+    fn failed(kind: RunKind, started_ms: i64, seconds: f64, error: String) -> RunInfo {
         RunInfo {
             kind,
             started_ms,
@@ -633,7 +635,11 @@ async fn run_once(
     let started_ms = now_ms();
     let kind = run_kind(work);
     job.update(|s| {
-        s.state = if work.full { "scanning" } else { "syncing" };
+        s.state = if work.full {
+            JobState::Scanning
+        } else {
+            JobState::Syncing
+        };
         if work.full {
             s.runs_full += 1;
         } else {
@@ -762,7 +768,7 @@ async fn run_once(
     } else {
         None
     };
-    let more_pending = job.pending.lock().map(|p| !p.is_empty()).unwrap_or(true);
+    let more_pending = !crate::lock::lock(&job.pending).is_empty();
     job.update(|s| {
         if run_error.is_some() {
             s.errors_total += 1;

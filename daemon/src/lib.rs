@@ -17,6 +17,7 @@ pub mod control;
 pub mod http;
 pub mod jobs;
 pub mod location;
+pub mod lock;
 pub mod milvus;
 pub mod pause;
 pub mod retry;

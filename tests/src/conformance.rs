@@ -6,7 +6,7 @@
 //! Keys are chosen to be valid on every backend (no key is both an object and a "folder").
 
 use bytes::Bytes;
-use ferry_daemon::backend::{
+use ferry_engine::backend::{
     ByteStream, Error, GetOptions, ListEntry, ListOptions, MemoryBudget, ObjectStore,
     ObjectStoreExt, PartId, UploadConfig,
 };

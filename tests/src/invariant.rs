@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use bytes::Bytes;
-use ferry_daemon::milvus::layout::{Completeness, Generation, MetaFile, parse};
+use ferry_engine::milvus::layout::{Completeness, Generation, MetaFile, parse};
 
 /// Files under `dir` by path relative to `dir`, with sizes; the in-process server's own
 /// bookkeeping files left out.

@@ -25,7 +25,7 @@ pub fn sha256(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
 }
 
-use ferry_daemon::backend::s3::{S3Config, S3Credentials, S3Endpoint, S3Store};
+use ferry_engine::backend::s3::{S3Config, S3Credentials, S3Endpoint, S3Store};
 
 /// An S3 store for `bucket` on a server at `url` with static keys (the bucket must exist).
 pub async fn s3_store(url: &str, access_key: &str, secret_key: &str, bucket: &str) -> S3Store {
@@ -596,7 +596,7 @@ impl Drop for Ferryd {
     }
 }
 
-/// Pause points of a process under test (see `ferry_daemon::pause`): the environment that
+/// Pause points of a process under test (see `ferry_engine::pause`): the environment that
 /// arms them, and waiting for and releasing each one.
 #[derive(Debug)]
 pub struct Pause {

@@ -333,7 +333,7 @@ pub fn write_file(root: &Path, key: &str, bytes: &[u8]) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ferry_daemon::milvus::layout::{self, Completeness};
+    use ferry_engine::milvus::layout::{self, Completeness};
     use std::collections::HashMap;
 
     fn sizes(b: &Backup) -> HashMap<String, u64> {

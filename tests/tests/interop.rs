@@ -5,7 +5,7 @@
 //! Each server is given as `FERRY_INTEROP_<NAME>=http://AK:SK@127.0.0.1:PORT` (`https` for
 //! RCLONE_TLS, whose certificate comes from the private CA in `FERRY_INTEROP_CA`).
 
-use ferry_daemon::backend::s3::{S3Config, S3Credentials, S3Endpoint};
+use ferry_engine::backend::s3::{S3Config, S3Credentials, S3Endpoint};
 use ferry_tests::{Ferry, conformance, data, tree_hashes};
 
 struct Server {
@@ -183,7 +183,7 @@ async fn dotdot_key_from_s3_is_refused_at_a_local_target() {
     let ep = endpoint(&m).await;
     let _ = ep.create_bucket("evil").await;
     let store = ep.bucket("evil");
-    use ferry_daemon::backend::ObjectStore;
+    use ferry_engine::backend::ObjectStore;
     store
         .put("x/../../escaped.txt", bytes::Bytes::from_static(b"owned"))
         .await
@@ -302,7 +302,7 @@ fn mirror_from_rclone_to_moto_is_incremental() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs external servers: tests/interop/run.sh"]
 async fn long_keys_and_folder_markers_through_moto() {
-    use ferry_daemon::backend::ObjectStore;
+    use ferry_engine::backend::ObjectStore;
     let m = server("MOTO");
     let ep = endpoint(&m).await;
     let _ = ep.create_bucket("keys").await;

@@ -17,8 +17,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use bytes::Bytes;
-use ferry_daemon::backend::s3::{S3Config, S3Credentials, S3Endpoint, S3Store};
-use ferry_daemon::backend::{Error, ObjectStore, ObjectStoreExt, UploadConfig};
+use ferry_engine::backend::s3::{S3Config, S3Credentials, S3Endpoint, S3Store};
+use ferry_engine::backend::{Error, ObjectStore, ObjectStoreExt, UploadConfig};
 use ferry_tests::fault_proxy::{FaultProxy, Faults};
 use ferry_tests::milvus::{Backup, Spec, Version};
 use ferry_tests::s3s_server::S3sServer;

@@ -39,7 +39,7 @@ impl Throttle {
     /// Takes `n` bytes' worth of tokens, waiting as long as the rate requires.
     pub async fn take(&self, n: usize) {
         let wait = {
-            let Ok(mut s) = self.state.lock() else { return };
+            let mut s = crate::lock::lock(&self.state);
             let now = Instant::now();
             let (tokens, last) = *s;
             let refilled =

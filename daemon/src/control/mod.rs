@@ -13,6 +13,7 @@
 //!
 //! With a token configured every request needs `Authorization: Bearer <token>`.
 
+pub mod api;
 pub mod client;
 pub mod metrics;
 pub mod server;

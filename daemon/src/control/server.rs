@@ -1,11 +1,8 @@
 //! The control API server (axum, HTTP/1).
 
-// Handlers return their error response by value (axum turns either side into a response);
-// boxing it would only add an allocation per failed request.
-#![allow(clippy::result_large_err)]
-
 use std::sync::Arc;
 
+use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
@@ -14,8 +11,11 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use serde_json::json;
 
+use super::api::{
+    ApiError, BackupView, JobView, PauseAnswer, RestoreBrief, RestoreRequest, RestoreView,
+    StatusView, SyncAnswer, WebhookAnswer,
+};
 use super::webhook::{self, Body};
 use crate::jobs::{Daemon, Job};
 use crate::location::Location;
@@ -23,9 +23,24 @@ use crate::location::Location;
 /// Largest request body accepted (webhook batches are far smaller).
 pub const MAX_BODY: usize = 1024 * 1024;
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, axum::Json(json!({ "error": message.into() }))).into_response()
+/// A failed request: its status and an [`ApiError`] body.
+#[derive(Debug)]
+pub struct Failure(StatusCode, String);
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        (self.0, Json(ApiError { error: self.1 })).into_response()
+    }
 }
+
+fn error(status: StatusCode, message: impl Into<String>) -> Failure {
+    Failure(status, message.into())
+}
+
+/// What a handler answers.
+type Answer<T> = Result<Json<T>, Failure>;
+/// What a handler that queues work answers (202 Accepted).
+type Accepted<T> = Result<(StatusCode, Json<T>), Failure>;
 
 /// Compares without stopping at the first differing byte.
 fn same_secret(a: &[u8], b: &[u8]) -> bool {
@@ -46,12 +61,15 @@ async fn auth(
             .map(str::trim);
         match given {
             Some(g) if same_secret(g.as_bytes(), token.as_bytes()) => {}
-            Some(_) => return error(StatusCode::UNAUTHORIZED, "wrong bearer token"),
+            Some(_) => {
+                return error(StatusCode::UNAUTHORIZED, "wrong bearer token").into_response();
+            }
             None => {
                 return error(
                     StatusCode::UNAUTHORIZED,
                     "this ferryd needs a token: Authorization: Bearer <token> (ferry --token-file)",
-                );
+                )
+                .into_response();
             }
         }
     }
@@ -80,7 +98,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .with_state(daemon)
 }
 
-fn find<'a>(d: &'a Daemon, name: &str) -> Result<&'a Arc<Job>, Response> {
+fn find<'a>(d: &'a Daemon, name: &str) -> Result<&'a Arc<Job>, Failure> {
     d.job(name).ok_or_else(|| {
         let names: Vec<&str> = d.jobs.iter().map(|j| j.name()).collect();
         error(
@@ -91,74 +109,45 @@ fn find<'a>(d: &'a Daemon, name: &str) -> Result<&'a Arc<Job>, Response> {
 }
 
 /// A job's status, with its backups (for milvus-backup jobs).
-fn job_json(d: &Daemon, j: &crate::jobs::Job) -> Result<serde_json::Value, Response> {
-    let mut v = serde_json::to_value(j.status()).unwrap_or_default();
+fn job_view(d: &Daemon, j: &Job) -> Result<JobView, Failure> {
+    let mut v = j.view();
     if j.config.backups {
-        v["backups"] = backup_list(d, j)?;
+        v.backups = Some(backup_list(d, j)?);
     }
     Ok(v)
 }
 
-fn jobs_json(d: &Daemon) -> Result<Vec<serde_json::Value>, Response> {
-    d.jobs.iter().map(|j| job_json(d, j)).collect()
+fn job_views(d: &Daemon) -> Result<Vec<JobView>, Failure> {
+    d.jobs.iter().map(|j| job_view(d, j)).collect()
 }
 
-async fn status(State(d): State<Arc<Daemon>>) -> Response {
-    let jobs = match jobs_json(&d) {
-        Ok(j) => j,
-        Err(r) => return r,
-    };
-    axum::Json(json!({
-        "version": env!("CARGO_PKG_VERSION"),
-        "uptime_seconds": d.started.elapsed().as_secs_f64(),
-        "state_dir": d.config.state_dir.display().to_string(),
-        "jobs": jobs,
+async fn status(State(d): State<Arc<Daemon>>) -> Answer<StatusView> {
+    Ok(Json(StatusView {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        uptime_seconds: d.started.elapsed().as_secs_f64(),
+        state_dir: d.config.state_dir.display().to_string(),
+        jobs: job_views(&d)?,
     }))
-    .into_response()
 }
 
-async fn jobs(State(d): State<Arc<Daemon>>) -> Response {
-    match jobs_json(&d) {
-        Ok(j) => axum::Json(j).into_response(),
-        Err(r) => r,
-    }
+async fn jobs(State(d): State<Arc<Daemon>>) -> Answer<Vec<JobView>> {
+    job_views(&d).map(Json)
 }
 
-async fn job(State(d): State<Arc<Daemon>>, Path(name): Path<String>) -> Response {
-    match find(&d, &name).and_then(|j| job_json(&d, j)) {
-        Ok(v) => axum::Json(v).into_response(),
-        Err(r) => r,
-    }
+async fn job(State(d): State<Arc<Daemon>>, Path(name): Path<String>) -> Answer<JobView> {
+    job_view(&d, find(&d, &name)?).map(Json)
 }
 
-/// One backup's record as the API shows it.
-pub fn backup_json(name: &str, r: &ferry_state::BackupRecord) -> serde_json::Value {
-    json!({
-        "name": name,
-        "state": r.state.as_str(),
-        "backup_id": r.backup_id,
-        "objects": r.objects,
-        "bytes": r.bytes,
-        "segments": r.segments,
-        "rows": r.rows,
-        "collections": r.collections,
-        "created_ms": r.created_ms,
-        "discovered_ms": r.discovered_ms,
-        "updated_ms": r.updated_ms,
-        "synced_ms": r.synced_ms,
-        "verified_ms": r.verified_ms,
-        "detail": r.detail,
-    })
+fn manifest_failure(e: impl std::fmt::Display) -> Failure {
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("reading the manifest: {e}"),
+    )
 }
 
 /// A job's backups, each with its restore (state, id, detail) when it has one.
-fn backup_list(d: &Daemon, j: &crate::jobs::Job) -> Result<serde_json::Value, Response> {
-    let list = j.backups(&d.shared.manifest).map_err(|e| {
-        error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("reading the manifest: {e}"),
-        )
-    })?;
+fn backup_list(d: &Daemon, j: &Job) -> Result<Vec<BackupView>, Failure> {
+    let list = j.backups(&d.shared.manifest).map_err(manifest_failure)?;
     // Each backup's latest request (the list is in request order).
     let restores: std::collections::HashMap<String, ferry_state::RestoreRecord> = j
         .restorer()
@@ -167,25 +156,26 @@ fn backup_list(d: &Daemon, j: &crate::jobs::Job) -> Result<serde_json::Value, Re
         .into_iter()
         .map(|(name, _, r)| (name, r))
         .collect();
-    Ok(serde_json::Value::Array(
-        list.iter()
-            .map(|(n, r)| {
-                let mut v = backup_json(n, r);
-                if let Some(rec) = restores.get(n) {
-                    v["restore"] = json!({"id": rec.id, "backup_id": rec.backup_id,
-                        "state": rec.state.as_str(), "detail": rec.detail});
-                }
-                v
-            })
-            .collect(),
-    ))
+    Ok(list
+        .iter()
+        .map(|(n, r)| {
+            let mut v = BackupView::of(n, r);
+            v.restore = restores.get(n).map(|rec| RestoreBrief {
+                id: rec.id.clone(),
+                backup_id: rec.backup_id.clone(),
+                state: rec.state.as_str().to_owned(),
+                detail: rec.detail.clone(),
+            });
+            v
+        })
+        .collect())
 }
 
-async fn backups(State(d): State<Arc<Daemon>>, Path(name): Path<String>) -> Response {
-    match find(&d, &name).and_then(|j| backup_list(&d, j)) {
-        Ok(v) => axum::Json(v).into_response(),
-        Err(r) => r,
-    }
+async fn backups(
+    State(d): State<Arc<Daemon>>,
+    Path(name): Path<String>,
+) -> Answer<Vec<BackupView>> {
+    backup_list(&d, find(&d, &name)?).map(Json)
 }
 
 #[derive(Deserialize)]
@@ -198,43 +188,37 @@ async fn sync(
     State(d): State<Arc<Daemon>>,
     Path(name): Path<String>,
     Query(q): Query<SyncQuery>,
-) -> Response {
-    match find(&d, &name) {
-        Ok(j) => {
-            j.request_full(q.check_target);
-            let note = if j.is_paused() {
-                "queued; the job is paused"
-            } else {
-                "queued"
-            };
-            (
-                StatusCode::ACCEPTED,
-                axum::Json(json!({"job": name, "sync": note})),
-            )
-                .into_response()
-        }
-        Err(r) => r,
-    }
+) -> Accepted<SyncAnswer> {
+    let j = find(&d, &name)?;
+    j.request_full(q.check_target);
+    let note = if j.is_paused() {
+        "queued; the job is paused"
+    } else {
+        "queued"
+    };
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(SyncAnswer {
+            job: name,
+            sync: note.to_owned(),
+        }),
+    ))
 }
 
-async fn pause(State(d): State<Arc<Daemon>>, Path(name): Path<String>) -> Response {
-    match find(&d, &name) {
-        Ok(j) => {
-            j.pause();
-            axum::Json(json!({"job": name, "paused": true})).into_response()
-        }
-        Err(r) => r,
-    }
+async fn pause(State(d): State<Arc<Daemon>>, Path(name): Path<String>) -> Answer<PauseAnswer> {
+    find(&d, &name)?.pause();
+    Ok(Json(PauseAnswer {
+        job: name,
+        paused: true,
+    }))
 }
 
-async fn resume(State(d): State<Arc<Daemon>>, Path(name): Path<String>) -> Response {
-    match find(&d, &name) {
-        Ok(j) => {
-            j.resume();
-            axum::Json(json!({"job": name, "paused": false})).into_response()
-        }
-        Err(r) => r,
-    }
+async fn resume(State(d): State<Arc<Daemon>>, Path(name): Path<String>) -> Answer<PauseAnswer> {
+    find(&d, &name)?.resume();
+    Ok(Json(PauseAnswer {
+        job: name,
+        paused: false,
+    }))
 }
 
 async fn metrics(State(d): State<Arc<Daemon>>) -> Response {
@@ -273,7 +257,7 @@ async fn metrics(State(d): State<Arc<Daemon>>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
-async fn webhook_all(State(d): State<Arc<Daemon>>, body: Bytes) -> Response {
+async fn webhook_all(State(d): State<Arc<Daemon>>, body: Bytes) -> Answer<WebhookAnswer> {
     webhook(&d, None, &body)
 }
 
@@ -281,24 +265,30 @@ async fn webhook_job(
     State(d): State<Arc<Daemon>>,
     Path(name): Path<String>,
     body: Bytes,
-) -> Response {
-    if let Err(r) = find(&d, &name) {
-        return r;
-    }
+) -> Answer<WebhookAnswer> {
+    find(&d, &name)?;
     webhook(&d, Some(&name), &body)
 }
 
 /// Routes each event to the jobs whose S3 source holds its key: created objects become keys
 /// to mirror; removals ask for a full scan (deletions only ever follow a complete listing).
-fn webhook(d: &Daemon, only: Option<&str>, body: &[u8]) -> Response {
+fn webhook(d: &Daemon, only: Option<&str>, body: &[u8]) -> Answer<WebhookAnswer> {
     let events = match webhook::parse(body) {
         Ok(Body::Events(e)) => e,
-        Ok(Body::Test) => return axum::Json(json!({"accepted": 0})).into_response(),
+        Ok(Body::Test) => {
+            return Ok(Json(WebhookAnswer {
+                accepted: 0,
+                confirm: None,
+            }));
+        }
         Ok(Body::SubscriptionConfirmation(url)) => {
             tracing::warn!(url = %url, "SNS subscription waiting for confirmation: open this URL once to confirm it");
-            return axum::Json(json!({"accepted": 0, "confirm": "logged"})).into_response();
+            return Ok(Json(WebhookAnswer {
+                accepted: 0,
+                confirm: Some("logged".to_owned()),
+            }));
         }
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(e) => return Err(error(StatusCode::BAD_REQUEST, e.to_string())),
     };
     let mut accepted = 0u64;
     for job in d.jobs.iter().filter(|j| only.is_none_or(|n| j.name() == n)) {
@@ -336,40 +326,13 @@ fn webhook(d: &Daemon, only: Option<&str>, body: &[u8]) -> Response {
             job.request_keys(keys);
         }
     }
-    axum::Json(json!({"accepted": accepted})).into_response()
+    Ok(Json(WebhookAnswer {
+        accepted,
+        confirm: None,
+    }))
 }
 
-/// One restore record as the API shows it.
-pub fn restore_json(
-    job: &str,
-    backup: &str,
-    seq: u32,
-    r: &ferry_state::RestoreRecord,
-) -> serde_json::Value {
-    json!({
-        "job": job,
-        "backup": backup,
-        "seq": seq,
-        "id": r.id,
-        "backup_id": r.backup_id,
-        "state": r.state.as_str(),
-        "origin": match r.origin {
-            ferry_state::RestoreOrigin::Config => "config",
-            ferry_state::RestoreOrigin::Manual => "manual",
-        },
-        "suffix": r.suffix,
-        "renames": r.renames.iter().map(|(a, b)| format!("{a}:{b}")).collect::<Vec<_>>(),
-        "attempts": r.attempts,
-        "requested_ms": r.requested_ms,
-        "fired_ms": r.fired_ms,
-        "ended_ms": r.ended_ms,
-        "next_try_ms": r.next_try_ms,
-        "progress": r.progress,
-        "detail": r.detail,
-    })
-}
-
-fn restorer_of(j: &Job) -> Result<&Arc<crate::milvus::restore::Restorer>, Response> {
+fn restorer_of(j: &Job) -> Result<&Arc<crate::milvus::restore::Restorer>, Failure> {
     j.restorer().ok_or_else(|| {
         if j.config.backups {
             error(
@@ -391,50 +354,27 @@ fn restorer_of(j: &Job) -> Result<&Arc<crate::milvus::restore::Restorer>, Respon
     })
 }
 
-async fn restores(State(d): State<Arc<Daemon>>) -> Response {
+async fn restores(State(d): State<Arc<Daemon>>) -> Answer<Vec<RestoreView>> {
     let mut out = Vec::new();
     for j in &d.jobs {
         let Some(r) = j.restorer() else { continue };
-        match r.list() {
-            Ok(list) => out.extend(
-                list.iter()
-                    .map(|(b, seq, rec)| restore_json(j.name(), b, *seq, rec)),
-            ),
-            Err(e) => {
-                return error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("reading the manifest: {e}"),
-                );
-            }
-        }
+        let list = r.list().map_err(manifest_failure)?;
+        out.extend(
+            list.iter()
+                .map(|(b, seq, rec)| RestoreView::of(j.name(), b, *seq, rec)),
+        );
     }
-    axum::Json(out).into_response()
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RestoreBody {
-    backup: String,
-    #[serde(default)]
-    suffix: Option<String>,
-    #[serde(default)]
-    renames: Vec<String>,
-    #[serde(default)]
-    when_synced: bool,
-    #[serde(default)]
-    again: bool,
+    Ok(Json(out))
 }
 
 async fn restore_request(
     State(d): State<Arc<Daemon>>,
     Path(name): Path<String>,
     body: Bytes,
-) -> Response {
+) -> Accepted<RestoreView> {
     use crate::milvus::restore::RestoreError;
-    let b: RestoreBody = match serde_json::from_slice(&body) {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("restore request: {e}")),
-    };
+    let b: RestoreRequest = serde_json::from_slice(&body)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("restore request: {e}")))?;
     let mut renames = Vec::new();
     for r in &b.renames {
         match r.split_once(':') {
@@ -442,46 +382,42 @@ async fn restore_request(
                 renames.push((a.to_owned(), c.to_owned()));
             }
             _ => {
-                return error(
+                return Err(error(
                     StatusCode::BAD_REQUEST,
                     format!("rename {r:?} is not OLD:NEW (e.g. db1.c1:db2.c1_new)"),
-                );
+                ));
             }
         }
     }
-    let j = match find(&d, &name) {
-        Ok(j) => j,
-        Err(r) => return r,
-    };
-    let r = match restorer_of(j) {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
+    let r = restorer_of(find(&d, &name)?)?;
     match r.request(&b.backup, b.suffix, renames, b.when_synced, b.again) {
-        Ok((seq, rec)) => (
+        Ok((seq, rec)) => Ok((
             StatusCode::ACCEPTED,
-            axum::Json(restore_json(&name, &b.backup, seq, &rec)),
-        )
-            .into_response(),
-        Err(e @ RestoreError::State(_)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-        Err(e @ (RestoreError::InProgress { .. } | RestoreError::AlreadyRestored { .. })) => {
-            error(StatusCode::CONFLICT, e.to_string())
+            Json(RestoreView::of(&name, &b.backup, seq, &rec)),
+        )),
+        Err(e @ RestoreError::State(_)) => {
+            Err(error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
         }
-        Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(e @ (RestoreError::InProgress { .. } | RestoreError::AlreadyRestored { .. })) => {
+            Err(error(StatusCode::CONFLICT, e.to_string()))
+        }
+        Err(e) => Err(error(StatusCode::BAD_REQUEST, e.to_string())),
     }
 }
 
-async fn restore_retry(State(d): State<Arc<Daemon>>, Path(id): Path<String>) -> Response {
+async fn restore_retry(
+    State(d): State<Arc<Daemon>>,
+    Path(id): Path<String>,
+) -> Accepted<RestoreView> {
     use crate::milvus::restore::RestoreError;
     for j in &d.jobs {
         let Some(r) = j.restorer() else { continue };
         match r.retry(&id) {
             Ok(Some((backup, seq, rec))) => {
-                return (
+                return Ok((
                     StatusCode::ACCEPTED,
-                    axum::Json(restore_json(j.name(), &backup, seq, &rec)),
-                )
-                    .into_response();
+                    Json(RestoreView::of(j.name(), &backup, seq, &rec)),
+                ));
             }
             Ok(None) => {}
             Err(
@@ -489,13 +425,13 @@ async fn restore_retry(State(d): State<Arc<Daemon>>, Path(id): Path<String>) -> 
                 | RestoreError::Replaced { .. }
                 | RestoreError::InProgress { .. }),
             ) => {
-                return error(StatusCode::CONFLICT, e.to_string());
+                return Err(error(StatusCode::CONFLICT, e.to_string()));
             }
-            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            Err(e) => return Err(error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
         }
     }
-    error(
+    Err(error(
         StatusCode::NOT_FOUND,
         RestoreError::UnknownId(id).to_string(),
-    )
+    ))
 }

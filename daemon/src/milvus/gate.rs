@@ -214,9 +214,7 @@ impl Gate<'_> {
     /// one backup come one after the other, and this runs for every key of the walk).
     fn mark(&self, rel: &str, f: impl FnOnce(&mut Seen)) {
         let Some(part) = Part::of(rel) else { return };
-        let Ok(mut seen) = self.seen.lock() else {
-            return;
-        };
+        let mut seen = crate::lock::lock(&self.seen);
         match seen.get_mut(part.name()) {
             Some(s) => f(s),
             None => f(seen.entry(part.name().to_owned()).or_default()),
@@ -247,14 +245,13 @@ impl Gate<'_> {
     }
 
     fn snapshot(&self) -> BTreeMap<String, Seen> {
-        self.seen.lock().map(|s| s.clone()).unwrap_or_default()
+        crate::lock::lock(&self.seen).clone()
     }
 
     fn at_source(&self, name: &str) -> bool {
-        self.seen
-            .lock()
-            .map(|s| s.get(name).is_some_and(|s| s.at_source))
-            .unwrap_or(true)
+        crate::lock::lock(&self.seen)
+            .get(name)
+            .is_some_and(|s| s.at_source)
     }
 
     /// The backups held in this run, by name.
@@ -425,7 +422,8 @@ async fn hide(run: Run<'_>, gate: &Gate<'_>, name: &str) -> Result<Decision, Err
         key: announce.clone(),
     });
     run.manifest().write_durable(b).map_err(err)?;
-    if let Ok(mut h) = gate.hidden.lock() {
+    {
+        let mut h = crate::lock::lock(&gate.hidden);
         h.push(announce);
     }
     Ok(Decision::Open)
@@ -518,11 +516,7 @@ pub(crate) async fn settle(
 ) -> Result<(), MirrorError> {
     let seen = gate.snapshot();
     let held = gate.held().await;
-    let hidden = gate
-        .hidden
-        .lock()
-        .map(|mut h| std::mem::take(&mut *h))
-        .unwrap_or_default();
+    let hidden = std::mem::take(&mut *crate::lock::lock(&gate.hidden));
     for rel in hidden {
         summary.deleted += 1;
         on_event(Event::Deleted {

@@ -190,14 +190,15 @@ async fn copy_streamed(
     let h = hasher.clone();
     let body = body
         .map_ok(move |chunk| {
-            if let Ok(mut h) = h.lock() {
+            {
+                let mut h = crate::lock::lock(&h);
                 h.update(&chunk);
             }
             chunk
         })
         .boxed();
     let put = dst.put_stream(dst_key, size, body, &config.upload).await?;
-    let sha = hasher.lock().map(|h| h.clone().finalize().into()).ok();
+    let sha = Some(crate::lock::lock(&hasher).clone().finalize().into());
     Ok(Copied {
         method: Method::Streamed,
         size,

@@ -1,6 +1,6 @@
 //! The store conformance suite against the local backend and a real in-process S3 server.
 
-use ferry_daemon::backend::local::LocalStore;
+use ferry_engine::backend::local::LocalStore;
 use ferry_tests::conformance;
 use ferry_tests::s3s_server::S3sServer;
 
@@ -29,7 +29,7 @@ async fn s3_backend_conforms_on_in_process_s3s() {
 /// the body against it, so a wrong hash is refused and nothing is stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_put_hashed_is_checked_by_the_server() {
-    use ferry_daemon::backend::ObjectStore;
+    use ferry_engine::backend::ObjectStore;
     let server = S3sServer::start("AKIAFERRYTEST", "ferry-test-secret-key");
     server.create_bucket("hashed");
     let store = ferry_tests::s3_store(
@@ -56,7 +56,7 @@ async fn s3_put_hashed_is_checked_by_the_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_backend_conforms() {
-    let store = ferry_daemon::backend::memory::MemoryStore::new("conformance");
+    let store = ferry_engine::backend::memory::MemoryStore::new("conformance");
     conformance::run_all(&store).await;
     assert_eq!(store.open_uploads(), 0, "uploads left open");
 }

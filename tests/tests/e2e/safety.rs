@@ -4,7 +4,7 @@
 //! re-created backups, clock jumps, leftovers, `--verify` and symbolic link loops), each with
 //! the invariant checked from outside (`ferry_tests::invariant`).
 //!
-//! Races are put exactly where they hurt with pause points (`ferry_daemon::pause`): the
+//! Races are put exactly where they hurt with pause points (`ferry_engine::pause`): the
 //! process under test stops at a named step until the test lets it go.
 
 use std::path::{Path, PathBuf};

@@ -5,12 +5,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use ferry_daemon::backend::local::LocalStore;
-use ferry_daemon::backend::{
+use ferry_engine::backend::local::LocalStore;
+use ferry_engine::backend::{
     DeleteFailure, Error, GetOptions, GetResult, Limits, ListEntry, ListOptions, MemoryBudget,
     MultipartUpload, ObjectMeta, ObjectStore, ObjectStoreExt, PutResult, UploadConfig,
 };
-use ferry_daemon::sync::transfer::{TransferConfig, copy_object};
+use ferry_engine::sync::transfer::{TransferConfig, copy_object};
 use ferry_tests::data;
 use futures::stream::BoxStream;
 

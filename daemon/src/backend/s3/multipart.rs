@@ -167,11 +167,7 @@ impl S3Store {
             .await;
         let attempts = attempts.load(std::sync::atomic::Ordering::Relaxed);
         let suspect = {
-            let mut suspects = self
-                .inner
-                .suspect_uploads
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
+            let mut suspects = crate::lock::lock(&self.inner.suspect_uploads);
             if sent.is_err() && attempts > 0 {
                 suspects.insert(key.to_owned());
             }

@@ -120,3 +120,60 @@ pub fn render_argv(template: &[String], vars: &[(&str, &str)]) -> Vec<String> {
 
 /// The placeholders an argv template may use.
 pub const PLACEHOLDERS: &[&str] = &["backup", "suffix", "bucket", "path", "job", "id"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_deterministic_and_safe() {
+        let a = restore_id("job", "nightly 1/x", "abc", 0);
+        assert_eq!(a, restore_id("job", "nightly 1/x", "abc", 0));
+        assert!(a.starts_with("ferry-job-nightly_1_x-"), "{a}");
+        assert_ne!(a, restore_id("job", "nightly 1/x", "abd", 0));
+        assert!(restore_id("job", "n", "abc", 2).ends_with("-r2"));
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
+    }
+
+    #[test]
+    fn argv_templates_substitute_whole_values_without_a_shell() {
+        let t: Vec<String> = [
+            "restore",
+            "-n",
+            "{backup}",
+            "-s",
+            "{suffix}",
+            "--x={job}:{id}",
+            "{nope}",
+            "{",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        let out = render_argv(
+            &t,
+            &[
+                ("backup", "b; rm -rf / $(x)"),
+                ("suffix", "_bak"),
+                ("job", "j"),
+                ("id", "i"),
+            ],
+        );
+        assert_eq!(
+            out,
+            [
+                "restore",
+                "-n",
+                "b; rm -rf / $(x)",
+                "-s",
+                "_bak",
+                "--x=j:i",
+                "{nope}",
+                "{"
+            ]
+        );
+    }
+}

@@ -165,3 +165,32 @@ pub(super) fn find_process(spec: &Path) -> Option<u32> {
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .find(|pid| process_runs(*pid, spec))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_supervisor_records_exit_codes_timeouts_and_start_failures() {
+        let dir = tempfile::tempdir().expect("test value");
+        let run = |argv: &[&str], timeout: u64| {
+            let spec = ExecSpec {
+                argv: argv.iter().map(|s| (*s).to_owned()).collect(),
+                timeout_secs: timeout,
+                log: dir.path().join("log"),
+                result: dir.path().join("result.json"),
+            };
+            let p = dir.path().join("spec.json");
+            std::fs::write(&p, serde_json::to_vec(&spec).expect("test value")).expect("test value");
+            assert_eq!(supervise(&p), 0);
+            read_result(&spec.result).expect("test value")
+        };
+        let ok = run(&["sh", "-c", "echo hello; exit 0"], 10);
+        assert_eq!((ok.code, ok.timed_out), (Some(0), false));
+        assert!(log_tail(&dir.path().join("log"), 100).contains("hello"));
+        assert_eq!(run(&["sh", "-c", "exit 3"], 10).code, Some(3));
+        assert!(run(&["sleep", "5"], 1).timed_out);
+        let missing = run(&["/no/such/program"], 1);
+        assert!(missing.error.expect("test value").contains("cannot start"));
+    }
+}

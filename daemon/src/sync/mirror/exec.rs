@@ -51,9 +51,8 @@ impl<'a> Ctx<'a> {
         let deletes = Mutex::new(Vec::new());
         let forgets = Mutex::new(Vec::new());
         let push = |v: &Mutex<Vec<String>>, rel| {
-            if let Ok(mut v) = v.lock() {
-                v.push(rel);
-            }
+            let mut v = crate::lock::lock(v);
+            v.push(rel);
         };
         let (src, dst, options) = (self.src, self.dst, self.options);
         let (policy, hold) = (self.policy, self.hold);

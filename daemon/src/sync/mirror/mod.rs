@@ -134,7 +134,7 @@ pub async fn mirror(
         }
         manifest.write(b)?;
     }
-    let failure = failure.lock().ok().and_then(|mut f| f.take());
+    let failure = crate::lock::lock(&failure).take();
     match failure {
         Some(WalkError::Scan(e)) => {
             summary.scan_error = Some(e);

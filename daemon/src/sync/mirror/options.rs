@@ -51,3 +51,25 @@ impl MirrorOptions {
         self.cancel.as_ref().is_some_and(|c| c.is_cancelled())
     }
 }
+
+impl Default for MirrorOptions {
+    /// A plain mirror: copies, deletes nothing, 8 objects at once, no filters.
+    fn default() -> Self {
+        MirrorOptions {
+            remove: false,
+            dry_run: false,
+            include: None,
+            exclude: globset::GlobSet::empty(),
+            max_delete: None,
+            force: false,
+            check_target: false,
+            verify: false,
+            overwrite: false,
+            workers: 8,
+            permits: None,
+            cancel: None,
+            policy: None,
+            transfer: TransferConfig::default(),
+        }
+    }
+}

@@ -137,7 +137,7 @@ pub(super) struct Stale {
 
 impl Stale {
     pub(super) fn take_resumable(&self, rel: &str) -> Option<Resumable> {
-        self.resumable.lock().ok()?.remove(rel)
+        crate::lock::lock(&self.resumable).remove(rel)
     }
 
     /// Aborts the uploads no copy went on with (their key was not copied in this run).
@@ -147,10 +147,8 @@ impl Stale {
         pair: PairId,
         dst: &Side,
     ) -> Result<(), MirrorError> {
-        let left: std::collections::HashMap<String, Resumable> = match self.resumable.lock() {
-            Ok(mut r) => r.drain().collect(),
-            Err(_) => return Ok(()),
-        };
+        let left: std::collections::HashMap<String, Resumable> =
+            crate::lock::lock(&self.resumable).drain().collect();
         if left.is_empty() {
             return Ok(());
         }

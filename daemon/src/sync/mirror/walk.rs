@@ -196,9 +196,8 @@ pub(super) fn walk_actions<'a>(
                 if !owned.0.owned.is_empty()
                     && entry.source.is_some()
                     && owned.0.owned.contains(&entry.rel)
-                    && let Ok(mut seen) = owned.1.lock()
                 {
-                    seen.insert(entry.rel.clone());
+                    crate::lock::lock(owned.1).insert(entry.rel.clone());
                 }
                 let (rel, at_source) = (entry.rel.clone(), entry.source.is_some());
                 let action = plan(entry, verify);
@@ -206,7 +205,8 @@ pub(super) fn walk_actions<'a>(
                 Some((action, w))
             }
             Err(e) => {
-                if let Ok(mut f) = failure.lock() {
+                {
+                    let mut f = crate::lock::lock(failure);
                     f.replace(e);
                 }
                 None

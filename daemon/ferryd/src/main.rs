@@ -1,4 +1,4 @@
-//! `ferryd`: the replication daemon (thin binary over the `ferry_daemon` library).
+//! `ferryd`: the replication daemon (thin binary over the `ferry_engine` library).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
-use ferry_daemon::config::Config;
-use ferry_daemon::jobs::{self, Daemon, Job, Shared};
-use ferry_daemon::sync::transfer::TransferConfig;
+use ferry_engine::config::Config;
+use ferry_engine::jobs::{self, Daemon, Job, Shared};
+use ferry_engine::sync::transfer::TransferConfig;
 use ferry_state::Manifest;
 use tokio_util::sync::CancellationToken;
 
@@ -37,7 +37,7 @@ struct Args {
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Human)]
     log_format: LogFormat,
-    /// Log level or filter (e.g. `info`, `debug`, `ferry_daemon=debug`); RUST_LOG also works.
+    /// Log level or filter (e.g. `info`, `debug`, `ferry_engine=debug`); RUST_LOG also works.
     #[arg(long, default_value = "info", value_name = "FILTER")]
     log_level: String,
     /// Seconds to let transfers in flight finish after SIGTERM/SIGINT before leaving; the
@@ -98,22 +98,13 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if let Some(spec) = &args.run_trigger {
-        let code = ferry_daemon::milvus::restore::supervise(spec);
+        let code = ferry_engine::milvus::restore::supervise(spec);
         return ExitCode::from(u8::try_from(code).unwrap_or(1));
     }
     match run(args) {
         Ok(code) => code,
         Err(e) => {
-            let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-            let mut line = String::new();
-            for c in chain {
-                if !line.contains(&c) {
-                    if !line.is_empty() {
-                        line.push_str(": ");
-                    }
-                    line.push_str(&c);
-                }
-            }
+            let line = ferry_engine::backend::error::display_chain(e.as_ref());
             eprintln!("ferryd: <ERROR> {line}");
             ExitCode::FAILURE
         }
@@ -182,7 +173,7 @@ async fn serve(config: Config, grace: Duration) -> anyhow::Result<()> {
             tasks.spawn(keep_watching(job.clone(), shutdown.clone()));
         }
     }
-    let app = ferry_daemon::control::server::router(daemon.clone());
+    let app = ferry_engine::control::server::router(daemon.clone());
     let server_stop = shutdown.clone();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -227,12 +218,12 @@ async fn serve(config: Config, grace: Duration) -> anyhow::Result<()> {
 /// Watches a job's local source; (re)starts the watch when the folder appears or the watcher
 /// dies, and asks for a full scan each time so that nothing that happened meanwhile is missed.
 async fn keep_watching(job: Arc<Job>, shutdown: CancellationToken) {
-    let ferry_daemon::location::Location::Local { path, .. } = &job.config.source else {
+    let ferry_engine::location::Location::Local { path, .. } = &job.config.source else {
         return;
     };
     let mut warned = false;
     loop {
-        match ferry_daemon::watch::start(path, job.clone()) {
+        match ferry_engine::watch::start(path, job.clone()) {
             Ok(w) => {
                 job.set_watching(true);
                 job.request_full(false);

@@ -1,0 +1,370 @@
+//! The control API's requests and answers: one set of serde types, serialized by the server
+//! and deserialized by the client (`ferry status|sync|pause|resume|restore`). A field renamed
+//! on one side fails to compile or to decode on the other, instead of printing 0.
+
+use serde::{Deserialize, Serialize};
+
+/// What a job is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    /// Opening its stores.
+    #[default]
+    Starting,
+    /// Waiting for its next run.
+    Idle,
+    /// In a full scan.
+    Scanning,
+    /// Mirroring changed keys.
+    Syncing,
+    /// Waiting to retry after a failed run.
+    Retrying,
+    /// Paused by `ferry pause`.
+    Paused,
+    /// Stopped (shutdown, or it cannot start).
+    Stopped,
+}
+
+impl JobState {
+    /// The word the API uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Starting => "starting",
+            JobState::Idle => "idle",
+            JobState::Scanning => "scanning",
+            JobState::Syncing => "syncing",
+            JobState::Retrying => "retrying",
+            JobState::Paused => "paused",
+            JobState::Stopped => "stopped",
+        }
+    }
+}
+
+/// The kind of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunKind {
+    /// A full scan of the source.
+    Full,
+    /// A full scan that also lists the target.
+    Reconcile,
+    /// Named keys (watch or bucket events).
+    Keys,
+}
+
+impl RunKind {
+    /// The word the API uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Full => "full",
+            RunKind::Reconcile => "reconcile",
+            RunKind::Keys => "keys",
+        }
+    }
+}
+
+/// One object that failed in the job's last runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedObject {
+    /// The object.
+    pub path: String,
+    /// Why (one line, no secrets).
+    pub error: String,
+    /// Retried automatically (transient) or not.
+    pub transient: bool,
+    /// When (ms since the epoch).
+    pub at_ms: i64,
+}
+
+/// The outcome of one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// Its kind.
+    pub kind: RunKind,
+    /// Start (ms since the epoch).
+    pub started_ms: i64,
+    /// Wall time.
+    pub seconds: f64,
+    /// Objects copied.
+    pub copied: u64,
+    /// Bytes copied.
+    pub bytes: u64,
+    /// Objects already in sync.
+    pub unchanged: u64,
+    /// Objects deleted at the target.
+    pub deleted: u64,
+    /// Objects that failed.
+    pub failed: u64,
+    /// Objects listed (full runs) or looked at (key runs).
+    pub source_objects: u64,
+    /// Source objects the job's include/exclude filters left out.
+    pub skipped: u64,
+    /// Why the run as a whole failed, if it did.
+    pub error: Option<String>,
+}
+
+/// A job as `GET /v1/jobs/{name}` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobView {
+    /// Name.
+    pub name: String,
+    /// Source, as configured.
+    pub source: String,
+    /// Target, as configured.
+    pub target: String,
+    /// What it is doing.
+    pub state: JobState,
+    /// Paused by `ferry pause`.
+    pub paused: bool,
+    /// Whether the source is watched (local sources).
+    pub watching: bool,
+    /// The last run.
+    pub last_run: Option<RunInfo>,
+    /// End of the last run that left the job in sync (ms since the epoch).
+    pub last_success_ms: Option<i64>,
+    /// End of the last complete full scan (ms since the epoch).
+    pub last_scan_ms: Option<i64>,
+    /// Objects at the source at the last complete scan.
+    pub objects_in_sync: u64,
+    /// Source objects the include/exclude filters left out in the last full scan.
+    pub skipped_last_scan: u64,
+    /// Keys waiting for the next run.
+    pub pending_keys: u64,
+    /// A full scan is waiting.
+    pub pending_full: bool,
+    /// Objects copied since ferryd started.
+    pub copied_total: u64,
+    /// Bytes copied since ferryd started.
+    pub bytes_total: u64,
+    /// Objects deleted at the target since ferryd started.
+    pub deleted_total: u64,
+    /// Object failures and failed runs since ferryd started.
+    pub errors_total: u64,
+    /// Full runs since ferryd started.
+    pub runs_full: u64,
+    /// Key runs since ferryd started.
+    pub runs_keys: u64,
+    /// Objects that failed recently (newest last).
+    pub failed: Vec<FailedObject>,
+    /// Runs failed in a row.
+    pub consecutive_failures: u32,
+    /// When the next retry is due (ms since the epoch).
+    pub next_retry_ms: Option<i64>,
+    /// Seconds since the oldest change not yet replicated (0 when in sync).
+    pub lag_seconds: f64,
+    /// Its backups at the target (milvus-backup jobs only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backups: Option<Vec<BackupView>>,
+}
+
+impl JobView {
+    /// No failed run and no failed object.
+    pub fn healthy(&self) -> bool {
+        self.last_run.as_ref().is_none_or(|r| r.error.is_none()) && self.failed.is_empty()
+    }
+}
+
+/// `GET /v1/status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusView {
+    /// ferryd's version.
+    pub version: String,
+    /// Seconds since it started.
+    pub uptime_seconds: f64,
+    /// Its state folder.
+    pub state_dir: String,
+    /// Every job.
+    pub jobs: Vec<JobView>,
+}
+
+/// One backup at a job's target (`GET /v1/jobs/{name}/backups`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackupView {
+    /// Its folder name.
+    pub name: String,
+    /// `discovered`, `syncing`, `verified`, `incomplete`, `failed`.
+    pub state: String,
+    /// The id in its meta.
+    pub backup_id: String,
+    /// Objects.
+    pub objects: u64,
+    /// Bytes.
+    pub bytes: u64,
+    /// Segments.
+    pub segments: u64,
+    /// Rows.
+    pub rows: u64,
+    /// Collections.
+    pub collections: u64,
+    /// Created (by milvus-backup; ms since the epoch).
+    pub created_ms: i64,
+    /// First seen by ferry.
+    pub discovered_ms: i64,
+    /// Last change of its record.
+    pub updated_ms: i64,
+    /// Last synced.
+    pub synced_ms: Option<i64>,
+    /// Last verified at the target.
+    pub verified_ms: Option<i64>,
+    /// What is missing or wrong; empty when verified.
+    pub detail: String,
+    /// Its latest restore, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<RestoreBrief>,
+}
+
+impl BackupView {
+    /// A backup's record as the API shows it.
+    pub fn of(name: &str, r: &ferry_state::BackupRecord) -> Self {
+        BackupView {
+            name: name.to_owned(),
+            state: r.state.as_str().to_owned(),
+            backup_id: r.backup_id.clone(),
+            objects: r.objects,
+            bytes: r.bytes,
+            segments: r.segments,
+            rows: r.rows,
+            collections: r.collections,
+            created_ms: r.created_ms,
+            discovered_ms: r.discovered_ms,
+            updated_ms: r.updated_ms,
+            synced_ms: r.synced_ms,
+            verified_ms: r.verified_ms,
+            detail: r.detail.clone(),
+            restore: None,
+        }
+    }
+}
+
+/// A backup's latest restore, in its backup's view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestoreBrief {
+    /// The restore's id.
+    pub id: String,
+    /// The backup id it restores.
+    pub backup_id: String,
+    /// Its state.
+    pub state: String,
+    /// What happened.
+    pub detail: String,
+}
+
+/// One restore request (`GET /v1/restores`, and the answer to a request or a retry).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestoreView {
+    /// The job.
+    pub job: String,
+    /// The backup's folder name.
+    pub backup: String,
+    /// Its sequence number among the backup's requests.
+    pub seq: u32,
+    /// The restore's id (empty until its backup is verified).
+    pub id: String,
+    /// The backup id it restores.
+    pub backup_id: String,
+    /// `requested`, `firing`, `restoring`, `restored`, `restore-failed`, `skipped`.
+    pub state: String,
+    /// `config` (a trigger) or `manual` (`ferry restore`).
+    pub origin: String,
+    /// Collection suffix.
+    pub suffix: Option<String>,
+    /// Collection renames, `OLD:NEW`.
+    pub renames: Vec<String>,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// Requested (ms since the epoch).
+    pub requested_ms: i64,
+    /// Fired.
+    pub fired_ms: Option<i64>,
+    /// Ended.
+    pub ended_ms: Option<i64>,
+    /// Next attempt.
+    pub next_try_ms: Option<i64>,
+    /// Progress, 0–100.
+    pub progress: u8,
+    /// What happened.
+    pub detail: String,
+}
+
+impl RestoreView {
+    /// A restore record as the API shows it.
+    pub fn of(job: &str, backup: &str, seq: u32, r: &ferry_state::RestoreRecord) -> Self {
+        RestoreView {
+            job: job.to_owned(),
+            backup: backup.to_owned(),
+            seq,
+            id: r.id.clone(),
+            backup_id: r.backup_id.clone(),
+            state: r.state.as_str().to_owned(),
+            origin: match r.origin {
+                ferry_state::RestoreOrigin::Config => "config",
+                ferry_state::RestoreOrigin::Manual => "manual",
+            }
+            .to_owned(),
+            suffix: r.suffix.clone(),
+            renames: r.renames.iter().map(|(a, b)| format!("{a}:{b}")).collect(),
+            attempts: r.attempts,
+            requested_ms: r.requested_ms,
+            fired_ms: r.fired_ms,
+            ended_ms: r.ended_ms,
+            next_try_ms: r.next_try_ms,
+            progress: r.progress,
+            detail: r.detail.clone(),
+        }
+    }
+}
+
+/// `POST /v1/jobs/{name}/restores`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreRequest {
+    /// The backup's folder name.
+    pub backup: String,
+    /// Collection suffix.
+    #[serde(default)]
+    pub suffix: Option<String>,
+    /// Collection renames, `OLD:NEW`.
+    #[serde(default)]
+    pub renames: Vec<String>,
+    /// Wait until the backup is verified at the target.
+    #[serde(default)]
+    pub when_synced: bool,
+    /// Restore a backup id that was restored already.
+    #[serde(default)]
+    pub again: bool,
+}
+
+/// `POST /v1/jobs/{name}/sync`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncAnswer {
+    /// The job.
+    pub job: String,
+    /// `queued`, or why it waits.
+    pub sync: String,
+}
+
+/// `POST /v1/jobs/{name}/pause` and `/resume`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PauseAnswer {
+    /// The job.
+    pub job: String,
+    /// Paused now.
+    pub paused: bool,
+}
+
+/// `POST /v1/webhook`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookAnswer {
+    /// Events routed to a job.
+    pub accepted: u64,
+    /// Set when an SNS subscription waits for confirmation (its URL is in the log).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<String>,
+}
+
+/// Every error answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// What went wrong, one line.
+    pub error: String,
+}
