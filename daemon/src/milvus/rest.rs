@@ -55,11 +55,58 @@ pub struct RestoreRequest {
     pub path: String,
 }
 
+/// The answer's `code` (HTTP is 200 either way).
+pub mod code {
+    /// Success.
+    pub const OK: i64 = 0;
+    /// Not supported.
+    pub const NOT_SUPPORTED: i64 = 1;
+    /// No permission.
+    pub const NO_PERMISSION: i64 = 2;
+    /// Failed (also "task not found" from `get_restore`).
+    pub const FAIL: i64 = 3;
+    /// A parameter is wrong.
+    pub const PARAMETER_ERROR: i64 = 400;
+    /// Not found.
+    pub const NOT_FOUND: i64 = 404;
+}
+
+/// A restore task's `state_code` (`backuppb.RestoreTaskStateCode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskCode {
+    /// 0: accepted, not started.
+    Initial,
+    /// 1: running.
+    Executing,
+    /// 2: done.
+    Success,
+    /// 3: failed.
+    Fail,
+    /// 4: timed out at the server.
+    Timeout,
+    /// A code this version does not know (taken as still running).
+    Other(i64),
+}
+
+impl TaskCode {
+    /// The code's meaning.
+    pub fn of(code: i64) -> TaskCode {
+        match code {
+            0 => TaskCode::Initial,
+            1 => TaskCode::Executing,
+            2 => TaskCode::Success,
+            3 => TaskCode::Fail,
+            4 => TaskCode::Timeout,
+            other => TaskCode::Other(other),
+        }
+    }
+}
+
 /// A restore task as `get_restore` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskState {
-    /// 0 INITIAL, 1 EXECUTING, 2 SUCCESS, 3 FAIL, 4 TIMEOUT.
-    pub state_code: i64,
+    /// Where it stands.
+    pub state: TaskCode,
     /// 0–100.
     pub progress: i64,
     /// `errorMessage`.
@@ -127,7 +174,7 @@ impl RestClient {
         }
         let v = self.http.post_json("/api/v1/restore", &body).await?;
         match code_of(&v) {
-            0 => Ok(()),
+            code::OK => Ok(()),
             code => Err(RestError::Code {
                 url: self.http.base().to_owned(),
                 code,
@@ -151,9 +198,12 @@ impl RestClient {
         let code = code_of(&v);
         let msg = msg_of(&v);
         let data = v.get("data").filter(|d| !d.is_null());
-        if code != 0 {
+        if code != code::OK {
             // "task not found" comes back as code 3 (or 404) with HTTP 200.
-            if code == 404 || msg.to_ascii_lowercase().contains("not found") || data.is_none() {
+            if code == code::NOT_FOUND
+                || msg.to_ascii_lowercase().contains("not found")
+                || data.is_none()
+            {
                 return Ok(Task::NotFound(format!("code {code}: {msg}")));
             }
             return Err(RestError::Code {
@@ -166,7 +216,7 @@ impl RestClient {
             return Ok(Task::NotFound(format!("code 0 without data: {msg}")));
         };
         Ok(Task::Known(TaskState {
-            state_code: d.get("state_code").and_then(Value::as_i64).unwrap_or(0),
+            state: TaskCode::of(d.get("state_code").and_then(Value::as_i64).unwrap_or(0)),
             progress: d.get("progress").and_then(Value::as_i64).unwrap_or(0),
             error_message: d
                 .get("errorMessage")

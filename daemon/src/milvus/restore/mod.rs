@@ -14,8 +14,9 @@
 //!   failure `code`: the JSON decides.
 //!
 //! **Exactly once.** A restore record (manifest, `restores` family) moves Requested → Firing →
-//! Running → Restored | Failed, each step written durably *before* the side effect it
-//! announces. After a crash:
+//! Running → Restored | Failed by the transitions of [`machine`] (its table), each written
+//! durably *before* the side effect it precedes; the drivers ([`driver`]: `exec_trigger`,
+//! `rest_trigger`) fire and pick up, and never set a state themselves. After a crash:
 //! - `exec`, Firing: a result file → its outcome; a supervisor still running (found by its spec
 //!   path in /proc) → wait for it; no log file (the supervisor never started) → start it;
 //!   otherwise the outcome is unknown → Failed, never re-run by itself.
@@ -30,7 +31,6 @@
 //! Transient failures (server unreachable, HTTP 5xx) are retried with backoff; a failed
 //! restore stays failed until retried by hand.
 
-use crate::clock::now_ms;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,15 +40,25 @@ use ferry_state::{Batch, Manifest, PairId, RestoreKey, RestoresSchema, StateErro
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::now_ms;
+
+mod driver;
+mod exec_trigger;
+mod machine;
 mod requests;
+mod rest_trigger;
 mod spec;
 mod supervisor;
 
+use driver::{Driver, Fired, Firing};
+use exec_trigger::ExecTrigger;
+pub use machine::{IllegalTransition, StepError};
+use machine::{Outcome, Transition};
 pub use requests::on_verified;
 use requests::{next_seq, of_id, requested, shown_id};
+use rest_trigger::RestTrigger;
 pub use spec::{PLACEHOLDERS, RestoreConfig, Trigger, render_argv, restore_id};
 pub use supervisor::{ExecResult, ExecSpec, supervise};
-use supervisor::{find_process, log_tail, process_runs, read_result};
 
 /// Why a restore request is refused.
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +131,14 @@ pub enum RestoreError {
     },
 }
 
+/// The driver of a trigger: one per kind.
+fn driver_of(trigger: &Trigger) -> Box<dyn Driver + '_> {
+    match trigger {
+        Trigger::Exec { argv } => Box::new(ExecTrigger { argv }),
+        Trigger::Rest { url, poll } => Box::new(RestTrigger { url, poll: *poll }),
+    }
+}
+
 /// One job's restores: a task that fires them.
 pub struct Restorer {
     job: String,
@@ -155,15 +173,6 @@ enum Claim {
 
 /// The longest a request waits for its `next_try_ms` (the longest backoff).
 const MAX_WAIT: Duration = Duration::from_secs(300);
-
-/// How a firing ended, as far as this process knows.
-enum Fired {
-    Done(RestoreState, String),
-    /// Try again later (nothing fired, or it is safe to ask again).
-    Later(String),
-    /// ferryd is stopping; the record stays as it is.
-    Stopped,
-}
 
 impl Restorer {
     /// A restorer for `job` (pair `pair`); `exe` runs the exec supervisor.
@@ -222,11 +231,25 @@ impl Restorer {
         self.manifest.write_durable(b)
     }
 
-    /// Writes progress (elapsed time, percent): losing the last of it costs nothing.
-    fn note(&self, name: &str, seq: u32, rec: &RestoreRecord) -> Result<(), StateError> {
+    /// Moves a request by `t` (see `machine`) and writes it: durably, but for progress,
+    /// before the side effect that follows.
+    fn advance(
+        &self,
+        name: &str,
+        seq: u32,
+        rec: &mut RestoreRecord,
+        t: Transition,
+    ) -> Result<(), StepError> {
+        let durable = t.durable();
+        t.apply(rec)?;
         let mut b = Batch::new();
         b.put::<RestoresSchema>(&self.key(name, seq), rec);
-        self.manifest.write(b)
+        if durable {
+            self.manifest.write_durable(b)?;
+        } else {
+            self.manifest.write(b)?;
+        }
+        Ok(())
     }
 
     /// Queues a restore of `name` (`ferry restore`): fires once the backup is verified. A
@@ -386,7 +409,7 @@ impl Restorer {
             let next = match self.pass().await {
                 Ok(n) => n,
                 Err(e) => {
-                    tracing::error!(job = %self.job, error = %e, "restores: manifest error");
+                    tracing::error!(job = %self.job, error = %e, "restores: a step failed; trying again");
                     Some(Duration::from_secs(30))
                 }
             };
@@ -403,7 +426,7 @@ impl Restorer {
     }
 
     /// One pass over the job's requests not ended yet; returns when to look again.
-    async fn pass(&self) -> Result<Option<Duration>, StateError> {
+    async fn pass(&self) -> Result<Option<Duration>, StepError> {
         let mut next: Option<Duration> = None;
         for (key, mut rec) in self.manifest.restores(self.pair)? {
             if self.shutdown.is_cancelled() {
@@ -414,10 +437,7 @@ impl Restorer {
             }
             let (name, seq) = (key.name, key.seq);
             let Some(cfg) = &self.config else {
-                rec.state = RestoreState::Failed;
-                rec.ended_ms = Some(now_ms());
-                rec.detail = "the job no longer has a restore trigger configured".into();
-                self.save(&name, seq, &rec)?;
+                self.advance(&name, seq, &mut rec, Transition::Unconfigured)?;
                 continue;
             };
             if rec.state == RestoreState::Requested {
@@ -436,14 +456,20 @@ impl Restorer {
                     Claim::Wait => continue,
                 }
             }
-            match self.drive(cfg, &name, seq, &mut rec).await? {
-                Fired::Done(state, detail) => {
-                    rec.state = state;
-                    rec.detail = detail;
-                    rec.ended_ms = Some(now_ms());
-                    rec.next_try_ms = None;
-                    self.save(&name, seq, &rec)?;
-                    if state == RestoreState::Restored {
+            let advance = |rec: &mut RestoreRecord, t| self.advance(&name, seq, rec, t);
+            let firing = Firing {
+                job: &self.job,
+                cfg,
+                name: &name,
+                dir: &self.dir,
+                exe: &self.exe,
+                shutdown: &self.shutdown,
+                advance: &advance,
+            };
+            match driver_of(&cfg.trigger).drive(&firing, &mut rec).await? {
+                Fired::Done(outcome, detail) => {
+                    self.advance(&name, seq, &mut rec, Transition::End { outcome, detail })?;
+                    if outcome == Outcome::Restored {
                         tracing::info!(job = %self.job, backup = %name, id = %rec.id, "restored");
                     } else {
                         tracing::warn!(job = %self.job, backup = %name, id = %rec.id, error = %rec.detail, "restore failed");
@@ -453,12 +479,18 @@ impl Restorer {
                         on_end();
                     }
                 }
-                Fired::Later(why) => {
+                Fired::Later(detail) => {
                     let wait = crate::retry::daemon_delay(rec.attempts.max(1));
-                    rec.state = RestoreState::Requested;
-                    rec.next_try_ms = Some(now_ms() + wait.as_millis() as i64);
-                    rec.detail = why;
-                    self.save(&name, seq, &rec)?;
+                    let next_try_ms = now_ms() + wait.as_millis() as i64;
+                    self.advance(
+                        &name,
+                        seq,
+                        &mut rec,
+                        Transition::PutOff {
+                            next_try_ms,
+                            detail,
+                        },
+                    )?;
                     tracing::warn!(job = %self.job, backup = %name, id = %rec.id, retry_in = ?wait, error = %rec.detail, "restore not started; retried");
                     if let Some(on_end) = &self.on_end {
                         on_end();
@@ -476,7 +508,7 @@ impl Restorer {
     /// before the lock is released, so the sync engine, which hides a backup only under the
     /// same lock and only when none of its restores is firing, cannot change the backup
     /// under it.
-    fn claim(&self, name: &str, seq: u32, rec: &mut RestoreRecord) -> Result<Claim, StateError> {
+    fn claim(&self, name: &str, seq: u32, rec: &mut RestoreRecord) -> Result<Claim, StepError> {
         let _lock = self.manifest.backup_lock();
         // The pass's copy may be stale (the sync engine skips a request whose backup id left
         // the target): the manifest's is the one to decide on.
@@ -490,343 +522,32 @@ impl Restorer {
         let Some(b) = backup.filter(|b| b.state == BackupState::Verified) else {
             let why = "waiting for the backup to be verified at the target";
             if rec.detail != why {
-                rec.detail = why.into();
-                self.save(name, seq, rec)?;
+                self.advance(name, seq, rec, Transition::Wait { detail: why.into() })?;
             }
             return Ok(Claim::Wait);
         };
-        if rec.backup_id.is_empty() {
+        let id = if rec.backup_id.is_empty() {
             let history = self.manifest.restores_of(self.pair, name)?;
-            rec.id = restore_id(&self.job, name, &b.backup_id, of_id(&history, &b.backup_id));
-            rec.backup_id.clone_from(&b.backup_id);
+            restore_id(&self.job, name, &b.backup_id, of_id(&history, &b.backup_id))
         } else if rec.backup_id != b.backup_id {
-            rec.state = RestoreState::Skipped;
-            rec.ended_ms = Some(now_ms());
-            rec.detail = format!(
+            let detail = format!(
                 "not fired: the target now holds backup id {} of {name:?}, not {} (restored on its own)",
                 b.backup_id, rec.backup_id
             );
-            self.save(name, seq, rec)?;
+            self.advance(name, seq, rec, Transition::Skip { detail })?;
             return Ok(Claim::Wait);
-        }
-        rec.attempts += 1;
-        rec.state = RestoreState::Firing;
-        rec.fired_ms = Some(now_ms());
-        rec.pid = None;
-        rec.detail = String::new();
-        self.save(name, seq, rec)?;
-        Ok(Claim::Fire)
-    }
-
-    /// Fires (or resumes) one restore, up to its outcome.
-    async fn drive(
-        &self,
-        cfg: &RestoreConfig,
-        name: &str,
-        seq: u32,
-        rec: &mut RestoreRecord,
-    ) -> Result<Fired, StateError> {
-        match &cfg.trigger {
-            Trigger::Exec { argv } => self.drive_exec(cfg, argv, name, seq, rec).await,
-            Trigger::Rest { url, poll } => self.drive_rest(cfg, url, *poll, name, seq, rec).await,
-        }
-    }
-
-    fn paths(&self, rec: &RestoreRecord) -> (PathBuf, PathBuf, PathBuf) {
-        let base = self.dir.join(&rec.id);
-        (
-            base.with_extension("spec.json"),
-            base.with_extension("log"),
-            base.with_extension("result.json"),
-        )
-    }
-
-    async fn drive_exec(
-        &self,
-        cfg: &RestoreConfig,
-        argv: &[String],
-        name: &str,
-        seq: u32,
-        rec: &mut RestoreRecord,
-    ) -> Result<Fired, StateError> {
-        let (spec_path, log, result) = self.paths(rec);
-        // Claimed (firing, recorded before anything started) or running: what happened?
-        {
-            if let Some(done) = read_result(&result) {
-                return Ok(self.exec_outcome(done, &log));
-            }
-            let pid = rec
-                .pid
-                .and_then(|p| u32::try_from(p).ok())
-                .filter(|p| process_runs(*p, &spec_path))
-                .or_else(|| find_process(&spec_path));
-            match pid {
-                Some(pid) => {
-                    tracing::info!(job = %self.job, backup = %name, id = %rec.id, pid, "waiting for a restore started before ferryd restarted");
-                    return Ok(self.wait_exec(pid, &spec_path, &result, &log).await);
-                }
-                None if rec.state == RestoreState::Firing && !log.exists() => {
-                    // Recorded as firing, but the supervisor never started: start it now.
-                }
-                None => {
-                    return Ok(Fired::Done(
-                        RestoreState::Failed,
-                        format!(
-                            "interrupted: ferryd stopped while the restore ran and its outcome was not recorded (log: {}); check Milvus, then `ferry restore retry {}`",
-                            log.display(),
-                            rec.id
-                        ),
-                    ));
-                }
-            }
-        }
-        if let Err(e) = std::fs::create_dir_all(&self.dir) {
-            return Ok(Fired::Later(format!(
-                "cannot create {}: {e}",
-                self.dir.display()
-            )));
-        }
-        let suffix = rec.suffix.clone().unwrap_or_default();
-        let vars = [
-            ("backup", name),
-            ("suffix", suffix.as_str()),
-            ("bucket", cfg.bucket.as_str()),
-            ("path", cfg.path.as_str()),
-            ("job", self.job.as_str()),
-            ("id", rec.id.as_str()),
-        ];
-        let spec = ExecSpec {
-            argv: render_argv(argv, &vars),
-            timeout_secs: cfg.timeout.as_secs().max(1),
-            log: log.clone(),
-            result: result.clone(),
-        };
-        let written = serde_json::to_vec(&spec)
-            .map_err(std::io::Error::other)
-            .and_then(|b| std::fs::write(&spec_path, b));
-        if let Err(e) = written {
-            return Ok(Fired::Later(format!(
-                "cannot write {}: {e}",
-                spec_path.display()
-            )));
-        }
-        let mut cmd = tokio::process::Command::new(&self.exe);
-        cmd.arg("--run-trigger")
-            .arg(&spec_path)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .process_group(0);
-        let mut child = match cmd.spawn() {
-            Ok(c) => c,
-            Err(e) => {
-                // Nothing ran: safe to try again.
-                return Ok(Fired::Later(format!(
-                    "cannot start the restore supervisor {}: {e}",
-                    self.exe.display()
-                )));
-            }
-        };
-        let pid = child.id().unwrap_or(0);
-        rec.state = RestoreState::Running;
-        rec.pid = Some(i64::from(pid));
-        self.save(name, seq, rec)?;
-        tracing::info!(job = %self.job, backup = %name, id = %rec.id, argv = ?spec.argv, "restore started");
-        tokio::select! {
-            status = child.wait() => {
-                if let Err(e) = status {
-                    tracing::warn!(job = %self.job, error = %e, "waiting for the restore supervisor");
-                }
-            }
-            _ = self.shutdown.cancelled() => {
-                // The supervisor keeps running; the next ferryd picks up its result.
-                return Ok(Fired::Stopped);
-            }
-        }
-        match read_result(&result) {
-            Some(done) => Ok(self.exec_outcome(done, &log)),
-            None => Ok(Fired::Done(
-                RestoreState::Failed,
-                format!(
-                    "the restore supervisor ended without an outcome (log: {}); check Milvus, then `ferry restore retry {}`",
-                    log.display(),
-                    rec.id
-                ),
-            )),
-        }
-    }
-
-    async fn wait_exec(&self, pid: u32, spec: &Path, result: &Path, log: &Path) -> Fired {
-        loop {
-            if let Some(done) = read_result(result) {
-                return self.exec_outcome(done, log);
-            }
-            if !process_runs(pid, spec) {
-                // It may have written the result just before ending.
-                if let Some(done) = read_result(result) {
-                    return self.exec_outcome(done, log);
-                }
-                return Fired::Done(
-                    RestoreState::Failed,
-                    format!(
-                        "interrupted: the restore's supervisor ended without an outcome (log: {})",
-                        log.display()
-                    ),
-                );
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-                _ = self.shutdown.cancelled() => return Fired::Stopped,
-            }
-        }
-    }
-
-    fn exec_outcome(&self, r: ExecResult, log: &Path) -> Fired {
-        let tail = log_tail(log, 2000);
-        for line in tail.lines() {
-            tracing::info!(job = %self.job, output = %line, "restore output");
-        }
-        let last = tail.lines().last().unwrap_or("").to_owned();
-        match r {
-            ExecResult {
-                code: Some(0),
-                timed_out: false,
-                error: None,
-            } => Fired::Done(RestoreState::Restored, "exit code 0".into()),
-            ExecResult { error: Some(e), .. } => Fired::Done(RestoreState::Failed, e),
-            ExecResult {
-                timed_out: true, ..
-            } => Fired::Done(
-                RestoreState::Failed,
-                format!("timed out and killed (log: {})", log.display()),
-            ),
-            ExecResult { code, .. } => Fired::Done(
-                RestoreState::Failed,
-                format!(
-                    "exit code {}{}",
-                    code.map_or("none (killed by a signal)".to_owned(), |c| c.to_string()),
-                    if last.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {last}")
-                    }
-                ),
-            ),
-        }
-    }
-
-    async fn drive_rest(
-        &self,
-        cfg: &RestoreConfig,
-        url: &str,
-        poll: Duration,
-        name: &str,
-        seq: u32,
-        rec: &mut RestoreRecord,
-    ) -> Result<Fired, StateError> {
-        let client = match super::rest::RestClient::new(url) {
-            Ok(c) => c,
-            Err(e) => return Ok(Fired::Done(RestoreState::Failed, e.to_string())),
-        };
-        if rec.state == RestoreState::Firing {
-            // Claimed: did a POST of this id arrive already (an earlier attempt whose answer
-            // was lost, or a ferryd stopped after posting)? Ask before posting.
-            match client.get_restore(&rec.id).await {
-                Ok(super::rest::Task::Known(_)) => {
-                    tracing::info!(job = %self.job, backup = %name, id = %rec.id, "the restore server already has this restore; polling it");
-                    rec.state = RestoreState::Running;
-                    self.save(name, seq, rec)?;
-                }
-                Ok(super::rest::Task::NotFound(_)) => {}
-                Err(e) => return Ok(Fired::Later(e.to_string())),
-            }
         } else {
-            tracing::info!(job = %self.job, backup = %name, id = %rec.id, "polling a restore started before ferryd restarted");
-        }
-        if rec.state != RestoreState::Running {
-            let request = super::rest::RestoreRequest {
-                id: rec.id.clone(),
-                backup_name: name.to_owned(),
-                collection_suffix: rec.suffix.clone(),
-                collection_renames: rec.renames.clone(),
-                bucket_name: cfg.bucket.clone(),
-                path: cfg.path.clone(),
-            };
-            match client.restore(&request).await {
-                Ok(()) => {
-                    rec.state = RestoreState::Running;
-                    self.save(name, seq, rec)?;
-                    tracing::info!(job = %self.job, backup = %name, id = %rec.id, "restore accepted by the server");
-                }
-                Err(e) if e.is_transient() => return Ok(Fired::Later(e.to_string())),
-                Err(e) => return Ok(Fired::Done(RestoreState::Failed, e.to_string())),
-            }
-        }
-        // Running: poll until an outcome. The deadline counts the time this restore has been
-        // polled, by a monotonic clock, added up across restarts (`elapsed_ms`): a wall clock
-        // that jumps cannot fail a restore the server still runs.
-        let limit = u64::try_from(cfg.timeout.as_millis()).unwrap_or(u64::MAX);
-        let (started, before) = (std::time::Instant::now(), rec.elapsed_ms);
-        let mut failures = 0u32;
-        loop {
-            match client.get_restore(&rec.id).await {
-                Ok(super::rest::Task::Known(t)) => {
-                    failures = 0;
-                    match t.state_code {
-                        2 => return Ok(Fired::Done(RestoreState::Restored, "SUCCESS".into())),
-                        3 => {
-                            return Ok(Fired::Done(
-                                RestoreState::Failed,
-                                format!("the server reports FAIL: {}", t.error_message),
-                            ));
-                        }
-                        4 => {
-                            return Ok(Fired::Done(
-                                RestoreState::Failed,
-                                format!("the server reports TIMEOUT: {}", t.error_message),
-                            ));
-                        }
-                        _ => {
-                            rec.progress = u8::try_from(t.progress.clamp(0, 100)).unwrap_or(0);
-                        }
-                    }
-                }
-                Ok(super::rest::Task::NotFound(msg)) => {
-                    return Ok(Fired::Done(
-                        RestoreState::Failed,
-                        format!(
-                            "the restore server no longer knows task {} ({msg}): it restarted and forgot it; the restore's outcome is unknown. Check Milvus, then `ferry restore retry {}`",
-                            rec.id, rec.id
-                        ),
-                    ));
-                }
-                Err(e) => {
-                    failures += 1;
-                    tracing::warn!(job = %self.job, id = %rec.id, error = %e, "polling the restore failed; polling on");
-                }
-            }
-            let ran = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            rec.elapsed_ms = before.saturating_add(ran);
-            self.note(name, seq, rec)?;
-            if rec.elapsed_ms > limit {
-                return Ok(Fired::Done(
-                    RestoreState::Failed,
-                    format!(
-                        "no outcome after {} of polling; the restore may still run on the server: check Milvus, then `ferry restore retry {}`",
-                        humantime::format_duration(cfg.timeout),
-                        rec.id
-                    ),
-                ));
-            }
-            let wait = if failures > 0 {
-                crate::retry::daemon_delay(failures).min(Duration::from_secs(60))
-            } else {
-                poll
-            };
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = self.shutdown.cancelled() => return Ok(Fired::Stopped),
-            }
-        }
+            rec.id.clone()
+        };
+        self.advance(
+            name,
+            seq,
+            rec,
+            Transition::Claim {
+                id,
+                backup_id: b.backup_id,
+            },
+        )?;
+        Ok(Claim::Fire)
     }
 }
