@@ -14,5 +14,5 @@ pub use db::{Batch, FORMAT_VERSION, Manifest, Result, StateError};
 pub use schema::{
     BackupKey, BackupRecord, BackupState, BackupsSchema, ObjectKey, ObjectRecord, ObjectsSchema,
     PairId, PairRecord, PairsSchema, RestoreKey, RestoreOrigin, RestoreRecord, RestoreState,
-    RestoresSchema, UploadRecord, UploadsSchema,
+    RestoresSchema, UploadRecord, UploadState, UploadsSchema,
 };

@@ -22,6 +22,21 @@
 
 use crate::codec::{DecodeError, KeyCodec, Reader, Schema, ValueCodec, Writer};
 
+/// Declares a column family's schema: a unit type naming the family, its key and its value.
+macro_rules! schema {
+    ($(#[$doc:meta])* $name:ident: $cf:literal, $key:ty => $value:ty) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name;
+
+        impl Schema for $name {
+            const CF: &'static str = $cf;
+            type Key = $key;
+            type Value = $value;
+        }
+    };
+}
+
 /// Identifies a mirror pair (source → target).
 pub type PairId = u32;
 
@@ -71,14 +86,10 @@ impl ValueCodec for MetaValue {
     }
 }
 
-/// `meta`: format version and counters.
-#[derive(Debug)]
-pub struct MetaSchema;
-impl Schema for MetaSchema {
-    const CF: &'static str = "meta";
-    type Key = MetaKey;
-    type Value = MetaValue;
-}
+schema!(
+    /// `meta`: format version and counters.
+    MetaSchema: "meta", MetaKey => MetaValue
+);
 
 /// Key of pair-scoped families: a pair id alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -141,14 +152,10 @@ impl ValueCodec for PairRecord {
     }
 }
 
-/// `pairs`: registered mirror pairs.
-#[derive(Debug)]
-pub struct PairsSchema;
-impl Schema for PairsSchema {
-    const CF: &'static str = "pairs";
-    type Key = PairKey;
-    type Value = PairRecord;
-}
+schema!(
+    /// `pairs`: registered mirror pairs.
+    PairsSchema: "pairs", PairKey => PairRecord
+);
 
 /// Key of per-object families: pair id, then the object's key relative to the pair's source.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -225,48 +232,93 @@ impl ValueCodec for ObjectRecord {
     }
 }
 
-/// `objects`: one row per mirrored object.
-#[derive(Debug)]
-pub struct ObjectsSchema;
-impl Schema for ObjectsSchema {
-    const CF: &'static str = "objects";
-    type Key = ObjectKey;
-    type Value = ObjectRecord;
-}
+schema!(
+    /// `objects`: one row per mirrored object.
+    ObjectsSchema: "objects", ObjectKey => ObjectRecord
+);
 
-/// A multipart upload in flight at the target, so a crash can abort (or resume) it.
+/// A write in flight at the target, so a crash can clean it up (or resume it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadRecord {
-    /// The target's upload id.
-    pub upload_id: String,
+    /// How far the write got.
+    pub state: UploadState,
     /// The target key being written.
     pub target_key: String,
     /// Source ETag being copied.
     pub src_etag: Option<String>,
-    /// Part size used.
-    pub part_size: u64,
     /// When it started (ms since the epoch).
     pub started_ms: i64,
 }
 
+/// How far a recorded write got. Stored as (upload id, part size): `("", 0)`, `("", n)`,
+/// `(id, n)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UploadState {
+    /// About to write (or done writing, its row not yet recorded): no multipart upload is
+    /// open, and the key is ferry's own until its row is written.
+    Intent,
+    /// A multipart upload with this part size is being created; its id is not known yet (a
+    /// crash now leaves an upload to find by key).
+    Creating {
+        /// Part size.
+        part_size: u64,
+    },
+    /// A multipart upload is open.
+    Open {
+        /// The target's upload id.
+        upload_id: String,
+        /// Part size.
+        part_size: u64,
+    },
+}
+
+impl UploadState {
+    /// The upload id, when known.
+    pub fn upload_id(&self) -> Option<&str> {
+        match self {
+            UploadState::Open { upload_id, .. } => Some(upload_id),
+            _ => None,
+        }
+    }
+}
+
 impl ValueCodec for UploadRecord {
     fn encode_value(&self) -> Vec<u8> {
+        let (upload_id, part_size) = match &self.state {
+            UploadState::Intent => ("", 0),
+            UploadState::Creating { part_size } => ("", *part_size),
+            UploadState::Open {
+                upload_id,
+                part_size,
+            } => (upload_id.as_str(), *part_size),
+        };
         let mut w = Writer::with_version(V1);
-        w.str(&self.upload_id)
+        w.str(upload_id)
             .str(&self.target_key)
             .opt_str(self.src_etag.as_deref())
-            .u64(self.part_size)
+            .u64(part_size)
             .i64(self.started_ms);
         w.finish()
     }
     fn decode_value(bytes: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(bytes);
         check_version(&mut r)?;
+        let upload_id = r.string()?;
+        let target_key = r.string()?;
+        let src_etag = r.opt_string()?;
+        let part_size = r.u64()?;
+        let state = match (upload_id.is_empty(), part_size) {
+            (true, 0) => UploadState::Intent,
+            (true, part_size) => UploadState::Creating { part_size },
+            (false, part_size) => UploadState::Open {
+                upload_id,
+                part_size,
+            },
+        };
         let rec = UploadRecord {
-            upload_id: r.string()?,
-            target_key: r.string()?,
-            src_etag: r.opt_string()?,
-            part_size: r.u64()?,
+            state,
+            target_key,
+            src_etag,
             started_ms: r.i64()?,
         };
         r.end()?;
@@ -274,14 +326,10 @@ impl ValueCodec for UploadRecord {
     }
 }
 
-/// `uploads`: multipart uploads in flight.
-#[derive(Debug)]
-pub struct UploadsSchema;
-impl Schema for UploadsSchema {
-    const CF: &'static str = "uploads";
-    type Key = ObjectKey;
-    type Value = UploadRecord;
-}
+schema!(
+    /// `uploads`: multipart uploads in flight.
+    UploadsSchema: "uploads", ObjectKey => UploadRecord
+);
 
 /// Where a milvus-backup backup stands in its replication.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -411,14 +459,10 @@ impl ValueCodec for BackupRecord {
     }
 }
 
-/// `backups`: one row per milvus-backup backup of a pair.
-#[derive(Debug)]
-pub struct BackupsSchema;
-impl Schema for BackupsSchema {
-    const CF: &'static str = "backups";
-    type Key = BackupKey;
-    type Value = BackupRecord;
-}
+schema!(
+    /// `backups`: one row per milvus-backup backup of a pair.
+    BackupsSchema: "backups", BackupKey => BackupRecord
+);
 
 /// Where a restore trigger stands. `Firing` is written (and synced) before the trigger's side
 /// effect starts, so that a crash never leads to firing twice unseen.
@@ -645,14 +689,10 @@ impl KeyCodec for RestoreKey {
     }
 }
 
-/// `restores`: every restore request of every backup of a pair, kept as history.
-#[derive(Debug)]
-pub struct RestoresSchema;
-impl Schema for RestoresSchema {
-    const CF: &'static str = "restores";
-    type Key = RestoreKey;
-    type Value = RestoreRecord;
-}
+schema!(
+    /// `restores`: every restore request of every backup of a pair, kept as history.
+    RestoresSchema: "restores", RestoreKey => RestoreRecord
+);
 
 /// Every column family the manifest opens.
 pub const COLUMN_FAMILIES: &[&str] = &[
@@ -708,7 +748,12 @@ mod tests {
         #[test]
         fn upload_record_round_trips(upload_id in ".{0,80}", target_key in ".{0,80}", src_etag in opt_str(),
             part_size in any::<u64>(), started_ms in any::<i64>()) {
-            let rec = UploadRecord { upload_id, target_key, src_etag, part_size, started_ms };
+            let state = match (upload_id.is_empty(), part_size) {
+                (true, 0) => UploadState::Intent,
+                (true, part_size) => UploadState::Creating { part_size },
+                (false, part_size) => UploadState::Open { upload_id, part_size },
+            };
+            let rec = UploadRecord { state, target_key, src_etag, started_ms };
             prop_assert_eq!(UploadRecord::decode_value(&rec.encode_value()).expect("decodes"), rec);
         }
 

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 
 use chrono::Utc;
 use ferry_state::schema::{ObjectKey, UploadsSchema};
-use ferry_state::{Batch, Manifest, UploadRecord};
+use ferry_state::{Batch, Manifest, UploadRecord, UploadState};
 
 use crate::sync::transfer::UploadJournal;
 
@@ -22,20 +22,19 @@ pub(super) struct Journal<'a> {
 }
 
 impl Journal<'_> {
-    pub(super) fn record(&self, upload_id: &str, part_size: u64) {
+    pub(super) fn record(&self, state: UploadState) {
         let mut b = Batch::new();
         b.put::<UploadsSchema>(
             &self.key,
             &UploadRecord {
-                upload_id: upload_id.to_owned(),
+                state,
                 target_key: self.target_key.clone(),
                 src_etag: self.src_etag.clone(),
-                part_size,
                 started_ms: Utc::now().timestamp_millis(),
             },
         );
         if let Err(e) = self.manifest.write(b) {
-            tracing::warn!(error = %e, "cannot record the multipart upload in the manifest");
+            tracing::warn!(error = %e, "cannot record the write in the manifest");
         }
     }
 }
@@ -44,17 +43,20 @@ impl UploadJournal for Journal<'_> {
     // Recorded before the upload exists, so that a crash between its creation and the
     // moment its id is known still leaves a trace to clean up by key.
     fn starting(&self, part_size: u64) {
-        self.record("", part_size);
+        self.record(UploadState::Creating { part_size });
     }
 
     fn started(&self, upload_id: &str, part_size: u64) {
-        self.record(upload_id, part_size);
+        self.record(UploadState::Open {
+            upload_id: upload_id.to_owned(),
+            part_size,
+        });
     }
 
     // The upload is over (completed or aborted), but the object's row is not written yet:
     // keep a plain intent so that a crash before the row still marks the key as ferry's own.
     fn finished(&self, _upload_id: &str) {
-        self.record("", 0);
+        self.record(UploadState::Intent);
     }
 
     fn resumable(&self) -> Option<(String, u64)> {
@@ -67,19 +69,6 @@ impl Journal<'_> {
     /// Marks the key as being written by ferry (before any byte is sent): until its row is
     /// written, an object found there is ferry's own unfinished work, not someone else's.
     pub(super) fn intent(&self) {
-        let mut b = Batch::new();
-        b.put::<UploadsSchema>(
-            &self.key,
-            &UploadRecord {
-                upload_id: String::new(),
-                target_key: self.target_key.clone(),
-                src_etag: self.src_etag.clone(),
-                part_size: 0,
-                started_ms: Utc::now().timestamp_millis(),
-            },
-        );
-        if let Err(e) = self.manifest.write(b) {
-            tracing::warn!(error = %e, "cannot record the write intent in the manifest");
-        }
+        self.record(UploadState::Intent);
     }
 }

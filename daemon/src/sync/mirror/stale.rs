@@ -4,7 +4,7 @@
 use std::sync::Mutex;
 
 use ferry_state::schema::{ObjectKey, PairId, UploadsSchema};
-use ferry_state::{Batch, Manifest, UploadRecord};
+use ferry_state::{Batch, Manifest, UploadRecord, UploadState};
 
 use crate::backend::error::display_chain;
 use crate::sync::report::MirrorError;
@@ -32,12 +32,17 @@ pub(super) async fn abort_stale_uploads(
             unresolved.insert(rel);
             continue;
         }
-        if rec.part_size == 0 {
+        if rec.state == UploadState::Intent {
             // A plain intent: nothing open at the target; the key stays marked as ferry's.
             owned.insert(rel);
             continue;
         }
-        if !rec.upload_id.is_empty() && rec.src_etag.is_some() {
+        if let UploadState::Open {
+            upload_id,
+            part_size,
+        } = &rec.state
+            && rec.src_etag.is_some()
+        {
             let same = match src.store.head(&src.key(&rel)).await {
                 Ok(m) => m.e_tag == rec.src_etag,
                 Err(_) => false,
@@ -47,8 +52,8 @@ pub(super) async fn abort_stale_uploads(
                 resumable.insert(
                     rel,
                     Resumable {
-                        upload_id: rec.upload_id.clone(),
-                        part_size: rec.part_size,
+                        upload_id: upload_id.clone(),
+                        part_size: *part_size,
                         src_etag: rec.src_etag.clone(),
                     },
                 );
@@ -75,7 +80,9 @@ pub(super) async fn abort_stale_uploads(
 /// Aborts the upload an upload record names (found by key when its id was never learnt).
 /// `Err` when it could not be dealt with yet (transient): the record stays for the next run.
 pub(super) async fn abort_recorded(dst: &Side, rec: &UploadRecord) -> Result<(), ()> {
-    let aborted = if rec.upload_id.is_empty() {
+    let aborted = if let Some(upload_id) = rec.state.upload_id() {
+        dst.store.abort_multipart(&rec.target_key, upload_id).await
+    } else {
         // Killed before the upload's id was known: find the uploads open for that key.
         match dst.store.list_multipart(&rec.target_key).await {
             Ok(ids) => {
@@ -87,10 +94,6 @@ pub(super) async fn abort_recorded(dst: &Side, rec: &UploadRecord) -> Result<(),
             }
             Err(e) => Err(e),
         }
-    } else {
-        dst.store
-            .abort_multipart(&rec.target_key, &rec.upload_id)
-            .await
     };
     match aborted {
         Ok(()) => {
@@ -104,11 +107,7 @@ pub(super) async fn abort_recorded(dst: &Side, rec: &UploadRecord) -> Result<(),
         Err(e) => {
             // The server will not list or abort it (or no longer knows it): say so, once,
             // with the id, and stop tracking it.
-            let id = if rec.upload_id.is_empty() {
-                "(id unknown)"
-            } else {
-                rec.upload_id.as_str()
-            };
+            let id = rec.state.upload_id().unwrap_or("(id unknown)");
             tracing::warn!(key = %rec.target_key, upload_id = id, error = %display_chain(&e), "multipart upload may remain open at the target");
             Ok(())
         }
@@ -153,7 +152,9 @@ impl Stale {
             return Ok(());
         }
         for (rel, rec) in manifest.uploads(pair)? {
-            if left.get(&rel).is_some_and(|r| r.upload_id == rec.upload_id)
+            if left
+                .get(&rel)
+                .is_some_and(|r| Some(r.upload_id.as_str()) == rec.state.upload_id())
                 && abort_recorded(dst, &rec).await.is_ok()
             {
                 downgrade(manifest, pair, &rel, rec)?;
@@ -178,8 +179,7 @@ pub(super) fn downgrade(
             key: rel.to_owned(),
         },
         &UploadRecord {
-            upload_id: String::new(),
-            part_size: 0,
+            state: UploadState::Intent,
             ..rec
         },
     );
