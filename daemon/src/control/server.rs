@@ -435,3 +435,157 @@ async fn restore_retry(
         RestoreError::UnknownId(id).to_string(),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::time::Instant;
+
+    use ferry_state::Manifest;
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::http::{Client, ClientError};
+    use crate::jobs::Shared;
+    use crate::sync::transfer::TransferConfig;
+
+    /// A daemon with a plain job and a backup job (not running: only the API) served on a
+    /// loopback port.
+    async fn api() -> (tempfile::TempDir, Arc<Daemon>, Client) {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("ferryd.toml");
+        let text = format!(
+            "alias_dir = {:?}\nstate_dir = {:?}\n[[jobs]]\nname = \"j\"\nsource = \"/src/\"\ntarget = \"/dst/\"\nlayout = \"plain\"\n[[jobs]]\nname = \"b\"\nsource = \"/bsrc/\"\ntarget = \"/bdst/\"\n",
+            dir.path().join("aliases"),
+            dir.path().join("state")
+        );
+        let config = Config::parse(&path, &text).expect("config");
+        let shared = Arc::new(Shared {
+            manifest: Arc::new(Manifest::open(&config.state_dir).expect("manifest")),
+            permits: Arc::new(tokio::sync::Semaphore::new(4)),
+            shutdown: CancellationToken::new(),
+            transfer: TransferConfig::default(),
+            state_dir: config.state_dir.clone(),
+            exe: PathBuf::from("ferryd"),
+        });
+        let jobs = config
+            .jobs
+            .iter()
+            .cloned()
+            .map(|j| Arc::new(Job::new(j)))
+            .collect();
+        let daemon = Arc::new(Daemon {
+            config,
+            shared,
+            jobs,
+            started: Instant::now(),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(axum::serve(listener, router(daemon.clone())).into_future());
+        let client = Client::new(&format!("http://{addr}"), None).expect("client");
+        (dir, daemon, client)
+    }
+
+    fn status_of(e: ClientError) -> (u16, String) {
+        match e {
+            ClientError::Status {
+                status, message, ..
+            } => (status, message),
+            other => panic!("not an HTTP error: {other}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_api_answers_in_its_types() {
+        let (_dir, daemon, c) = api().await;
+        let status: StatusView = c.get_as("/v1/status").await.expect("status");
+        assert_eq!(status.jobs.len(), 2);
+        assert_eq!(status.jobs[0].name, "j");
+        assert_eq!(
+            status.jobs[0].state,
+            crate::control::api::JobState::Starting
+        );
+        assert!(
+            status.jobs[0].backups.is_none(),
+            "a plain job has no backups"
+        );
+        assert_eq!(status.jobs[1].backups, Some(Vec::new()), "none seen yet");
+
+        let sync: SyncAnswer = c
+            .post_as("/v1/jobs/j/sync?check_target=true")
+            .await
+            .expect("sync");
+        assert_eq!(sync.sync, "queued");
+        let job: JobView = c.get_as("/v1/jobs/j").await.expect("job");
+        assert!(job.pending_full);
+
+        let paused: PauseAnswer = c.post_as("/v1/jobs/j/pause").await.expect("pause");
+        assert!(paused.paused && daemon.jobs[0].is_paused());
+        let sync: SyncAnswer = c.post_as("/v1/jobs/j/sync").await.expect("sync");
+        assert_eq!(sync.sync, "queued; the job is paused");
+        let resumed: PauseAnswer = c.post_as("/v1/jobs/j/resume").await.expect("resume");
+        assert!(!resumed.paused && !daemon.jobs[0].is_paused());
+
+        let restores: Vec<RestoreView> = c.get_as("/v1/restores").await.expect("restores");
+        assert!(restores.is_empty());
+    }
+
+    #[tokio::test]
+    async fn bad_requests_get_a_status_and_a_message_naming_what_is_wrong() {
+        let (_dir, _daemon, c) = api().await;
+        let (code, msg) = status_of(c.get("/v1/jobs/nope").await.expect_err("unknown job"));
+        assert_eq!(code, 404);
+        assert!(
+            msg.contains("no job named \"nope\"") && msg.contains("j"),
+            "{msg}"
+        );
+
+        let (code, msg) = status_of(c.get("/v1/nothing").await.expect_err("no route"));
+        assert_eq!(code, 404);
+        assert!(msg.contains("no such endpoint"), "{msg}");
+
+        let body = serde_json::json!({"backup": "b1", "surprise": 1});
+        let (code, msg) = status_of(
+            c.post_json("/v1/jobs/j/restores", &body)
+                .await
+                .expect_err("unknown field"),
+        );
+        assert_eq!(code, 400);
+        assert!(msg.contains("surprise"), "{msg}");
+
+        let body = serde_json::json!({"backup": "b1"});
+        let (code, msg) = status_of(
+            c.post_json("/v1/jobs/j/restores", &body)
+                .await
+                .expect_err("a plain job"),
+        );
+        assert_eq!(code, 400);
+        assert!(msg.contains("layout = \"plain\""), "{msg}");
+        let (code, msg) = status_of(
+            c.post_json("/v1/jobs/b/restores", &body)
+                .await
+                .expect_err("stores not opened"),
+        );
+        assert_eq!(code, 503);
+        assert!(msg.contains("try again"), "{msg}");
+
+        let (code, _) = status_of(
+            c.post_json("/v1/webhook", &serde_json::json!("garbage"))
+                .await
+                .expect_err("not an event"),
+        );
+        assert_eq!(code, 400);
+
+        let (code, msg) = status_of(
+            c.post("/v1/restores/ferry-nope/retry")
+                .await
+                .expect_err("unknown restore"),
+        );
+        assert_eq!(code, 404);
+        assert!(msg.contains("ferry-nope"), "{msg}");
+    }
+}

@@ -1,26 +1,18 @@
-//! ferryd's jobs: each job runs the sync engine whenever something may have changed.
-//!
-//! Work reaches a job as [`Pending`] requests that coalesce: a full scan (polling `interval`,
-//! the periodic reconcile that also lists the target, `ferry sync`, a watcher overflow), or a
-//! set of keys and prefixes (a watched file, a bucket event). One run at a time per job, so a
-//! key is never copied twice at once; jobs are independent tasks sharing one manifest and one
-//! global transfer limit. A failed run (listing failed, transient errors) is retried with
-//! exponential backoff and jitter; objects that fail permanently are listed in the status and
-//! tried again on the next poll.
+//! A job's loop: waits for work, opens its stores, runs the mirror engine, retries failed
+//! runs with backoff, and keeps the job's status.
 
 use crate::clock::now_ms;
-use std::collections::{BTreeSet, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use ferry_state::Manifest;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use super::job::*;
 use crate::backend::error::display_chain;
-use crate::config::{Config, JobConfig};
-use crate::control::api::{FailedObject, JobState, JobView, RunInfo, RunKind};
+use crate::config::JobConfig;
+use crate::control::api::{FailedObject, JobState, RunInfo, RunKind};
 use crate::location::{Location, Stores};
 use crate::milvus::gate::{Backups, OnVerified, VerifiedHook};
 use crate::milvus::restore::Restorer;
@@ -30,256 +22,6 @@ use crate::sync::policy::Policy;
 use crate::sync::report::{Event, MirrorError, Summary};
 use crate::sync::side::Side;
 use crate::sync::transfer::TransferConfig;
-
-/// Failed objects kept in a job's status.
-const FAILED_KEPT: usize = 50;
-
-/// What a job has been asked to do and not done yet.
-#[derive(Debug, Default)]
-pub struct Pending {
-    /// A full scan of the source.
-    pub full: bool,
-    /// ... that also lists the target (reconcile).
-    pub check_target: bool,
-    /// Relative keys (and prefixes ending with `/`) that changed.
-    pub keys: BTreeSet<String>,
-    /// When the oldest of these requests arrived (ms since the epoch).
-    pub since_ms: Option<i64>,
-}
-
-impl Pending {
-    fn is_empty(&self) -> bool {
-        !self.full && self.keys.is_empty()
-    }
-}
-
-/// A job's state at run time; the API shows it as a [`JobView`] (with `/metrics`, it reads
-/// it directly).
-#[derive(Debug, Clone, Default)]
-pub struct JobStatus {
-    /// Name.
-    pub name: String,
-    /// Source, as configured.
-    pub source: String,
-    /// Target, as configured.
-    pub target: String,
-    /// What it is doing.
-    pub state: JobState,
-    /// Paused by `ferry pause`.
-    pub paused: bool,
-    /// Whether the source is watched (local sources), and if the watch is active.
-    pub watching: bool,
-    /// The last run.
-    pub last_run: Option<RunInfo>,
-    /// End of the last run that left the job in sync (ms since the epoch).
-    pub last_success_ms: Option<i64>,
-    /// End of the last complete full scan (ms since the epoch).
-    pub last_scan_ms: Option<i64>,
-    /// Objects at the source at the last complete scan.
-    pub objects_in_sync: u64,
-    /// Source objects the include/exclude filters left out in the last full scan: a filter
-    /// that matches nothing (or everything) shows here.
-    pub skipped_last_scan: u64,
-    /// Keys waiting for the next run.
-    pub pending_keys: u64,
-    /// A full scan is waiting.
-    pub pending_full: bool,
-    /// Objects copied since ferryd started.
-    pub copied_total: u64,
-    /// Bytes copied since ferryd started.
-    pub bytes_total: u64,
-    /// Objects deleted at the target since ferryd started.
-    pub deleted_total: u64,
-    /// Object failures and failed runs since ferryd started.
-    pub errors_total: u64,
-    /// Runs since ferryd started, per kind.
-    pub runs_full: u64,
-    /// Key runs since ferryd started.
-    pub runs_keys: u64,
-    /// Objects that failed recently (newest last).
-    pub failed: VecDeque<FailedObject>,
-    /// Runs failed in a row.
-    pub consecutive_failures: u32,
-    /// When the next retry is due (ms since the epoch).
-    pub next_retry_ms: Option<i64>,
-    /// Seconds since the oldest change not yet replicated (0 when in sync).
-    pub lag_seconds: f64,
-    /// Since when changes wait (ms since the epoch).
-    pub dirty_since_ms: Option<i64>,
-}
-
-/// A job at run time.
-#[derive(Debug)]
-pub struct Job {
-    /// Its config.
-    pub config: JobConfig,
-    pending: Mutex<Pending>,
-    wake: Notify,
-    paused: AtomicBool,
-    status: Mutex<JobStatus>,
-    /// The job's pair in the manifest, once its stores were opened.
-    pair: std::sync::OnceLock<ferry_state::PairId>,
-    /// Its restores (milvus-backup jobs), once its stores were opened.
-    restorer: std::sync::OnceLock<Arc<Restorer>>,
-}
-
-impl Job {
-    /// A job that has not run yet.
-    pub fn new(config: JobConfig) -> Job {
-        let status = JobStatus {
-            name: config.name.clone(),
-            source: config.source.display(),
-            target: config.target.display(),
-            state: JobState::Starting,
-            ..JobStatus::default()
-        };
-        Job {
-            config,
-            pending: Mutex::new(Pending::default()),
-            wake: Notify::new(),
-            paused: AtomicBool::new(false),
-            status: Mutex::new(status),
-            pair: std::sync::OnceLock::new(),
-            restorer: std::sync::OnceLock::new(),
-        }
-    }
-
-    /// Its restores (`None` until its stores were first opened, or for plain jobs).
-    pub fn restorer(&self) -> Option<&Arc<Restorer>> {
-        self.restorer.get()
-    }
-
-    /// The job's pair in the manifest (`None` until its stores were first opened).
-    pub fn pair(&self) -> Option<ferry_state::PairId> {
-        self.pair.get().copied()
-    }
-
-    /// The milvus-backup backups the job has seen, by name.
-    pub fn backups(
-        &self,
-        manifest: &Manifest,
-    ) -> Result<Vec<(String, ferry_state::BackupRecord)>, ferry_state::StateError> {
-        match self.pair() {
-            Some(p) => manifest.backups(p),
-            None => Ok(Vec::new()),
-        }
-    }
-
-    /// The job's name.
-    pub fn name(&self) -> &str {
-        &self.config.name
-    }
-
-    fn with_pending(&self, f: impl FnOnce(&mut Pending)) {
-        {
-            let mut p = crate::lock::lock(&self.pending);
-            f(&mut p);
-            p.since_ms.get_or_insert_with(now_ms);
-        }
-        self.wake.notify_one();
-    }
-
-    /// Asks for a full scan (and a target listing with `check_target`).
-    pub fn request_full(&self, check_target: bool) {
-        self.with_pending(|p| {
-            p.full = true;
-            p.check_target |= check_target;
-        });
-    }
-
-    /// Asks for these relative keys (or prefixes ending with `/`) to be mirrored.
-    pub fn request_keys(&self, keys: impl IntoIterator<Item = String>) {
-        self.with_pending(|p| p.keys.extend(keys));
-    }
-
-    /// Stops starting runs until [`Job::resume`].
-    pub fn pause(&self) {
-        self.paused.store(true, Ordering::SeqCst);
-        self.update(|s| {
-            s.paused = true;
-            if s.state == JobState::Idle || s.state == JobState::Retrying {
-                s.state = JobState::Paused;
-            }
-        });
-    }
-
-    /// Lets runs start again.
-    pub fn resume(&self) {
-        self.paused.store(false, Ordering::SeqCst);
-        self.update(|s| {
-            s.paused = false;
-            if s.state == JobState::Paused {
-                s.state = JobState::Idle;
-            }
-        });
-        self.wake.notify_one();
-    }
-
-    /// Whether runs are paused.
-    pub fn is_paused(&self) -> bool {
-        self.paused.load(Ordering::SeqCst)
-    }
-
-    fn update(&self, f: impl FnOnce(&mut JobStatus)) {
-        {
-            let mut s = crate::lock::lock(&self.status);
-            f(&mut s);
-        }
-    }
-
-    /// A snapshot of the status.
-    /// The job as the control API shows it (without its backups).
-    pub fn view(&self) -> JobView {
-        let s = self.status();
-        JobView {
-            name: s.name,
-            source: s.source,
-            target: s.target,
-            state: s.state,
-            paused: s.paused,
-            watching: s.watching,
-            last_run: s.last_run,
-            last_success_ms: s.last_success_ms,
-            last_scan_ms: s.last_scan_ms,
-            objects_in_sync: s.objects_in_sync,
-            skipped_last_scan: s.skipped_last_scan,
-            pending_keys: s.pending_keys,
-            pending_full: s.pending_full,
-            copied_total: s.copied_total,
-            bytes_total: s.bytes_total,
-            deleted_total: s.deleted_total,
-            errors_total: s.errors_total,
-            runs_full: s.runs_full,
-            runs_keys: s.runs_keys,
-            failed: s.failed.into_iter().collect(),
-            consecutive_failures: s.consecutive_failures,
-            next_retry_ms: s.next_retry_ms,
-            lag_seconds: s.lag_seconds,
-            backups: None,
-        }
-    }
-
-    pub fn status(&self) -> JobStatus {
-        let mut s = crate::lock::lock(&self.status).clone();
-        {
-            let p = crate::lock::lock(&self.pending);
-            s.pending_keys = p.keys.len() as u64;
-            s.pending_full = p.full;
-            if let Some(since) = p.since_ms {
-                s.dirty_since_ms = Some(s.dirty_since_ms.map_or(since, |d| d.min(since)));
-            }
-        }
-        s.lag_seconds = s
-            .dirty_since_ms
-            .map_or(0.0, |d| ((now_ms() - d).max(0) as f64) / 1000.0);
-        s
-    }
-
-    /// Marks the watcher as running or not.
-    pub fn set_watching(&self, on: bool) {
-        self.update(|s| s.watching = on);
-    }
-}
 
 /// Everything the jobs share.
 #[derive(Debug)]
@@ -299,7 +41,7 @@ pub struct Shared {
 }
 
 /// Opens a job's two ends.
-async fn open_sides(config: &JobConfig) -> Result<(Side, Side), String> {
+pub(super) async fn open_sides(config: &JobConfig) -> Result<(Side, Side), String> {
     let mut stores = Stores::new();
     let mut open = async |loc: &Location, what: &str| -> Result<Side, String> {
         let (store, key) = stores
@@ -548,7 +290,13 @@ pub async fn run(job: Arc<Job>, shared: Arc<Shared>) {
 
 /// Puts `work` back and schedules a retry after a failure before or around a run (stores
 /// that cannot be opened, a manifest on a full or read-only disk); returns when.
-fn retry_later(job: &Job, work: Pending, failures: u32, what: &str, error: String) -> Instant {
+pub(super) fn retry_later(
+    job: &Job,
+    work: Pending,
+    failures: u32,
+    what: &str,
+    error: String,
+) -> Instant {
     let wait = crate::retry::daemon_delay(failures);
     tracing::warn!(job = %job.name(), error = %error, retry_in = ?wait, "{what}");
     let kind = run_kind(&work);
@@ -569,7 +317,7 @@ fn retry_later(job: &Job, work: Pending, failures: u32, what: &str, error: Strin
 }
 
 /// The kind of run `work` makes, as status reports it.
-fn run_kind(work: &Pending) -> RunKind {
+pub(super) fn run_kind(work: &Pending) -> RunKind {
     match (work.full, work.check_target) {
         (true, true) => RunKind::Reconcile,
         (true, false) => RunKind::Full,
@@ -578,7 +326,7 @@ fn run_kind(work: &Pending) -> RunKind {
 }
 
 /// Puts back work a run did not complete.
-fn requeue(job: &Job, work: Pending) {
+pub(super) fn requeue(job: &Job, work: Pending) {
     {
         let mut p = crate::lock::lock(&job.pending);
         p.full |= work.full;
@@ -591,7 +339,7 @@ fn requeue(job: &Job, work: Pending) {
     }
 }
 
-enum Outcome {
+pub(super) enum Outcome {
     /// The run ended; `retry` when it should be retried soon, `gone` when named keys vanished.
     Done {
         retry: bool,
@@ -623,7 +371,7 @@ impl RunInfo {
     }
 }
 
-async fn run_once(
+pub(super) async fn run_once(
     job: &Job,
     shared: &Shared,
     src: &Side,
@@ -807,25 +555,5 @@ async fn run_once(
     Outcome::Done {
         retry,
         gone: summary.gone > 0,
-    }
-}
-
-/// The daemon: its config, the shared state and the jobs.
-#[derive(Debug)]
-pub struct Daemon {
-    /// The config it runs.
-    pub config: Config,
-    /// Shared by the jobs.
-    pub shared: Arc<Shared>,
-    /// The jobs, in config order.
-    pub jobs: Vec<Arc<Job>>,
-    /// When it started.
-    pub started: Instant,
-}
-
-impl Daemon {
-    /// A job by name.
-    pub fn job(&self, name: &str) -> Option<&Arc<Job>> {
-        self.jobs.iter().find(|j| j.name() == name)
     }
 }

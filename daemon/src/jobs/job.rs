@@ -1,0 +1,332 @@
+//! One job at run time: its pending requests (they coalesce), its status, pause and resume.
+
+use crate::clock::now_ms;
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use ferry_state::Manifest;
+use tokio::sync::Notify;
+
+use crate::config::JobConfig;
+use crate::control::api::{FailedObject, JobState, JobView, RunInfo};
+use crate::milvus::restore::Restorer;
+
+/// Failed objects kept in a job's status.
+pub(super) const FAILED_KEPT: usize = 50;
+
+/// What a job has been asked to do and not done yet.
+#[derive(Debug, Default)]
+pub struct Pending {
+    /// A full scan of the source.
+    pub full: bool,
+    /// ... that also lists the target (reconcile).
+    pub check_target: bool,
+    /// Relative keys (and prefixes ending with `/`) that changed.
+    pub keys: BTreeSet<String>,
+    /// When the oldest of these requests arrived (ms since the epoch).
+    pub since_ms: Option<i64>,
+}
+
+impl Pending {
+    pub(super) fn is_empty(&self) -> bool {
+        !self.full && self.keys.is_empty()
+    }
+}
+
+/// A job's state at run time; the API shows it as a [`JobView`] (with `/metrics`, it reads
+/// it directly).
+#[derive(Debug, Clone, Default)]
+pub struct JobStatus {
+    /// Name.
+    pub name: String,
+    /// Source, as configured.
+    pub source: String,
+    /// Target, as configured.
+    pub target: String,
+    /// What it is doing.
+    pub state: JobState,
+    /// Paused by `ferry pause`.
+    pub paused: bool,
+    /// Whether the source is watched (local sources), and if the watch is active.
+    pub watching: bool,
+    /// The last run.
+    pub last_run: Option<RunInfo>,
+    /// End of the last run that left the job in sync (ms since the epoch).
+    pub last_success_ms: Option<i64>,
+    /// End of the last complete full scan (ms since the epoch).
+    pub last_scan_ms: Option<i64>,
+    /// Objects at the source at the last complete scan.
+    pub objects_in_sync: u64,
+    /// Source objects the include/exclude filters left out in the last full scan: a filter
+    /// that matches nothing (or everything) shows here.
+    pub skipped_last_scan: u64,
+    /// Keys waiting for the next run.
+    pub pending_keys: u64,
+    /// A full scan is waiting.
+    pub pending_full: bool,
+    /// Objects copied since ferryd started.
+    pub copied_total: u64,
+    /// Bytes copied since ferryd started.
+    pub bytes_total: u64,
+    /// Objects deleted at the target since ferryd started.
+    pub deleted_total: u64,
+    /// Object failures and failed runs since ferryd started.
+    pub errors_total: u64,
+    /// Runs since ferryd started, per kind.
+    pub runs_full: u64,
+    /// Key runs since ferryd started.
+    pub runs_keys: u64,
+    /// Objects that failed recently (newest last).
+    pub failed: VecDeque<FailedObject>,
+    /// Runs failed in a row.
+    pub consecutive_failures: u32,
+    /// When the next retry is due (ms since the epoch).
+    pub next_retry_ms: Option<i64>,
+    /// Seconds since the oldest change not yet replicated (0 when in sync).
+    pub lag_seconds: f64,
+    /// Since when changes wait (ms since the epoch).
+    pub dirty_since_ms: Option<i64>,
+}
+
+/// A job at run time.
+#[derive(Debug)]
+pub struct Job {
+    /// Its config.
+    pub config: JobConfig,
+    pub(super) pending: Mutex<Pending>,
+    pub(super) wake: Notify,
+    pub(super) paused: AtomicBool,
+    pub(super) status: Mutex<JobStatus>,
+    /// The job's pair in the manifest, once its stores were opened.
+    pub(super) pair: std::sync::OnceLock<ferry_state::PairId>,
+    /// Its restores (milvus-backup jobs), once its stores were opened.
+    pub(super) restorer: std::sync::OnceLock<Arc<Restorer>>,
+}
+
+impl Job {
+    /// A job that has not run yet.
+    pub fn new(config: JobConfig) -> Job {
+        let status = JobStatus {
+            name: config.name.clone(),
+            source: config.source.display(),
+            target: config.target.display(),
+            state: JobState::Starting,
+            ..JobStatus::default()
+        };
+        Job {
+            config,
+            pending: Mutex::new(Pending::default()),
+            wake: Notify::new(),
+            paused: AtomicBool::new(false),
+            status: Mutex::new(status),
+            pair: std::sync::OnceLock::new(),
+            restorer: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Its restores (`None` until its stores were first opened, or for plain jobs).
+    pub fn restorer(&self) -> Option<&Arc<Restorer>> {
+        self.restorer.get()
+    }
+
+    /// The job's pair in the manifest (`None` until its stores were first opened).
+    pub fn pair(&self) -> Option<ferry_state::PairId> {
+        self.pair.get().copied()
+    }
+
+    /// The milvus-backup backups the job has seen, by name.
+    pub fn backups(
+        &self,
+        manifest: &Manifest,
+    ) -> Result<Vec<(String, ferry_state::BackupRecord)>, ferry_state::StateError> {
+        match self.pair() {
+            Some(p) => manifest.backups(p),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The job's name.
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    pub(super) fn with_pending(&self, f: impl FnOnce(&mut Pending)) {
+        {
+            let mut p = crate::lock::lock(&self.pending);
+            f(&mut p);
+            p.since_ms.get_or_insert_with(now_ms);
+        }
+        self.wake.notify_one();
+    }
+
+    /// Asks for a full scan (and a target listing with `check_target`).
+    pub fn request_full(&self, check_target: bool) {
+        self.with_pending(|p| {
+            p.full = true;
+            p.check_target |= check_target;
+        });
+    }
+
+    /// Asks for these relative keys (or prefixes ending with `/`) to be mirrored.
+    pub fn request_keys(&self, keys: impl IntoIterator<Item = String>) {
+        self.with_pending(|p| p.keys.extend(keys));
+    }
+
+    /// Stops starting runs until [`Job::resume`].
+    pub fn pause(&self) {
+        self.paused.store(true, Ordering::SeqCst);
+        self.update(|s| {
+            s.paused = true;
+            if s.state == JobState::Idle || s.state == JobState::Retrying {
+                s.state = JobState::Paused;
+            }
+        });
+    }
+
+    /// Lets runs start again.
+    pub fn resume(&self) {
+        self.paused.store(false, Ordering::SeqCst);
+        self.update(|s| {
+            s.paused = false;
+            if s.state == JobState::Paused {
+                s.state = JobState::Idle;
+            }
+        });
+        self.wake.notify_one();
+    }
+
+    /// Whether runs are paused.
+    pub fn is_paused(&self) -> bool {
+        self.paused.load(Ordering::SeqCst)
+    }
+
+    pub(super) fn update(&self, f: impl FnOnce(&mut JobStatus)) {
+        {
+            let mut s = crate::lock::lock(&self.status);
+            f(&mut s);
+        }
+    }
+
+    /// The job as the control API shows it (without its backups).
+    pub fn view(&self) -> JobView {
+        let s = self.status();
+        JobView {
+            name: s.name,
+            source: s.source,
+            target: s.target,
+            state: s.state,
+            paused: s.paused,
+            watching: s.watching,
+            last_run: s.last_run,
+            last_success_ms: s.last_success_ms,
+            last_scan_ms: s.last_scan_ms,
+            objects_in_sync: s.objects_in_sync,
+            skipped_last_scan: s.skipped_last_scan,
+            pending_keys: s.pending_keys,
+            pending_full: s.pending_full,
+            copied_total: s.copied_total,
+            bytes_total: s.bytes_total,
+            deleted_total: s.deleted_total,
+            errors_total: s.errors_total,
+            runs_full: s.runs_full,
+            runs_keys: s.runs_keys,
+            failed: s.failed.into_iter().collect(),
+            consecutive_failures: s.consecutive_failures,
+            next_retry_ms: s.next_retry_ms,
+            lag_seconds: s.lag_seconds,
+            backups: None,
+        }
+    }
+
+    /// A snapshot of the status.
+    pub fn status(&self) -> JobStatus {
+        let mut s = crate::lock::lock(&self.status).clone();
+        {
+            let p = crate::lock::lock(&self.pending);
+            s.pending_keys = p.keys.len() as u64;
+            s.pending_full = p.full;
+            if let Some(since) = p.since_ms {
+                s.dirty_since_ms = Some(s.dirty_since_ms.map_or(since, |d| d.min(since)));
+            }
+        }
+        s.lag_seconds = s
+            .dirty_since_ms
+            .map_or(0.0, |d| ((now_ms() - d).max(0) as f64) / 1000.0);
+        s
+    }
+
+    /// Marks the watcher as running or not.
+    pub fn set_watching(&self, on: bool) {
+        self.update(|s| s.watching = on);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn job() -> Job {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("ferryd.toml");
+        let text = format!(
+            "alias_dir = {:?}\n[[jobs]]\nname = \"j\"\nsource = \"/src/\"\ntarget = \"/dst/\"\n",
+            dir.path().join("aliases")
+        );
+        let cfg = Config::parse(&path, &text).expect("config");
+        Job::new(cfg.jobs.into_iter().next().expect("a job"))
+    }
+
+    #[test]
+    fn requests_coalesce_until_a_run_takes_them() {
+        let j = job();
+        j.request_keys(["a".to_owned(), "b/".to_owned()]);
+        let first = crate::lock::lock(&j.pending).since_ms.expect("since");
+        j.request_keys(["a".to_owned(), "c".to_owned()]);
+        j.request_full(false);
+        j.request_full(true);
+        {
+            let p = crate::lock::lock(&j.pending);
+            assert_eq!(p.keys.iter().collect::<Vec<_>>(), ["a", "b/", "c"]);
+            assert!(p.full && p.check_target);
+            assert_eq!(p.since_ms, Some(first), "the oldest request's time is kept");
+        }
+        let v = j.view();
+        assert_eq!((v.pending_keys, v.pending_full), (3, true));
+        let taken = std::mem::take(&mut *crate::lock::lock(&j.pending));
+        assert_eq!(taken.keys.len(), 3);
+        assert!(crate::lock::lock(&j.pending).is_empty());
+    }
+
+    #[test]
+    fn a_panic_while_holding_the_requests_loses_none() {
+        let j = std::sync::Arc::new(job());
+        j.request_keys(["before".to_owned()]);
+        let holder = j.clone();
+        let _ = std::thread::spawn(move || {
+            let _guard = holder.pending.lock();
+            panic!("a panic while the requests are locked");
+        })
+        .join();
+        assert!(j.pending.is_poisoned());
+        j.request_keys(["after".to_owned()]);
+        let p = crate::lock::lock(&j.pending);
+        assert_eq!(p.keys.iter().collect::<Vec<_>>(), ["after", "before"]);
+    }
+
+    #[test]
+    fn pause_and_resume_move_an_idle_job() {
+        let j = job();
+        j.update(|s| s.state = JobState::Idle);
+        j.pause();
+        assert_eq!((j.view().state, j.is_paused()), (JobState::Paused, true));
+        j.resume();
+        assert_eq!((j.view().state, j.is_paused()), (JobState::Idle, false));
+        // A job in a run keeps its state; it stops starting runs.
+        j.update(|s| s.state = JobState::Scanning);
+        j.pause();
+        assert_eq!(j.view().state, JobState::Scanning);
+        assert!(j.view().paused);
+    }
+}
