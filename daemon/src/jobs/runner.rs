@@ -40,14 +40,28 @@ pub struct Shared {
     pub exe: std::path::PathBuf,
 }
 
+/// A job's end could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("{end} {location}")]
+pub struct OpenError {
+    /// `source` or `target`.
+    pub end: &'static str,
+    /// The end, as configured.
+    pub location: String,
+    /// Why.
+    #[source]
+    pub source: crate::location::LocationError,
+}
+
 /// Opens a job's two ends.
-pub(super) async fn open_sides(config: &JobConfig) -> Result<(Side, Side), String> {
+pub(super) async fn open_sides(config: &JobConfig) -> Result<(Side, Side), OpenError> {
     let mut stores = Stores::new();
-    let mut open = async |loc: &Location, what: &str| -> Result<Side, String> {
-        let (store, key) = stores
-            .open(loc, true)
-            .await
-            .map_err(|e| format!("{what} {}: {}", loc.display(), display_chain(&e)))?;
+    let mut open = async |loc: &Location, end: &'static str| -> Result<Side, OpenError> {
+        let (store, key) = stores.open(loc, true).await.map_err(|source| OpenError {
+            end,
+            location: loc.display(),
+            source,
+        })?;
         let prefix = if key.is_empty() || key.ends_with('/') {
             key
         } else {
@@ -66,12 +80,12 @@ pub(super) async fn open_sides(config: &JobConfig) -> Result<(Side, Side), Strin
 }
 
 /// The mirror options of a job.
-pub fn options(config: &JobConfig, shared: &Shared) -> Result<MirrorOptions, String> {
+pub fn options(config: &JobConfig, shared: &Shared) -> Result<MirrorOptions, globset::Error> {
     Ok(MirrorOptions {
         remove: config.remove,
         dry_run: false,
-        include: Some(glob_set(&config.include).map_err(|e| e.to_string())?),
-        exclude: glob_set(&config.exclude).map_err(|e| e.to_string())?,
+        include: Some(glob_set(&config.include)?),
+        exclude: glob_set(&config.exclude)?,
         max_delete: config.max_delete,
         force: false,
         check_target: false,
@@ -220,7 +234,7 @@ pub async fn run(job: Arc<Job>, shared: Arc<Shared>) {
                         work,
                         failures,
                         "cannot open the job's stores",
-                        e,
+                        display_chain(&e),
                     ));
                     continue;
                 }
