@@ -302,3 +302,79 @@ async fn transfers_go_server_side_within_memory_and_stream_in_parts_elsewhere() 
     assert!(local.get_bytes("copy").await.expect("get") == body);
     assert_eq!(src.open_uploads(), 0);
 }
+
+async fn cp(src: &MemoryStore, key: &str, recursive: bool, dst: &MemoryStore, target: &str) {
+    use ferry_engine::sync::cp::{self, CpOptions, Target};
+    use futures::StreamExt;
+    let base = key
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .filter(|_| !key.ends_with('/'))
+        .map(str::to_owned);
+    let source = cp::resolve_source(Arc::new(src.clone()), key, key, base, recursive)
+        .await
+        .expect("source");
+    let target = Target {
+        store: Arc::new(dst.clone()),
+        key: target.to_owned(),
+        folder: target.is_empty() || target.ends_with('/'),
+        display: target.to_owned(),
+    };
+    cp::check_not_into_itself(&source, &target).expect("not into itself");
+    let reports: Vec<_> = cp::run(
+        cp::jobs(&source, &target),
+        CpOptions {
+            workers: 4,
+            dry_run: false,
+            transfer: TransferConfig::default(),
+        },
+    )
+    .collect()
+    .await;
+    for r in &reports {
+        assert!(
+            r.result.is_ok(),
+            "{} -> {}: {:?}",
+            r.source,
+            r.target,
+            r.result
+        );
+    }
+}
+
+#[tokio::test]
+async fn cp_follows_mc_rules_for_objects_folders_and_trailing_slashes() {
+    let src = MemoryStore::new("src");
+    for k in ["dir/a", "dir/sub/b", "one"] {
+        src.put(k, Bytes::from(k.as_bytes().to_vec()))
+            .await
+            .expect("put");
+    }
+    // One object to a folder lands inside it; to a key, as that key.
+    let dst = MemoryStore::new("dst");
+    cp(&src, "one", false, &dst, "in/").await;
+    cp(&src, "one", false, &dst, "renamed").await;
+    // A tree without its trailing slash is recreated by name; with it, its contents.
+    cp(&src, "dir", true, &dst, "t/").await;
+    cp(&src, "dir/", true, &dst, "c/").await;
+    assert_eq!(
+        dst.keys(),
+        [
+            "c/a",
+            "c/sub/b",
+            "in/one",
+            "renamed",
+            "t/dir/a",
+            "t/dir/sub/b"
+        ]
+    );
+    assert!(dst.get_bytes("t/dir/sub/b").await.expect("get") == "dir/sub/b".as_bytes());
+
+    // A folder without --recursive, a missing key: refused before anything is copied.
+    use ferry_engine::sync::cp::{CpError, resolve_source};
+    let folder = resolve_source(Arc::new(src.clone()), "dir", "dir", None, false).await;
+    assert!(matches!(folder, Err(CpError::IsFolder(_))), "{folder:?}");
+    let missing = resolve_source(Arc::new(src.clone()), "nope", "nope", None, true).await;
+    assert!(matches!(missing, Err(CpError::NotFound(_))), "{missing:?}");
+}
