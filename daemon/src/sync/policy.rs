@@ -20,9 +20,8 @@ use ferry_state::{Manifest, PairId, StateError};
 use futures::stream::BoxStream;
 
 use super::plan::Action;
-use super::report::{Event, MirrorError, OnEvent, Summary, manifest_error};
+use super::report::{Event, MirrorError, ObjectError, OnEvent, Summary, manifest_error};
 use super::side::Side;
-use crate::backend::Error;
 
 /// A kind of tree, configured once (`MirrorOptions::policy`); [`Policy::begin`] gives the
 /// state of one run.
@@ -134,7 +133,7 @@ pub trait Engine: Send + Sync {
     );
 
     /// A manifest write for `rel` failed: the object's error (see [`manifest_error`]).
-    fn manifest_error(&self, rel: &str, e: StateError) -> Error {
+    fn manifest_error(&self, rel: &str, e: StateError) -> ObjectError {
         manifest_error(self.dst().display(rel), e)
     }
 }

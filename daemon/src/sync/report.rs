@@ -46,7 +46,7 @@ pub enum Event {
         /// Source or target, for messages.
         path: String,
         /// Why.
-        error: Error,
+        error: ObjectError,
     },
     /// Not written or deleted: the policy holds its unit at the target; the unit is reported
     /// once with [`Event::UnitHeld`].
@@ -142,18 +142,45 @@ pub enum MirrorError {
     State(#[from] StateError),
 }
 
-/// An object's manifest record could not be written: retried (transient) when the disk under
-/// the manifest failed, since the manifest reopens once it is fixed.
-pub(crate) fn manifest_error(path: String, e: StateError) -> Error {
-    if e.is_io() {
-        Error::Transient {
-            path,
-            source: Box::new(e),
-        }
-    } else {
-        Error::Generic {
-            path,
-            source: Box::new(e),
+/// Why one object failed: the store, the manifest, or a conflict at the target.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ObjectError {
+    /// The store failed or refused.
+    #[error(transparent)]
+    Store(#[from] Error),
+    /// Its manifest record could not be written: retried (transient) when the disk under the
+    /// manifest failed, since the manifest reopens once it is fixed.
+    #[error("{path}: cannot record it in the manifest")]
+    Manifest {
+        /// The object.
+        path: String,
+        /// Why.
+        #[source]
+        source: StateError,
+    },
+    /// At the target with other content, not written by ferry: left as it is.
+    #[error(
+        "{path}: already exists: it was not written by ferry and differs from the source; not overwritten (use --overwrite)"
+    )]
+    Conflict {
+        /// The target object.
+        path: String,
+    },
+}
+
+impl ObjectError {
+    /// Worth retrying later (by the next run).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ObjectError::Store(e) => e.is_transient(),
+            ObjectError::Manifest { source, .. } => source.is_io(),
+            ObjectError::Conflict { .. } => false,
         }
     }
+}
+
+/// An object's manifest record could not be written.
+pub(crate) fn manifest_error(path: String, e: StateError) -> ObjectError {
+    ObjectError::Manifest { path, source: e }
 }

@@ -12,6 +12,7 @@ use crate::backend::{Error, ListEntry, ListOptions};
 use crate::milvus::inspect::{self, Visible};
 use crate::milvus::layout::{Generation, MetaFile, Part};
 use crate::sync::policy::{Run, RunPolicy};
+use crate::sync::report::ObjectError;
 use crate::sync::report::{Event, OnEvent, Summary};
 
 use super::run::*;
@@ -45,7 +46,7 @@ impl Gate<'_> {
         run: Run<'_>,
         name: &str,
         gone: bool,
-    ) -> Result<Decision, Error> {
+    ) -> Result<Decision, ObjectError> {
         let mut decisions = self.decisions.lock().await;
         if let Some(d) = decisions.get(name) {
             return Ok(d.clone());
@@ -75,7 +76,7 @@ pub(super) async fn decide(
     gate: &Gate<'_>,
     name: &str,
     gone: bool,
-) -> Result<Decision, Error> {
+) -> Result<Decision, ObjectError> {
     let announce = announce_rel(name);
     let err = |e| state_error(run, &announce, e);
     let row = run.manifest().object(run.pair(), &announce).map_err(err)?;
@@ -91,7 +92,7 @@ pub(super) async fn decide(
         || match run.dst().store.head(&run.dst().key(&announce)).await {
             Ok(_) => true,
             Err(Error::NotFound { .. }) => false,
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         };
     if !announced {
         return Ok(Decision::Open);
@@ -106,7 +107,10 @@ pub(super) async fn decide(
 }
 
 /// `None` when the source's version of backup `name` is whole, else what is wrong.
-pub(super) async fn source_not_whole(run: Run<'_>, name: &str) -> Result<Option<String>, Error> {
+pub(super) async fn source_not_whole(
+    run: Run<'_>,
+    name: &str,
+) -> Result<Option<String>, ObjectError> {
     // Cheap first: a backup being written has no last-written meta file yet.
     let present: Vec<MetaFile> = run
         .src()
@@ -135,7 +139,11 @@ pub(super) async fn source_not_whole(run: Run<'_>, name: &str) -> Result<Option<
 
 /// Hides backup `name` at the target: its record leaves `verified` (durably, unless a restore
 /// of it started meanwhile), then its `backup_meta.json` is deleted there, then its row.
-pub(super) async fn hide(run: Run<'_>, gate: &Gate<'_>, name: &str) -> Result<Decision, Error> {
+pub(super) async fn hide(
+    run: Run<'_>,
+    gate: &Gate<'_>,
+    name: &str,
+) -> Result<Decision, ObjectError> {
     let announce = announce_rel(name);
     let err = |e| state_error(run, &announce, e);
     {
@@ -162,7 +170,7 @@ pub(super) async fn hide(run: Run<'_>, gate: &Gate<'_>, name: &str) -> Result<De
     );
     let mut failures = run.dst().store.delete(&[run.dst().key(&announce)]).await?;
     if !failures.is_empty() {
-        return Err(failures.remove(0).error);
+        return Err(failures.remove(0).error.into());
     }
     let mut b = Batch::new();
     b.delete::<ObjectsSchema>(&ObjectKey {

@@ -13,7 +13,7 @@ use crate::milvus::inspect::MAX_META;
 use crate::milvus::layout::{MetaFile, Part};
 use crate::sync::plan::Reason;
 use crate::sync::policy::{Run, RunPolicy};
-use crate::sync::report::{Event, OnEvent, Summary};
+use crate::sync::report::{Event, ObjectError, OnEvent, Summary};
 use crate::sync::transfer::Method;
 
 use super::run::*;
@@ -102,7 +102,7 @@ pub(super) async fn put_meta(
 ) -> MetaPut {
     let dst_key = run.dst().key(&f.rel);
     let target = run.dst().display(&f.rel);
-    let fail = |summary: &mut Summary, on_event: &mut OnEvent<'_>, error: Error| {
+    let fail = |summary: &mut Summary, on_event: &mut OnEvent<'_>, error: ObjectError| {
         summary.failed += 1;
         let what = format!("writing {target} failed; retried: {error}");
         on_event(Event::Failed {
@@ -113,7 +113,7 @@ pub(super) async fn put_meta(
     };
     let found = match read_target(run, &dst_key).await {
         Ok(found) => found,
-        Err(e) => return fail(summary, on_event, e),
+        Err(e) => return fail(summary, on_event, e.into()),
     };
     let mut e_tag = found
         .as_ref()
@@ -138,7 +138,7 @@ pub(super) async fn put_meta(
             .await
         {
             Ok(p) => p,
-            Err(e) => return fail(summary, on_event, e),
+            Err(e) => return fail(summary, on_event, e.into()),
         };
         // Read back.
         match read_target(run, &dst_key).await {
@@ -152,10 +152,11 @@ pub(super) async fn put_meta(
                         source: crate::backend::error::msg(
                             "read back with another SHA-256 than the bytes written",
                         ),
-                    },
+                    }
+                    .into(),
                 );
             }
-            Err(e) => return fail(summary, on_event, e),
+            Err(e) => return fail(summary, on_event, e.into()),
         }
         e_tag = Some(put.e_tag);
     }

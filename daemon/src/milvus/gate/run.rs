@@ -8,9 +8,9 @@ use std::sync::Mutex;
 
 use ferry_state::schema::BackupKey;
 
-use crate::backend::Error;
 use crate::milvus::layout::{MetaFile, Part};
 use crate::sync::policy::Run;
+use crate::sync::report::ObjectError;
 
 /// Why a backup at the target is left as it is in this run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,7 +137,7 @@ pub(super) fn backup_key(run: Run<'_>, name: &str) -> BackupKey {
     }
 }
 
-pub(super) fn state_error(run: Run<'_>, rel: &str, e: ferry_state::StateError) -> Error {
+pub(super) fn state_error(run: Run<'_>, rel: &str, e: ferry_state::StateError) -> ObjectError {
     run.manifest_error(rel, e)
 }
 

@@ -60,7 +60,7 @@ pub(super) async fn apply_deletes(
                 summary.failed += chunk.len() as u64;
                 on_event(Event::Failed {
                     path: dst.display(""),
-                    error,
+                    error: error.into(),
                 });
                 continue;
             }
@@ -86,7 +86,7 @@ pub(super) async fn apply_deletes(
             summary.failed += 1;
             on_event(Event::Failed {
                 path: f.key,
-                error: f.error,
+                error: f.error.into(),
             });
         }
     }

@@ -17,7 +17,7 @@ use crate::backend::error::{display_chain, msg};
 use crate::backend::{Error, ObjectMeta};
 use crate::sync::plan::{Action, Reason, Work, ms, same_md5};
 use crate::sync::policy::{Engine, RunPolicy};
-use crate::sync::report::{Event, OnEvent, Summary, manifest_error};
+use crate::sync::report::{Event, ObjectError, OnEvent, Summary, manifest_error};
 use crate::sync::side::Side;
 use crate::sync::transfer::{self};
 
@@ -90,7 +90,7 @@ impl<'a> Ctx<'a> {
                                 source: msg(
                                     "an interrupted multipart upload of this object could not be aborted yet; retried next run",
                                 ),
-                            },
+                            }.into(),
                         };
                     }
                     // One permit per object in flight, shared with other mirrors.
@@ -202,7 +202,7 @@ impl<'a> Ctx<'a> {
                 Err(error) => {
                     return Event::Failed {
                         path: self.src.display(&rel),
-                        error,
+                        error: error.into(),
                     };
                 }
             }
@@ -222,11 +222,8 @@ impl<'a> Ctx<'a> {
             }
             return Event::Failed {
                 path: self.dst.display(&rel),
-                error: Error::AlreadyExists {
+                error: ObjectError::Conflict {
                     path: self.dst.display(&rel),
-                    source: msg(
-                        "it was not written by ferry and differs from the source; not overwritten (use --overwrite)",
-                    ),
                 },
             };
         }
@@ -289,7 +286,7 @@ impl<'a> Ctx<'a> {
             Err(Error::NotFound { .. }) => self.copy(rel, meta, Reason::Missing).await,
             Err(error) => Event::Failed {
                 path: self.dst.display(&rel),
-                error,
+                error: error.into(),
             },
         }
     }
@@ -376,7 +373,7 @@ impl<'a> Ctx<'a> {
             Err(error) => {
                 return Event::Failed {
                     path: source,
-                    error,
+                    error: error.into(),
                 };
             }
         };
@@ -402,13 +399,14 @@ impl<'a> Ctx<'a> {
                         error: Error::Transient {
                             path: target,
                             source: msg("read back with another SHA-256 than the source's"),
-                        },
+                        }
+                        .into(),
                     };
                 }
                 Err(error) => {
                     return Event::Failed {
                         path: target,
-                        error,
+                        error: error.into(),
                     };
                 }
             }

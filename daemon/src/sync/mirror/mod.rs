@@ -232,7 +232,7 @@ pub async fn mirror_keys(
                     Err(error) => {
                         errors.push(Event::Failed {
                             path: src.display(&key),
-                            error,
+                            error: error.into(),
                         });
                         break;
                     }
@@ -249,7 +249,7 @@ pub async fn mirror_keys(
             Err(Error::NotFound { .. }) => gone += 1,
             Err(error) => errors.push(Event::Failed {
                 path: src.display(&key),
-                error,
+                error: error.into(),
             }),
         }
     }
