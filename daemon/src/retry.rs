@@ -61,10 +61,7 @@ impl Backoff {
             .saturating_mul(1u32 << attempt.min(16))
             .min(self.max);
         // A poisoned lock only means another thread panicked while drawing: the RNG is fine.
-        let unit = match self.rng.lock() {
-            Ok(mut r) => r.f64(),
-            Err(poisoned) => poisoned.into_inner().f64(),
-        };
+        let unit = crate::lock::lock(&self.rng).f64();
         base.mul_f64(self.jitter_low + unit * (self.jitter_high - self.jitter_low))
     }
 }

@@ -88,7 +88,7 @@ impl MemoryStore {
     /// The state; a panic elsewhere while it was held leaves it consistent (every change is
     /// one map operation), so a poisoned lock is taken over, not skipped.
     fn state(&self) -> MutexGuard<'_, State> {
-        lock(&self.state)
+        crate::lock::lock(&self.state)
     }
 
     /// The keys stored, in order (for tests).
@@ -152,13 +152,6 @@ impl MemoryStore {
             key: key.to_owned(),
             id,
         }
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(poisoned) => poisoned.into_inner(),
     }
 }
 
