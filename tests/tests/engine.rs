@@ -11,7 +11,6 @@ use ferry_engine::backend::memory::MemoryStore;
 use ferry_engine::backend::{MemoryBudget, ObjectStore, ObjectStoreExt, UploadConfig};
 use ferry_engine::milvus::gate::Backups;
 use ferry_engine::sync::mirror::{self, MirrorOptions};
-use ferry_engine::sync::plan::Action;
 use ferry_engine::sync::policy::{Policy, Run, RunPolicy};
 use ferry_engine::sync::report::{Event, MirrorError, OnEvent, Summary};
 use ferry_engine::sync::side::Side;
@@ -108,7 +107,8 @@ struct RecorderRun<'a>(&'a Recorder);
 
 #[async_trait::async_trait]
 impl RunPolicy for RecorderRun<'_> {
-    fn observe(&self, rel: &str, at_source: bool, _action: &Action) {
+    fn acts_on(&self, _rel: &str) {}
+    fn saw(&self, rel: &str, at_source: bool) {
         self.0
             .seen
             .lock()

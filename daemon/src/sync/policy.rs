@@ -4,7 +4,8 @@
 //!
 //! | point | engine | policy |
 //! |---|---|---|
-//! | a key planned | [`RunPolicy::observe`] | notes what the run saw and does |
+//! | a key of the scan | [`RunPolicy::saw`] | notes what the run saw |
+//! | a key something is done for | [`RunPolicy::acts_on`] | notes what the run does |
 //! | the walk's work for a key | [`RunPolicy::holds_back`] | keeps it for the end of the run |
 //! | a conflicting object at the target | [`RunPolicy::replaces`] | replaced without `overwrite` |
 //! | before a write at the target | [`RunPolicy::before_write`] | lets it go, holds it, or fails it |
@@ -33,8 +34,10 @@ pub trait Policy: Send + Sync + std::fmt::Debug {
 /// One run's policy (see the module's table).
 #[async_trait]
 pub trait RunPolicy: Send + Sync {
-    /// A key of the scan (`at_source`: the source lists it) and the action planned for it.
-    fn observe(&self, rel: &str, at_source: bool, action: &Action);
+    /// A key of the scan, before it is planned (`at_source`: the source lists it).
+    fn saw(&self, rel: &str, at_source: bool);
+    /// A key whose planned action does something (not a skip).
+    fn acts_on(&self, rel: &str);
     /// The scan's work for `rel` waits for [`RunPolicy::finish`].
     fn holds_back(&self, rel: &str) -> bool;
     /// An object at the target that ferry has no row for and whose content differs is
@@ -75,7 +78,8 @@ impl Policy for Plain {
 
 #[async_trait]
 impl RunPolicy for Plain {
-    fn observe(&self, _rel: &str, _at_source: bool, _action: &Action) {}
+    fn saw(&self, _rel: &str, _at_source: bool) {}
+    fn acts_on(&self, _rel: &str) {}
     fn holds_back(&self, _rel: &str) -> bool {
         false
     }

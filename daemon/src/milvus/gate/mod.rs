@@ -44,7 +44,6 @@
 //!    backup is *verified*.
 
 use crate::milvus::layout::Part;
-use crate::sync::plan::Action;
 use crate::sync::policy::{Policy, Run, RunPolicy};
 use crate::sync::report::{Event, MirrorError, OnEvent, Summary};
 
@@ -88,11 +87,12 @@ impl Policy for Backups {
 
 #[async_trait::async_trait]
 impl RunPolicy for Gate<'_> {
-    fn observe(&self, rel: &str, at_source: bool, action: &Action) {
+    fn saw(&self, rel: &str, at_source: bool) {
         self.see(rel, at_source);
-        if action.rel().is_some() {
-            self.touch(rel);
-        }
+    }
+
+    fn acts_on(&self, rel: &str) {
+        self.touch(rel);
     }
 
     fn holds_back(&self, rel: &str) -> bool {

@@ -268,16 +268,19 @@ pub async fn mirror_keys(
     let mut planned = Vec::with_capacity(entries.len());
     for (rel, meta) in entries {
         let row = manifest.object(pair, &rel)?;
+        policy.saw(&rel, true);
         let action = plan(
             Entry {
-                rel: rel.clone(),
+                rel,
                 source: Some(meta),
                 row,
                 target: TargetState::Unknown,
             },
             false,
         );
-        policy.observe(&rel, true, &action);
+        if let Some(rel) = action.rel() {
+            policy.acts_on(rel);
+        }
         planned.push(action);
     }
     let ctx = Ctx {

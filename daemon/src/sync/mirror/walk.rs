@@ -199,9 +199,11 @@ pub(super) fn walk_actions<'a>(
                 {
                     crate::lock::lock(owned.1).insert(entry.rel.clone());
                 }
-                let (rel, at_source) = (entry.rel.clone(), entry.source.is_some());
+                policy.saw(&entry.rel, entry.source.is_some());
                 let action = plan(entry, verify);
-                policy.observe(&rel, at_source, &action);
+                if let Some(rel) = action.rel() {
+                    policy.acts_on(rel);
+                }
                 Some((action, w))
             }
             Err(e) => {
