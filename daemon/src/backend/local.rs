@@ -391,12 +391,7 @@ impl ObjectStore for LocalStore {
         _size: u64,
         dst_key: &str,
     ) -> Result<PutResult> {
-        let Some(src) = src.as_any().downcast_ref::<LocalStore>() else {
-            return Err(Error::NotSupported {
-                path: self.label(dst_key),
-                operation: "server-side copy from another kind of store",
-            });
-        };
+        let src = super::same_kind::<LocalStore>(src, self.label(dst_key))?;
         if src_key.ends_with('/') || dst_key.ends_with('/') {
             return Err(Error::NotSupported {
                 path: self.label(dst_key),

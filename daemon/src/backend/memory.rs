@@ -240,12 +240,7 @@ impl ObjectStore for MemoryStore {
         _size: u64,
         dst_key: &str,
     ) -> Result<PutResult> {
-        let Some(src) = src.as_any().downcast_ref::<MemoryStore>() else {
-            return Err(Error::NotSupported {
-                path: self.path(dst_key),
-                operation: "server-side copy from another kind of store",
-            });
-        };
+        let src = super::same_kind::<MemoryStore>(src, self.path(dst_key))?;
         self.check_key(dst_key)?;
         let (data, e_tag) = {
             let state = src.state();

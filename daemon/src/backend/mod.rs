@@ -276,6 +276,15 @@ pub trait MultipartUpload: fmt::Debug + Send + Sync {
 }
 
 /// Conveniences over any [`ObjectStore`].
+/// `src` as a store of type `T` (the one copying): server-side copies stay within one kind of
+/// store. Anything else is `NotSupported` at `dst_path`, and the caller streams instead.
+pub(crate) fn same_kind<T: 'static>(src: &dyn ObjectStore, dst_path: String) -> Result<&T> {
+    src.as_any().downcast_ref::<T>().ok_or(Error::NotSupported {
+        path: dst_path,
+        operation: "server-side copy from another kind of store",
+    })
+}
+
 #[async_trait]
 pub trait ObjectStoreExt: ObjectStore {
     /// Streams `body` (exactly `size` bytes) into `key`: one request up to the configured

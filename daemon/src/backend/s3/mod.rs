@@ -291,12 +291,7 @@ impl ObjectStore for S3Store {
         size: u64,
         dst_key: &str,
     ) -> Result<PutResult> {
-        let Some(src) = src.as_any().downcast_ref::<S3Store>() else {
-            return Err(Error::NotSupported {
-                path: self.path(dst_key),
-                operation: "server-side copy from another kind of store",
-            });
-        };
+        let src = super::same_kind::<S3Store>(src, self.path(dst_key))?;
         if src.inner.identity != self.inner.identity {
             return Err(Error::NotSupported {
                 path: self.path(dst_key),
