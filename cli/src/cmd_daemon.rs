@@ -1,22 +1,23 @@
 //! `ferry status|sync|pause|resume|restore`: talking to ferryd's control API.
 
 use anyhow::Context;
-use ferry_engine::control::api::{
-    BackupView, JobView, PauseAnswer, RestoreRequest, RestoreView, StatusView, SyncAnswer,
-};
-use ferry_engine::control::client::Client;
+use ferry_engine::control::api::{BackupView, JobView, RestoreRequest, RestoreView};
+use ferry_engine::control::client::ControlClient;
 
 use crate::args::{DaemonArgs, JobArgs, RestoreArgs, RestoreCmd, StatusArgs};
 use crate::{Ctx, Status, output};
 
-fn client(a: &DaemonArgs) -> anyhow::Result<Client> {
+fn client(a: &DaemonArgs) -> anyhow::Result<ControlClient> {
     if let Some(path) = &a.daemon_config {
         let cfg = ferry_engine::config::Config::load(path)?;
         let mut addr = cfg.control.listen;
         if addr.ip().is_unspecified() {
             addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
         }
-        return Ok(Client::new(&format!("http://{addr}"), cfg.control.token)?);
+        return Ok(ControlClient::new(
+            &format!("http://{addr}"),
+            cfg.control.token,
+        )?);
     }
     let token = match &a.token_file {
         Some(f) => Some(
@@ -27,7 +28,7 @@ fn client(a: &DaemonArgs) -> anyhow::Result<Client> {
         ),
         None => None,
     };
-    Ok(Client::new(&a.daemon, token)?)
+    Ok(ControlClient::new(&a.daemon, token)?)
 }
 
 fn ago(ms: Option<i64>) -> String {
@@ -141,8 +142,8 @@ fn job_lines(j: &JobView, detail: bool) -> anyhow::Result<()> {
 pub async fn status(ctx: &Ctx, a: StatusArgs) -> anyhow::Result<Status> {
     let c = client(&a.daemon)?;
     let jobs: Vec<JobView> = match &a.job {
-        Some(name) => vec![c.get_as(&format!("/v1/jobs/{}", encode(name))).await?],
-        None => c.get_as::<StatusView>("/v1/status").await?.jobs,
+        Some(name) => vec![c.job(name).await?],
+        None => c.status().await?.jobs,
     };
     let healthy = jobs.iter().all(JobView::healthy);
     for j in &jobs {
@@ -155,23 +156,18 @@ pub async fn status(ctx: &Ctx, a: StatusArgs) -> anyhow::Result<Status> {
     Ok(if healthy { Status::Ok } else { Status::Failed })
 }
 
-/// Job names are letters, digits, `-`, `_`, `.`; anything else is escaped.
-fn encode(name: &str) -> String {
-    percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC).to_string()
-}
-
 pub async fn control(ctx: &Ctx, verb: &str, a: JobArgs) -> anyhow::Result<Status> {
     let c = client(&a.daemon)?;
-    let mut path = format!("/v1/jobs/{}/{verb}", encode(&a.job));
-    if verb == "sync" && a.check_target {
-        path.push_str("?check_target=true");
-    }
     let (answer, msg) = if verb == "sync" {
-        let v: SyncAnswer = c.post_as(&path).await?;
+        let v = c.sync(&a.job, a.check_target).await?;
         let msg = format!("{}: sync {}", a.job, v.sync);
         (serde_json::to_value(v)?, msg)
     } else {
-        let v: PauseAnswer = c.post_as(&path).await?;
+        let v = if verb == "pause" {
+            c.pause(&a.job).await?
+        } else {
+            c.resume(&a.job).await?
+        };
         let msg = if v.paused {
             format!("{}: paused", a.job)
         } else {
@@ -205,7 +201,7 @@ pub async fn restore(ctx: &Ctx, a: RestoreArgs) -> anyhow::Result<Status> {
     match a.cmd {
         Some(RestoreCmd::Status(s)) => {
             let c = client(&s.daemon)?;
-            let list: Vec<RestoreView> = c.get_as("/v1/restores").await?;
+            let list = c.restores().await?;
             // A failure counts while it is its backup's latest request (not after a retry).
             let mut latest: std::collections::HashMap<(&str, &str), &RestoreView> =
                 std::collections::HashMap::new();
@@ -227,9 +223,7 @@ pub async fn restore(ctx: &Ctx, a: RestoreArgs) -> anyhow::Result<Status> {
         }
         Some(RestoreCmd::Retry(r)) => {
             let c = client(&r.daemon)?;
-            let v: RestoreView = c
-                .post_as(&format!("/v1/restores/{}/retry", encode(&r.id)))
-                .await?;
+            let v = c.retry(&r.id).await?;
             if ctx.json {
                 output::json(&serde_json::to_value(&v)?)?;
             } else if !ctx.quiet {
@@ -252,9 +246,7 @@ pub async fn restore(ctx: &Ctx, a: RestoreArgs) -> anyhow::Result<Status> {
                 when_synced: a.when_synced,
                 again: a.again,
             };
-            let v: RestoreView = c
-                .post_json_as(&format!("/v1/jobs/{}/restores", encode(&job)), &body)
-                .await?;
+            let v = c.restore(&job, &body).await?;
             if ctx.json {
                 output::json(&serde_json::to_value(&v)?)?;
             } else if !ctx.quiet {

@@ -74,13 +74,9 @@ impl std::fmt::Debug for Client {
 }
 
 impl Client {
-    /// A client for ferryd at `base` (`http://127.0.0.1:7870`).
-    pub fn new(base: &str, token: Option<String>) -> Result<Client, ClientError> {
-        Client::for_service(base, token, "ferryd", " (is it running? see --daemon)")
-    }
-
-    /// A JSON-over-HTTP client for another service, named in errors.
-    pub fn for_service(
+    /// A client of `service` at `base` (`http://host:port`); errors name the service and
+    /// add `hint` when it cannot be reached.
+    pub fn new(
         base: &str,
         token: Option<String>,
         service: &'static str,
@@ -105,7 +101,7 @@ impl Client {
         })
     }
 
-    /// The daemon's address.
+    /// The service's address.
     pub fn base(&self) -> &str {
         &self.base
     }

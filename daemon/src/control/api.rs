@@ -104,7 +104,7 @@ pub struct RunInfo {
 }
 
 /// A job as `GET /v1/jobs/{name}` shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct JobView {
     /// Name.
     pub name: String,
@@ -126,7 +126,8 @@ pub struct JobView {
     pub last_scan_ms: Option<i64>,
     /// Objects at the source at the last complete scan.
     pub objects_in_sync: u64,
-    /// Source objects the include/exclude filters left out in the last full scan.
+    /// Source objects the include/exclude filters left out in the last full scan: a filter
+    /// that matches nothing (or everything) shows here.
     pub skipped_last_scan: u64,
     /// Keys waiting for the next run.
     pub pending_keys: u64,

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::jobs::JobStatus;
+use crate::control::api::JobView;
 
 /// Escapes a label value.
 fn label(v: &str) -> String {
@@ -19,9 +19,9 @@ struct Family<'a> {
 }
 
 /// Renders every metric.
-pub fn render(jobs: &[JobStatus], uptime_seconds: f64) -> String {
+pub fn render(jobs: &[JobView], uptime_seconds: f64) -> String {
     let mut out = String::new();
-    let mut family = |f: Family<'_>, value: &dyn Fn(&JobStatus) -> f64| {
+    let mut family = |f: Family<'_>, value: &dyn Fn(&JobView) -> f64| {
         let _ = writeln!(out, "# HELP {} {}", f.name, f.help);
         let _ = writeln!(out, "# TYPE {} {}", f.name, f.kind);
         for j in jobs {
@@ -185,10 +185,10 @@ mod tests {
 
     #[test]
     fn text_format() {
-        let j = JobStatus {
+        let j = JobView {
             name: "a\"b".into(),
             copied_total: 3,
-            ..JobStatus::default()
+            ..JobView::default()
         };
         let t = render(&[j], 1.5);
         assert!(

@@ -223,7 +223,7 @@ async fn resume(State(d): State<Arc<Daemon>>, Path(name): Path<String>) -> Answe
 
 async fn metrics(State(d): State<Arc<Daemon>>) -> Response {
     use ferry_state::{BackupState, RestoreState};
-    let jobs: Vec<_> = d.jobs.iter().map(|j| j.status()).collect();
+    let jobs: Vec<_> = d.jobs.iter().map(|j| j.view()).collect();
     let mut text = super::metrics::render(&jobs, d.started.elapsed().as_secs_f64());
     let (mut backups, mut restores) = (Vec::new(), Vec::new());
     for j in d.jobs.iter().filter(|j| j.config.backups) {
@@ -446,13 +446,13 @@ mod tests {
 
     use super::*;
     use crate::config::Config;
-    use crate::http::{Client, ClientError};
+    use crate::control::client::{ClientError, ControlClient};
     use crate::jobs::Shared;
     use crate::sync::transfer::TransferConfig;
 
     /// A daemon with a plain job and a backup job (not running: only the API) served on a
     /// loopback port.
-    async fn api() -> (tempfile::TempDir, Arc<Daemon>, Client) {
+    async fn api() -> (tempfile::TempDir, Arc<Daemon>, ControlClient) {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("ferryd.toml");
         let text = format!(
@@ -486,7 +486,7 @@ mod tests {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(axum::serve(listener, router(daemon.clone())).into_future());
-        let client = Client::new(&format!("http://{addr}"), None).expect("client");
+        let client = ControlClient::new(&format!("http://{addr}"), None).expect("client");
         (dir, daemon, client)
     }
 
@@ -502,7 +502,7 @@ mod tests {
     #[tokio::test]
     async fn the_api_answers_in_its_types() {
         let (_dir, daemon, c) = api().await;
-        let status: StatusView = c.get_as("/v1/status").await.expect("status");
+        let status = c.status().await.expect("status");
         assert_eq!(status.jobs.len(), 2);
         assert_eq!(status.jobs[0].name, "j");
         assert_eq!(
@@ -515,34 +515,31 @@ mod tests {
         );
         assert_eq!(status.jobs[1].backups, Some(Vec::new()), "none seen yet");
 
-        let sync: SyncAnswer = c
-            .post_as("/v1/jobs/j/sync?check_target=true")
-            .await
-            .expect("sync");
+        let sync = c.sync("j", true).await.expect("sync");
         assert_eq!(sync.sync, "queued");
-        let job: JobView = c.get_as("/v1/jobs/j").await.expect("job");
+        let job = c.job("j").await.expect("job");
         assert!(job.pending_full);
 
-        let paused: PauseAnswer = c.post_as("/v1/jobs/j/pause").await.expect("pause");
+        let paused = c.pause("j").await.expect("pause");
         assert!(paused.paused && daemon.jobs[0].is_paused());
-        let sync: SyncAnswer = c.post_as("/v1/jobs/j/sync").await.expect("sync");
+        let sync = c.sync("j", false).await.expect("sync");
         assert_eq!(sync.sync, "queued; the job is paused");
-        let resumed: PauseAnswer = c.post_as("/v1/jobs/j/resume").await.expect("resume");
+        let resumed = c.resume("j").await.expect("resume");
         assert!(!resumed.paused && !daemon.jobs[0].is_paused());
 
-        let restores: Vec<RestoreView> = c.get_as("/v1/restores").await.expect("restores");
-        assert!(restores.is_empty());
+        assert!(c.restores().await.expect("restores").is_empty());
     }
 
     #[tokio::test]
     async fn bad_requests_get_a_status_and_a_message_naming_what_is_wrong() {
         let (_dir, _daemon, c) = api().await;
-        let (code, msg) = status_of(c.get("/v1/jobs/nope").await.expect_err("unknown job"));
+        let (code, msg) = status_of(c.job("no-pe").await.expect_err("unknown job"));
         assert_eq!(code, 404);
         assert!(
-            msg.contains("no job named \"nope\"") && msg.contains("j"),
+            msg.contains("no job named \"no-pe\"") && msg.contains("j"),
             "{msg}"
         );
+        let c = c.raw();
 
         let (code, msg) = status_of(c.get("/v1/nothing").await.expect_err("no route"));
         assert_eq!(code, 404);

@@ -1,7 +1,7 @@
 //! One job at run time: its pending requests (they coalesce), its status, pause and resume.
 
 use crate::clock::now_ms;
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -9,7 +9,7 @@ use ferry_state::Manifest;
 use tokio::sync::Notify;
 
 use crate::config::JobConfig;
-use crate::control::api::{FailedObject, JobState, JobView, RunInfo};
+use crate::control::api::{JobState, JobView};
 use crate::milvus::restore::Restorer;
 
 /// Failed objects kept in a job's status.
@@ -34,59 +34,13 @@ impl Pending {
     }
 }
 
-/// A job's state at run time; the API shows it as a [`JobView`] (with `/metrics`, it reads
-/// it directly).
+/// A job's state at run time: what the API shows, and since when changes wait (from which
+/// [`Job::view`] computes the lag).
 #[derive(Debug, Clone, Default)]
-pub struct JobStatus {
-    /// Name.
-    pub name: String,
-    /// Source, as configured.
-    pub source: String,
-    /// Target, as configured.
-    pub target: String,
-    /// What it is doing.
-    pub state: JobState,
-    /// Paused by `ferry pause`.
-    pub paused: bool,
-    /// Whether the source is watched (local sources), and if the watch is active.
-    pub watching: bool,
-    /// The last run.
-    pub last_run: Option<RunInfo>,
-    /// End of the last run that left the job in sync (ms since the epoch).
-    pub last_success_ms: Option<i64>,
-    /// End of the last complete full scan (ms since the epoch).
-    pub last_scan_ms: Option<i64>,
-    /// Objects at the source at the last complete scan.
-    pub objects_in_sync: u64,
-    /// Source objects the include/exclude filters left out in the last full scan: a filter
-    /// that matches nothing (or everything) shows here.
-    pub skipped_last_scan: u64,
-    /// Keys waiting for the next run.
-    pub pending_keys: u64,
-    /// A full scan is waiting.
-    pub pending_full: bool,
-    /// Objects copied since ferryd started.
-    pub copied_total: u64,
-    /// Bytes copied since ferryd started.
-    pub bytes_total: u64,
-    /// Objects deleted at the target since ferryd started.
-    pub deleted_total: u64,
-    /// Object failures and failed runs since ferryd started.
-    pub errors_total: u64,
-    /// Runs since ferryd started, per kind.
-    pub runs_full: u64,
-    /// Key runs since ferryd started.
-    pub runs_keys: u64,
-    /// Objects that failed recently (newest last).
-    pub failed: VecDeque<FailedObject>,
-    /// Runs failed in a row.
-    pub consecutive_failures: u32,
-    /// When the next retry is due (ms since the epoch).
-    pub next_retry_ms: Option<i64>,
-    /// Seconds since the oldest change not yet replicated (0 when in sync).
-    pub lag_seconds: f64,
+pub(super) struct JobStatus {
+    pub(super) view: JobView,
     /// Since when changes wait (ms since the epoch).
-    pub dirty_since_ms: Option<i64>,
+    pub(super) dirty_since_ms: Option<i64>,
 }
 
 /// A job at run time.
@@ -108,11 +62,14 @@ impl Job {
     /// A job that has not run yet.
     pub fn new(config: JobConfig) -> Job {
         let status = JobStatus {
-            name: config.name.clone(),
-            source: config.source.display(),
-            target: config.target.display(),
-            state: JobState::Starting,
-            ..JobStatus::default()
+            view: JobView {
+                name: config.name.clone(),
+                source: config.source.display(),
+                target: config.target.display(),
+                state: JobState::Starting,
+                ..JobView::default()
+            },
+            dirty_since_ms: None,
         };
         Job {
             config,
@@ -177,9 +134,9 @@ impl Job {
     pub fn pause(&self) {
         self.paused.store(true, Ordering::SeqCst);
         self.update(|s| {
-            s.paused = true;
-            if s.state == JobState::Idle || s.state == JobState::Retrying {
-                s.state = JobState::Paused;
+            s.view.paused = true;
+            if s.view.state == JobState::Idle || s.view.state == JobState::Retrying {
+                s.view.state = JobState::Paused;
             }
         });
     }
@@ -188,9 +145,9 @@ impl Job {
     pub fn resume(&self) {
         self.paused.store(false, Ordering::SeqCst);
         self.update(|s| {
-            s.paused = false;
-            if s.state == JobState::Paused {
-                s.state = JobState::Idle;
+            s.view.paused = false;
+            if s.view.state == JobState::Paused {
+                s.view.state = JobState::Idle;
             }
         });
         self.wake.notify_one();
@@ -210,55 +167,25 @@ impl Job {
 
     /// The job as the control API shows it (without its backups).
     pub fn view(&self) -> JobView {
-        let s = self.status();
-        JobView {
-            name: s.name,
-            source: s.source,
-            target: s.target,
-            state: s.state,
-            paused: s.paused,
-            watching: s.watching,
-            last_run: s.last_run,
-            last_success_ms: s.last_success_ms,
-            last_scan_ms: s.last_scan_ms,
-            objects_in_sync: s.objects_in_sync,
-            skipped_last_scan: s.skipped_last_scan,
-            pending_keys: s.pending_keys,
-            pending_full: s.pending_full,
-            copied_total: s.copied_total,
-            bytes_total: s.bytes_total,
-            deleted_total: s.deleted_total,
-            errors_total: s.errors_total,
-            runs_full: s.runs_full,
-            runs_keys: s.runs_keys,
-            failed: s.failed.into_iter().collect(),
-            consecutive_failures: s.consecutive_failures,
-            next_retry_ms: s.next_retry_ms,
-            lag_seconds: s.lag_seconds,
-            backups: None,
-        }
-    }
-
-    /// A snapshot of the status.
-    pub fn status(&self) -> JobStatus {
-        let mut s = crate::lock::lock(&self.status).clone();
+        let JobStatus {
+            mut view,
+            mut dirty_since_ms,
+        } = crate::lock::lock(&self.status).clone();
         {
             let p = crate::lock::lock(&self.pending);
-            s.pending_keys = p.keys.len() as u64;
-            s.pending_full = p.full;
+            view.pending_keys = p.keys.len() as u64;
+            view.pending_full = p.full;
             if let Some(since) = p.since_ms {
-                s.dirty_since_ms = Some(s.dirty_since_ms.map_or(since, |d| d.min(since)));
+                dirty_since_ms = Some(dirty_since_ms.map_or(since, |d| d.min(since)));
             }
         }
-        s.lag_seconds = s
-            .dirty_since_ms
-            .map_or(0.0, |d| ((now_ms() - d).max(0) as f64) / 1000.0);
-        s
+        view.lag_seconds = dirty_since_ms.map_or(0.0, |d| ((now_ms() - d).max(0) as f64) / 1000.0);
+        view
     }
 
     /// Marks the watcher as running or not.
     pub fn set_watching(&self, on: bool) {
-        self.update(|s| s.watching = on);
+        self.update(|s| s.view.watching = on);
     }
 }
 
@@ -318,13 +245,13 @@ mod tests {
     #[test]
     fn pause_and_resume_move_an_idle_job() {
         let j = job();
-        j.update(|s| s.state = JobState::Idle);
+        j.update(|s| s.view.state = JobState::Idle);
         j.pause();
         assert_eq!((j.view().state, j.is_paused()), (JobState::Paused, true));
         j.resume();
         assert_eq!((j.view().state, j.is_paused()), (JobState::Idle, false));
         // A job in a run keeps its state; it stops starting runs.
-        j.update(|s| s.state = JobState::Scanning);
+        j.update(|s| s.view.state = JobState::Scanning);
         j.pause();
         assert_eq!(j.view().state, JobState::Scanning);
         assert!(j.view().paused);

@@ -16,7 +16,7 @@ use crate::config::Config;
 mod job;
 mod runner;
 
-pub use job::{Job, JobStatus, Pending};
+pub use job::{Job, Pending};
 pub use runner::{Shared, options, run};
 
 /// The daemon: its config, the shared state and the jobs.

@@ -120,8 +120,8 @@ pub async fn run(job: Arc<Job>, shared: Arc<Shared>) {
         Err(e) => {
             tracing::error!(job = %cfg.name, error = %e, "job cannot start");
             job.update(|s| {
-                s.state = JobState::Stopped;
-                s.last_run = None;
+                s.view.state = JobState::Stopped;
+                s.view.last_run = None;
             });
             return;
         }
@@ -134,7 +134,7 @@ pub async fn run(job: Arc<Job>, shared: Arc<Shared>) {
     let mut retry_at: Option<Instant> = None;
     let mut failures = 0u32;
     job.request_full(false);
-    job.update(|s| s.state = JobState::Idle);
+    job.update(|s| s.view.state = JobState::Idle);
 
     loop {
         // Wait for work, a timer, or shutdown.
@@ -221,7 +221,7 @@ pub async fn run(job: Arc<Job>, shared: Arc<Shared>) {
                         }
                         Err(e) => {
                             tracing::error!(job = %cfg.name, error = %e, "manifest error: job stopped");
-                            job.update(|s| s.state = JobState::Stopped);
+                            job.update(|s| s.view.state = JobState::Stopped);
                             return;
                         }
                     }
@@ -259,20 +259,20 @@ pub async fn run(job: Arc<Job>, shared: Arc<Shared>) {
                     retry_at = Some(Instant::now() + wait);
                     requeue(&job, work);
                     job.update(|s| {
-                        s.state = JobState::Retrying;
-                        s.consecutive_failures = failures;
-                        s.next_retry_ms = Some(now_ms() + wait.as_millis() as i64);
+                        s.view.state = JobState::Retrying;
+                        s.view.consecutive_failures = failures;
+                        s.view.next_retry_ms = Some(now_ms() + wait.as_millis() as i64);
                     });
                 } else {
                     failures = 0;
                     job.update(|s| {
-                        s.state = if job.is_paused() {
+                        s.view.state = if job.is_paused() {
                             JobState::Paused
                         } else {
                             JobState::Idle
                         };
-                        s.consecutive_failures = 0;
-                        s.next_retry_ms = None;
+                        s.view.consecutive_failures = 0;
+                        s.view.next_retry_ms = None;
                     });
                 }
             }
@@ -288,14 +288,14 @@ pub async fn run(job: Arc<Job>, shared: Arc<Shared>) {
                 // The manifest failed: nothing can be recorded; stop this job loudly.
                 tracing::error!(job = %cfg.name, error = %e, "manifest error: job stopped");
                 job.update(|s| {
-                    s.state = JobState::Stopped;
-                    s.errors_total += 1;
+                    s.view.state = JobState::Stopped;
+                    s.view.errors_total += 1;
                 });
                 return;
             }
         }
     }
-    job.update(|s| s.state = JobState::Stopped);
+    job.update(|s| s.view.state = JobState::Stopped);
     // The restorer stops at shutdown too (a restore in flight stays recorded as running).
     if let Some(t) = restorer_task {
         let _ = t.await;
@@ -316,11 +316,11 @@ pub(super) fn retry_later(
     let kind = run_kind(&work);
     requeue(job, work);
     job.update(|s| {
-        s.state = JobState::Retrying;
-        s.consecutive_failures = failures;
-        s.errors_total += 1;
-        s.next_retry_ms = Some(now_ms() + wait.as_millis() as i64);
-        s.last_run = Some(RunInfo::failed(
+        s.view.state = JobState::Retrying;
+        s.view.consecutive_failures = failures;
+        s.view.errors_total += 1;
+        s.view.next_retry_ms = Some(now_ms() + wait.as_millis() as i64);
+        s.view.last_run = Some(RunInfo::failed(
             kind,
             now_ms(),
             0.0,
@@ -397,15 +397,15 @@ pub(super) async fn run_once(
     let started_ms = now_ms();
     let kind = run_kind(work);
     job.update(|s| {
-        s.state = if work.full {
+        s.view.state = if work.full {
             JobState::Scanning
         } else {
             JobState::Syncing
         };
         if work.full {
-            s.runs_full += 1;
+            s.view.runs_full += 1;
         } else {
-            s.runs_keys += 1;
+            s.view.runs_keys += 1;
         }
         s.dirty_since_ms = match (s.dirty_since_ms, work.since_ms) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -425,13 +425,13 @@ pub(super) async fn run_once(
         } => {
             tracing::info!(job = %name, target = %target, size, reason = reason.as_str(), "copied");
             job.update(|s| {
-                s.copied_total += 1;
-                s.bytes_total += size;
+                s.view.copied_total += 1;
+                s.view.bytes_total += size;
             });
         }
         Event::Deleted { target } => {
             tracing::info!(job = %name, target = %target, "deleted");
-            job.update(|s| s.deleted_total += 1);
+            job.update(|s| s.view.deleted_total += 1);
         }
         Event::Adopted { target } => {
             tracing::info!(job = %name, target = %target, "already at the target (recorded)");
@@ -456,15 +456,15 @@ pub(super) async fn run_once(
             let msg = display_chain(&error);
             tracing::warn!(job = %name, path = %path, error = %msg, transient = t, "object failed");
             job.update(|s| {
-                s.errors_total += 1;
-                s.failed.push_back(FailedObject {
+                s.view.errors_total += 1;
+                s.view.failed.push(FailedObject {
                     path,
                     error: msg,
                     transient: t,
                     at_ms: now_ms(),
                 });
-                while s.failed.len() > FAILED_KEPT {
-                    s.failed.pop_front();
+                while s.view.failed.len() > FAILED_KEPT {
+                    s.view.failed.remove(0);
                 }
             });
         }
@@ -533,26 +533,26 @@ pub(super) async fn run_once(
     let more_pending = !crate::lock::lock(&job.pending).is_empty();
     job.update(|s| {
         if run_error.is_some() {
-            s.errors_total += 1;
+            s.view.errors_total += 1;
         }
         if in_sync {
-            s.last_success_ms = Some(now_ms());
+            s.view.last_success_ms = Some(now_ms());
             if !more_pending {
                 s.dirty_since_ms = None;
             }
             // Objects that failed before and went through now are no longer failing.
             if work.full {
-                s.failed.clear();
+                s.view.failed.clear();
             }
         }
         if let Some(p) = pair_state {
-            s.last_scan_ms = p.last_scan_ms;
-            s.objects_in_sync = p.objects;
+            s.view.last_scan_ms = p.last_scan_ms;
+            s.view.objects_in_sync = p.objects;
         }
         if work.full && summary.scan_error.is_none() {
-            s.skipped_last_scan = summary.skipped;
+            s.view.skipped_last_scan = summary.skipped;
         }
-        s.last_run = Some(RunInfo {
+        s.view.last_run = Some(RunInfo {
             kind,
             started_ms,
             seconds,

@@ -149,12 +149,12 @@ impl Generation {
     /// later write nothing after it, and a v0.4.13 – v0.5.9 backup caught in the moment
     /// between the two gets its `channel_cp_meta.json` on the next pass (its data is whole by
     /// then: full_meta.json is written after every binlog).
-    pub fn detect(present: impl Fn(MetaFile) -> bool) -> Result<Generation, String> {
+    pub fn detect(present: impl Fn(MetaFile) -> bool) -> Result<Generation, MissingMeta> {
         if present(MetaFile::ChannelCp) {
             if present(MetaFile::Full) {
                 return Ok(Generation::ChannelCp);
             }
-            return Err("meta/full_meta.json (channel_cp_meta.json is there without it)".into());
+            return Err(MissingMeta::FullAfterChannelCp);
         }
         if present(MetaFile::Full) {
             return Ok(Generation::Full);
@@ -165,23 +165,12 @@ impl Generation {
             MetaFile::Partition,
             MetaFile::Segment,
         ];
-        let missing: Vec<_> = levels
-            .iter()
-            .filter(|m| !present(**m))
-            .map(|m| m.rel())
-            .collect();
-        if missing.is_empty() {
-            return Ok(Generation::Levels);
+        let missing: Vec<_> = levels.into_iter().filter(|m| !present(*m)).collect();
+        match missing.len() {
+            0 => Ok(Generation::Levels),
+            n if n == levels.len() => Err(MissingMeta::Nothing),
+            _ => Err(MissingMeta::Levels(missing)),
         }
-        if missing.len() == levels.len() {
-            return Err(
-                "meta/ (no meta file yet: still being written, or its create failed)".into(),
-            );
-        }
-        Err(format!(
-            "{} (and no meta/full_meta.json)",
-            missing.join(", ")
-        ))
     }
 
     /// The meta files its meta is parsed from (those [`Generation::requires`] and those
@@ -214,6 +203,24 @@ impl Generation {
             Generation::ChannelCp => "channel_cp (v0.4.13 - v0.5.9)",
         }
     }
+}
+
+/// What a backup still lacks before its last-written meta file is there.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MissingMeta {
+    /// `channel_cp_meta.json` is there, but not `full_meta.json`, which is written before it.
+    #[error("meta/full_meta.json (channel_cp_meta.json is there without it)")]
+    FullAfterChannelCp,
+    /// No meta file at all.
+    #[error("meta/ (no meta file yet: still being written, or its create failed)")]
+    Nothing,
+    /// Some of the four level files (and no `full_meta.json`).
+    #[error("{} (and no meta/full_meta.json)", rels(.0))]
+    Levels(Vec<MetaFile>),
+}
+
+fn rels(files: &[MetaFile]) -> String {
+    files.iter().map(|f| f.rel()).collect::<Vec<_>>().join(", ")
 }
 
 /// Why a backup's meta cannot be read.
@@ -500,11 +507,10 @@ impl Builder {
         self.meta.backup_timestamp = u64::try_from(b.backup_timestamp).unwrap_or(0);
         self.meta.milvus_version = b.milvus_version;
         self.meta.size = u64::try_from(b.size).unwrap_or(0);
-        self.meta.bundle =
-            is_bundle_format(&b.format).map_err(|format| MetaError::UnknownFormat {
-                file: self.file.rel(),
-                format,
-            })?;
+        self.meta.bundle = is_bundle_format(&b.format).ok_or_else(|| MetaError::UnknownFormat {
+            file: self.file.rel(),
+            format: b.format.clone(),
+        })?;
         self.meta.format = b.format;
         if self.meta.bundle {
             self.meta.expected.clear();
@@ -515,14 +521,14 @@ impl Builder {
     }
 }
 
-/// `Ok(true)` for the snapshot (bundle/) format, `Ok(false)` for the binlog layout, the
-/// unknown value otherwise.
-fn is_bundle_format(format: &str) -> Result<bool, String> {
+/// `Some(true)` for the snapshot (bundle/) format, `Some(false)` for the binlog layout,
+/// `None` for a format this ferry does not know.
+fn is_bundle_format(format: &str) -> Option<bool> {
     let f = format.trim().to_ascii_lowercase();
     match f.as_str() {
-        "" | "binlog" | "v1" | "default" => Ok(false),
-        f if f.contains("snapshot") || f.contains("bundle") => Ok(true),
-        _ => Err(format.to_owned()),
+        "" | "binlog" | "v1" | "default" => Some(false),
+        f if f.contains("snapshot") || f.contains("bundle") => Some(true),
+        _ => None,
     }
 }
 
@@ -878,17 +884,14 @@ mod tests {
             Generation::detect(has(&[Backup, Collection, Partition, Segment])),
             Ok(Generation::Levels)
         );
-        assert!(
-            Generation::detect(has(&[]))
-                .expect_err("must fail")
-                .contains("no meta file yet")
+        assert_eq!(Generation::detect(has(&[])), Err(MissingMeta::Nothing));
+        let partial = Generation::detect(has(&[Backup, Collection])).expect_err("must fail");
+        assert_eq!(partial, MissingMeta::Levels(vec![Partition, Segment]));
+        assert!(partial.to_string().contains("segment_meta.json"));
+        assert_eq!(
+            Generation::detect(has(&[ChannelCp])),
+            Err(MissingMeta::FullAfterChannelCp)
         );
-        assert!(
-            Generation::detect(has(&[Backup, Collection]))
-                .expect_err("must fail")
-                .contains("segment_meta.json")
-        );
-        assert!(Generation::detect(has(&[ChannelCp])).is_err());
     }
 
     #[test]

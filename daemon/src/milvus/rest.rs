@@ -145,7 +145,7 @@ impl RestClient {
     /// A client for `url` (`http://host:port`).
     pub fn new(url: &str) -> Result<RestClient, ClientError> {
         Ok(RestClient {
-            http: Client::for_service(url, None, "milvus-backup", " (is its server running?)")?,
+            http: Client::new(url, None, "milvus-backup", " (is its server running?)")?,
         })
     }
 

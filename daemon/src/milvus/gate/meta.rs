@@ -31,12 +31,28 @@ pub(super) struct MetaBytes {
     pub(super) sha256: [u8; 32],
 }
 
+/// Why the listed meta files are not usable now; the backup is looked at again on the next
+/// pass.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum MetaUnusable {
+    #[error("{path}: {size} bytes, larger than any meta file ferry reads")]
+    TooLarge { path: String, size: u64 },
+    #[error("cannot read {path} at the source")]
+    Read {
+        path: String,
+        #[source]
+        source: Error,
+    },
+    #[error("{path} changed while its meta was read (being written again?)")]
+    Changed { path: String },
+}
+
 /// Reads every listed meta file; `Err` says why the set is not usable now (a file changed
 /// or vanished since it was listed, a read failed, a file is too large).
 pub(super) async fn read_meta_files(
     run: Run<'_>,
     listed: &[ObjectMeta],
-) -> Result<Vec<MetaBytes>, String> {
+) -> Result<Vec<MetaBytes>, MetaUnusable> {
     let mut out = Vec::with_capacity(listed.len());
     for m in listed {
         let Some(rel) = m.key.get(run.src().prefix.len()..) else {
@@ -46,29 +62,30 @@ pub(super) async fn read_meta_files(
             Part::Meta { file, .. } => Some(file),
             _ => None,
         });
+        let path = || run.src().display(rel);
         if m.size > MAX_META {
-            return Err(format!(
-                "{}: {} bytes, larger than any meta file ferry reads",
-                run.src().display(rel),
-                m.size
-            ));
+            return Err(MetaUnusable::TooLarge {
+                path: path(),
+                size: m.size,
+            });
         }
+        let read = |source| MetaUnusable::Read {
+            path: path(),
+            source,
+        };
         let got = run
             .src()
             .store
             .get(&m.key, GetOptions::default())
             .await
-            .map_err(|e| format!("cannot read {} at the source: {e}", run.src().display(rel)))?;
+            .map_err(read)?;
         let version = got.meta.clone();
         let len = got.range.end - got.range.start;
-        let bytes = crate::backend::read_exact(got.body, len, &run.src().display(rel))
+        let bytes = crate::backend::read_exact(got.body, len, &path())
             .await
-            .map_err(|e| format!("cannot read {} at the source: {e}", run.src().display(rel)))?;
+            .map_err(read)?;
         if version.size != m.size || (m.e_tag.is_some() && version.e_tag != m.e_tag) {
-            return Err(format!(
-                "{} changed while its meta was read (being written again?)",
-                run.src().display(rel)
-            ));
+            return Err(MetaUnusable::Changed { path: path() });
         }
         let sha256 = Sha256::digest(&bytes).into();
         if out.is_empty() {

@@ -8,6 +8,7 @@ use ferry_state::schema::{BackupRecord, BackupState, BackupsSchema};
 use ferry_state::{Batch, RestoreKey, RestoresSchema};
 use futures::TryStreamExt;
 
+use crate::backend::error::display_chain;
 use crate::backend::{Error, ListEntry, ListOptions, ObjectMeta};
 use crate::milvus::inspect::check_meta_size;
 use crate::milvus::layout::{BackupMeta, Completeness, Generation, MetaFile};
@@ -281,7 +282,7 @@ pub(super) async fn settle_one(
     // 2. Its meta, read once, and its data against it.
     let files = match read_meta_files(run, &listed).await {
         Ok(f) => f,
-        Err(why) => return Ok(Outcome::new(BackupState::Syncing, why)),
+        Err(why) => return Ok(Outcome::new(BackupState::Syncing, display_chain(&why))),
     };
     for f in &files {
         if let Some(file) = f.file
@@ -316,7 +317,13 @@ pub(super) async fn settle_one(
     };
     let complete = match complete {
         Ok(c) => c,
-        Err(e) => return Ok(Outcome::with(&meta, BackupState::Syncing, e)),
+        Err(e) => {
+            let why = format!(
+                "cannot list its bundle/ at the source: {}",
+                display_chain(&e)
+            );
+            return Ok(Outcome::with(&meta, BackupState::Syncing, why));
+        }
     };
     if !complete.is_whole() {
         // Not at the target: missing at the source too, or not copied yet?
@@ -384,7 +391,7 @@ pub(super) async fn bundle_complete(
     run: Run<'_>,
     name: &str,
     rows: &HashMap<String, u64>,
-) -> Result<Completeness, String> {
+) -> Result<Completeness, Error> {
     let prefix = run.src().key(&format!("{name}/bundle/"));
     let base = run.src().key(&format!("{name}/"));
     let mut c = Completeness::default();
@@ -408,7 +415,7 @@ pub(super) async fn bundle_complete(
             }
             Ok(Some(ListEntry::Prefix(_))) => {}
             Ok(None) => break,
-            Err(e) => return Err(format!("cannot list its bundle/ at the source: {e}")),
+            Err(e) => return Err(e),
         }
     }
     if c.expected == 0 {
