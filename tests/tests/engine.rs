@@ -1,7 +1,8 @@
 //! The engine below the processes: the mirror engine, the backup policy and transfers over the
-//! in-memory store (`backend::memory`), with a real manifest in a temporary folder. No server,
-//! no process: these run in about a second and pin the engine's contracts; the e2e suite runs
-//! the same behaviours through real servers and processes.
+//! in-memory store (`backend::memory`), with a real manifest in a temporary folder, and the
+//! restore state machine crashed at each transition (its real drivers: the exec supervisor,
+//! the REST double). No S3 server, no ferryd: these run in seconds and pin the engine's
+//! contracts; the e2e suite runs the same behaviours through real servers and processes.
 
 use std::sync::{Arc, Mutex};
 
@@ -377,4 +378,187 @@ async fn cp_follows_mc_rules_for_objects_folders_and_trailing_slashes() {
     assert!(matches!(folder, Err(CpError::IsFolder(_))), "{folder:?}");
     let missing = resolve_source(Arc::new(src.clone()), "nope", "nope", None, true).await;
     assert!(matches!(missing, Err(CpError::NotFound(_))), "{missing:?}");
+}
+
+// ---- The restore state machine, crashed before and after each transition ----
+//
+// Each case runs a restore with a real driver (the `exec` trigger under its supervisor, the
+// ferryd binary; the REST trigger against the milvus-backup double) and a restorer that dies
+// before or after writing one transition, the way a killed ferryd does: what was written is in
+// the manifest, a supervisor or a server task started keeps running, nothing else happens.
+// A second restorer over the same manifest plays the restart. Every case must end restored,
+// with the trigger fired exactly once.
+
+use ferry_engine::milvus::restore::{Moment, RestoreConfig, Restorer, Trigger};
+use ferry_state::schema::{BackupRecord, BackupState, RestoreState};
+use ferry_state::{BackupsSchema, Batch, ObjectKey};
+use tokio_util::sync::CancellationToken;
+
+const TRANSITIONS: [&str; 4] = ["claim", "started", "progress", "end"];
+
+fn restore_config(trigger: Trigger) -> RestoreConfig {
+    RestoreConfig {
+        trigger,
+        backups: None,
+        backup_patterns: Vec::new(),
+        suffix: Some("_bak".into()),
+        renames: Vec::new(),
+        timeout: std::time::Duration::from_secs(60),
+        bucket: "b".into(),
+        path: "backup".into(),
+    }
+}
+
+/// Runs one restore of a verified backup with a crash at `at`, then restarts; returns the
+/// final record and whether the crash point was reached.
+async fn crash_once(
+    trigger: Trigger,
+    at: (&'static str, Moment),
+    dir: &std::path::Path,
+) -> (ferry_state::RestoreRecord, bool) {
+    let manifest = Arc::new(Manifest::open(&dir.join("state")).expect("manifest"));
+    let pair = manifest.pair("src://", "dst://").expect("pair");
+    let mut b = Batch::new();
+    b.put::<BackupsSchema>(
+        &ObjectKey {
+            pair,
+            key: "b1".into(),
+        },
+        &BackupRecord {
+            state: BackupState::Verified,
+            backup_id: "id-1".into(),
+            objects: 1,
+            bytes: 1,
+            segments: 1,
+            rows: 1,
+            collections: 1,
+            created_ms: 0,
+            discovered_ms: 0,
+            updated_ms: 0,
+            synced_ms: Some(0),
+            verified_ms: Some(0),
+            detail: String::new(),
+        },
+    );
+    manifest.write_durable(b).expect("backup record");
+    let exe = ferry_tests::bin_path("ferryd");
+    let state_dir = dir.join("state");
+    let restorer = |crash: bool| {
+        let r = Restorer::new(
+            "job",
+            pair,
+            manifest.clone(),
+            Some(restore_config(trigger.clone())),
+            &state_dir,
+            exe.clone(),
+            CancellationToken::new(),
+        );
+        if crash {
+            r.crash_at(move |name, moment| (name, moment) == at)
+        } else {
+            r
+        }
+    };
+    let first = Arc::new(restorer(true));
+    first
+        .request("b1", None, Vec::new(), false, false)
+        .expect("request");
+    let rec = || first.list().expect("list").pop().expect("one restore").2;
+    let done = |r: &ferry_state::RestoreRecord| r.state.is_terminal();
+    // The first restorer runs until it crashes (or, when the point is never reached, ends).
+    let task = tokio::spawn(first.clone().run());
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let crashed = loop {
+        if task.is_finished() {
+            break task
+                .await
+                .expect_err("the restorer only ends by its crash")
+                .is_panic();
+        }
+        if done(&rec()) {
+            task.abort();
+            break false;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "stuck: {:?}", rec());
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    };
+    if crashed {
+        let second = Arc::new(restorer(false));
+        let shutdown = second.clone();
+        let task = tokio::spawn(second.run());
+        while !done(&rec()) {
+            assert!(tokio::time::Instant::now() < deadline, "stuck: {:?}", rec());
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        drop(shutdown);
+        task.abort();
+    }
+    (rec(), crashed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exec_restore_crashed_before_or_after_any_transition_runs_its_program_once() {
+    let mut reached = Vec::new();
+    for name in TRANSITIONS {
+        for moment in [Moment::Before, Moment::After] {
+            let dir = tempfile::tempdir().expect("tmp");
+            let calls = dir.path().join("calls");
+            let script = format!("echo \"$1\" >> '{}'; sleep 0.3", calls.display());
+            let trigger = Trigger::Exec {
+                argv: vec![
+                    "sh".into(),
+                    "-c".into(),
+                    script,
+                    "hook".into(),
+                    "{backup}".into(),
+                ],
+            };
+            let (rec, crashed) = crash_once(trigger, (name, moment), dir.path()).await;
+            assert_eq!(
+                rec.state,
+                RestoreState::Restored,
+                "{name} {moment:?}: {}",
+                rec.detail
+            );
+            let ran = std::fs::read_to_string(&calls).unwrap_or_default();
+            assert_eq!(ran, "b1\n", "{name} {moment:?}: the program ran {ran:?}");
+            if crashed {
+                reached.push(format!("{name} {moment:?}"));
+            }
+        }
+    }
+    // exec has no progress: every other point must have been crashed at.
+    assert_eq!(reached.len(), 6, "{reached:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rest_restore_crashed_before_or_after_any_transition_posts_once() {
+    use ferry_tests::restore_server::{Behaviour, RestoreServer};
+    let mut reached = Vec::new();
+    for name in TRANSITIONS {
+        for moment in [Moment::Before, Moment::After] {
+            let server = RestoreServer::start(Behaviour {
+                polls_to_finish: 3,
+                ..Behaviour::default()
+            });
+            let dir = tempfile::tempdir().expect("tmp");
+            let trigger = Trigger::Rest {
+                url: server.url(),
+                poll: std::time::Duration::from_millis(20),
+            };
+            let (rec, crashed) = crash_once(trigger, (name, moment), dir.path()).await;
+            assert_eq!(
+                rec.state,
+                RestoreState::Restored,
+                "{name} {moment:?}: {}",
+                rec.detail
+            );
+            let posts = server.posts();
+            assert_eq!(posts.len(), 1, "{name} {moment:?}: {posts:?}");
+            if crashed {
+                reached.push(format!("{name} {moment:?}"));
+            }
+        }
+    }
+    assert_eq!(reached.len(), 8, "{reached:?}");
 }

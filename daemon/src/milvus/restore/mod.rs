@@ -154,7 +154,22 @@ pub struct Restorer {
     /// Called when a restore ended (or was put off): the job may hold a new version of its
     /// backup until then.
     on_end: Option<Box<dyn Fn() + Send + Sync>>,
+    /// Tests only: where to simulate a crash (see [`Restorer::crash_at`]).
+    crash_at: Option<Box<CrashPoint>>,
 }
+
+/// Before or after a transition's write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moment {
+    /// The side effects before it happened, its write did not.
+    Before,
+    /// Its write is durable, nothing after it happened.
+    After,
+}
+
+/// Decides, from a transition's name (`claim`, `started`, `progress`, `end`, …) and the
+/// moment, whether the restorer crashes there.
+pub type CrashPoint = dyn Fn(&'static str, Moment) -> bool + Send + Sync;
 
 impl std::fmt::Debug for Restorer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -195,6 +210,28 @@ impl Restorer {
             wake: Notify::new(),
             shutdown,
             on_end: None,
+            crash_at: None,
+        }
+    }
+
+    /// Tests only: the restorer panics (its task dies, as a killed ferryd would: what was
+    /// written is in the manifest, what was started keeps running, nothing else happens)
+    /// before or after writing the first transition `at` picks. A new restorer over the same
+    /// manifest then plays the restart.
+    #[doc(hidden)]
+    pub fn crash_at(
+        mut self,
+        at: impl Fn(&'static str, Moment) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.crash_at = Some(Box::new(at));
+        self
+    }
+
+    fn maybe_crash(&self, t: &Transition, moment: Moment) {
+        if let Some(at) = &self.crash_at
+            && at(t.name(), moment)
+        {
+            panic!("simulated crash {moment:?} transition {}", t.name());
         }
     }
 
@@ -241,6 +278,8 @@ impl Restorer {
         t: Transition,
     ) -> Result<(), StepError> {
         let durable = t.durable();
+        self.maybe_crash(&t, Moment::Before);
+        let after = self.crash_at.is_some().then(|| t.clone());
         t.apply(rec)?;
         let mut b = Batch::new();
         b.put::<RestoresSchema>(&self.key(name, seq), rec);
@@ -248,6 +287,9 @@ impl Restorer {
             self.manifest.write_durable(b)?;
         } else {
             self.manifest.write(b)?;
+        }
+        if let Some(t) = after {
+            self.maybe_crash(&t, Moment::After);
         }
         Ok(())
     }
