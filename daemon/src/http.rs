@@ -24,7 +24,6 @@ pub enum ClientError {
         service: &'static str,
         /// What to check.
         hint: &'static str,
-        /// The URL.
         url: String,
         /// Why.
         #[source]
@@ -35,7 +34,6 @@ pub enum ClientError {
     Status {
         /// Who was called.
         service: &'static str,
-        /// The URL.
         url: String,
         /// HTTP status.
         status: u16,
@@ -47,7 +45,6 @@ pub enum ClientError {
     Decode {
         /// Who was called.
         service: &'static str,
-        /// The URL.
         url: String,
         /// Why.
         #[source]

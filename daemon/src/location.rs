@@ -40,7 +40,6 @@ pub enum LocationError {
 pub enum Location {
     /// A local path, as typed.
     Local {
-        /// The path.
         path: PathBuf,
         /// Whether the argument ended with `/`.
         trailing_slash: bool,

@@ -160,7 +160,6 @@ schema!(
 /// Key of per-object families: pair id, then the object's key relative to the pair's source.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ObjectKey {
-    /// The pair.
     pub pair: PairId,
     /// Key relative to the source prefix.
     pub key: String,
@@ -260,14 +259,12 @@ pub enum UploadState {
     /// A multipart upload with this part size is being created; its id is not known yet (a
     /// crash now leaves an upload to find by key).
     Creating {
-        /// Part size.
         part_size: u64,
     },
     /// A multipart upload is open.
     Open {
         /// The target's upload id.
         upload_id: String,
-        /// Part size.
         part_size: u64,
     },
 }
@@ -390,7 +387,6 @@ pub type BackupKey = ObjectKey;
 /// One backup of a pair whose source is a milvus-backup backup root.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackupRecord {
-    /// Its state.
     pub state: BackupState,
     /// milvus-backup's id for it (from its meta; empty until the meta was read).
     pub backup_id: String,
@@ -543,7 +539,6 @@ pub struct RestoreRecord {
     pub id: String,
     /// The backup id it restores (a backup rewritten under the same name is another backup).
     pub backup_id: String,
-    /// Its state.
     pub state: RestoreState,
     /// Who asked.
     pub origin: RestoreOrigin,
@@ -641,7 +636,6 @@ impl ValueCodec for RestoreRecord {
 /// Key of [`RestoresSchema`]: one backup's requests in order (`seq` from 0).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RestoreKey {
-    /// The pair.
     pub pair: PairId,
     /// The backup's folder name.
     pub name: String,

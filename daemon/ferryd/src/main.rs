@@ -34,7 +34,6 @@ struct Args {
     /// Print the embedded default config and exit.
     #[arg(long)]
     print_default_config: bool,
-    /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Human)]
     log_format: LogFormat,
     /// Log level or filter (e.g. `info`, `debug`, `ferry_engine=debug`); RUST_LOG also works.

@@ -58,7 +58,6 @@ pub struct ObjectMeta {
 /// One entry of a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListEntry {
-    /// An object.
     Object(ObjectMeta),
     /// A common prefix (only with a delimiter); ends with `/`.
     Prefix(String),
@@ -145,7 +144,6 @@ pub struct StoredPart {
 /// A key that could not be deleted by a batch delete.
 #[derive(Debug)]
 pub struct DeleteFailure {
-    /// The key.
     pub key: String,
     /// Why.
     pub error: Error,

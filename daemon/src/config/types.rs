@@ -98,7 +98,6 @@ pub struct Config {
     pub control: ControlConfig,
     /// Objects copied at once by all jobs together.
     pub max_transfers: usize,
-    /// The jobs.
     pub jobs: Vec<JobConfig>,
 }
 

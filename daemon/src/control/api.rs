@@ -40,7 +40,6 @@ impl JobState {
     }
 }
 
-/// The kind of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunKind {
@@ -79,7 +78,6 @@ pub struct FailedObject {
 /// The outcome of one run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunInfo {
-    /// Its kind.
     pub kind: RunKind,
     /// Start (ms since the epoch).
     pub started_ms: i64,
@@ -106,7 +104,6 @@ pub struct RunInfo {
 /// A job as `GET /v1/jobs/{name}` shows it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct JobView {
-    /// Name.
     pub name: String,
     /// Source, as configured.
     pub source: String,
@@ -118,7 +115,6 @@ pub struct JobView {
     pub paused: bool,
     /// Whether the source is watched (local sources).
     pub watching: bool,
-    /// The last run.
     pub last_run: Option<RunInfo>,
     /// End of the last run that left the job in sync (ms since the epoch).
     pub last_success_ms: Option<i64>,
@@ -187,15 +183,10 @@ pub struct BackupView {
     pub state: String,
     /// The id in its meta.
     pub backup_id: String,
-    /// Objects.
     pub objects: u64,
-    /// Bytes.
     pub bytes: u64,
-    /// Segments.
     pub segments: u64,
-    /// Rows.
     pub rows: u64,
-    /// Collections.
     pub collections: u64,
     /// Created (by milvus-backup; ms since the epoch).
     pub created_ms: i64,
@@ -244,7 +235,6 @@ pub struct RestoreBrief {
     pub id: String,
     /// The backup id it restores.
     pub backup_id: String,
-    /// Its state.
     pub state: String,
     /// What happened.
     pub detail: String,
@@ -253,7 +243,6 @@ pub struct RestoreBrief {
 /// One restore request (`GET /v1/restores`, and the answer to a request or a retry).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RestoreView {
-    /// The job.
     pub job: String,
     /// The backup's folder name.
     pub backup: String,
@@ -275,9 +264,7 @@ pub struct RestoreView {
     pub attempts: u32,
     /// Requested (ms since the epoch).
     pub requested_ms: i64,
-    /// Fired.
     pub fired_ms: Option<i64>,
-    /// Ended.
     pub ended_ms: Option<i64>,
     /// Next attempt.
     pub next_try_ms: Option<i64>,
@@ -338,7 +325,6 @@ pub struct RestoreRequest {
 /// `POST /v1/jobs/{name}/sync`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SyncAnswer {
-    /// The job.
     pub job: String,
     /// `queued`, or why it waits.
     pub sync: String,
@@ -347,7 +333,6 @@ pub struct SyncAnswer {
 /// `POST /v1/jobs/{name}/pause` and `/resume`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PauseAnswer {
-    /// The job.
     pub job: String,
     /// Paused now.
     pub paused: bool,

@@ -13,7 +13,6 @@ use serde::Deserialize;
 pub struct ObjectEvent {
     /// `s3:ObjectCreated:Put`, `ObjectRemoved:Delete`...
     pub name: String,
-    /// Bucket.
     pub bucket: String,
     /// Key, URL-decoded.
     pub key: String,

@@ -46,7 +46,6 @@ pub(super) struct JobStatus {
 /// A job at run time.
 #[derive(Debug)]
 pub struct Job {
-    /// Its config.
     pub config: JobConfig,
     pub(super) pending: Mutex<Pending>,
     pub(super) wake: Notify,

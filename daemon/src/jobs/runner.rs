@@ -26,7 +26,6 @@ use crate::sync::transfer::TransferConfig;
 /// Everything the jobs share.
 #[derive(Debug)]
 pub struct Shared {
-    /// The manifest.
     pub manifest: Arc<Manifest>,
     /// One permit per object in flight, across all jobs.
     pub permits: Arc<Semaphore>,

@@ -280,7 +280,6 @@ pub struct BackupMeta {
     pub format: String,
     /// The backup's data size as the meta states it.
     pub size: u64,
-    /// Collections.
     pub collections: u32,
     /// Segments (L0 included).
     pub segments: u64,
@@ -657,7 +656,6 @@ pub fn parse_levels(
 pub struct Completeness {
     /// Expected objects: how many.
     pub expected: u64,
-    /// Expected bytes.
     pub expected_bytes: u64,
     /// Objects not there (backup-relative keys).
     pub missing: Vec<String>,

@@ -21,9 +21,7 @@ pub enum RestError {
     Code {
         /// The server.
         url: String,
-        /// Its `code`.
         code: i64,
-        /// Its `msg`.
         msg: String,
     },
 }
@@ -38,12 +36,10 @@ impl RestError {
     }
 }
 
-/// A restore request.
 #[derive(Debug, Clone)]
 pub struct RestoreRequest {
     /// The deterministic task id.
     pub id: String,
-    /// The backup.
     pub backup_name: String,
     /// `-s`.
     pub collection_suffix: Option<String>,
@@ -59,15 +55,12 @@ pub struct RestoreRequest {
 pub mod code {
     /// Success.
     pub const OK: i64 = 0;
-    /// Not supported.
     pub const NOT_SUPPORTED: i64 = 1;
-    /// No permission.
     pub const NO_PERMISSION: i64 = 2;
     /// Failed (also "task not found" from `get_restore`).
     pub const FAIL: i64 = 3;
     /// A parameter is wrong.
     pub const PARAMETER_ERROR: i64 = 400;
-    /// Not found.
     pub const NOT_FOUND: i64 = 404;
 }
 

@@ -54,9 +54,7 @@ pub struct Source {
 pub enum SourceKind {
     /// A single object.
     Object {
-        /// Its key.
         key: String,
-        /// Its size.
         size: u64,
     },
     /// Every object under `prefix` (empty, or ending with `/`).
@@ -69,7 +67,6 @@ pub enum SourceKind {
     },
 }
 
-/// The target.
 #[derive(Debug, Clone)]
 pub struct Target {
     /// The store to write to.

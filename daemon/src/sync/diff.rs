@@ -199,9 +199,7 @@ pub fn verify(
 /// What the manifest knows of a pair's objects, for `diff`.
 #[derive(Debug)]
 pub struct ManifestKnown<'a> {
-    /// The manifest.
     pub manifest: &'a Manifest,
-    /// The pair.
     pub pair: PairId,
 }
 

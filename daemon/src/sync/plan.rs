@@ -135,7 +135,6 @@ pub enum Work {
         rel: String,
         /// The source object.
         meta: ObjectMeta,
-        /// The row.
         row: ObjectRecord,
         /// Read the source too (`--verify`): the target must hold the source's bytes as they
         /// are now, not only the bytes recorded at copy time.

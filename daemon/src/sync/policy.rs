@@ -114,7 +114,6 @@ impl RunPolicy for Plain {
 /// for actions it plans itself. The mirror engine implements it.
 #[async_trait]
 pub trait Engine: Send + Sync {
-    /// The manifest.
     fn manifest(&self) -> &Manifest;
     /// The pair mirrored.
     fn pair(&self) -> PairId;

@@ -7,7 +7,6 @@ use crate::backend::ObjectStore;
 /// One end of a mirror.
 #[derive(Debug, Clone)]
 pub struct Side {
-    /// The store.
     pub store: Arc<dyn ObjectStore>,
     /// Prefix inside it: empty, or ending with `/`.
     pub prefix: String,

@@ -61,7 +61,6 @@ pub struct S3Config {
     pub region: String,
     /// Path-style (`host/bucket/key`) instead of virtual-host (`bucket.host/key`) addressing.
     pub path_style: bool,
-    /// Credentials.
     pub credentials: S3Credentials,
     /// Extra PEM CA certificate(s) to trust besides the system roots.
     pub ca_cert: Option<PathBuf>,

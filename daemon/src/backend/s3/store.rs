@@ -57,7 +57,6 @@ impl fmt::Display for S3Store {
 }
 
 impl S3Store {
-    /// The bucket name.
     pub fn bucket_name(&self) -> &str {
         &self.bucket
     }

@@ -75,11 +75,9 @@ pub enum RestoreError {
         "backup {name:?} of job {job:?} is {state} at the target, not verified (use --when-synced to restore it once it is)"
     )]
     NotReady {
-        /// The job.
         job: String,
         /// The backup.
         name: String,
-        /// Its state.
         state: String,
     },
     /// A restore of it is in progress.
@@ -87,9 +85,7 @@ pub enum RestoreError {
     InProgress {
         /// The backup.
         name: String,
-        /// Its state.
         state: &'static str,
-        /// Its id.
         id: String,
     },
     /// No restore has that id.
@@ -98,9 +94,7 @@ pub enum RestoreError {
     /// Only failed restores can be retried.
     #[error("restore {id} is {state}: only a failed restore can be retried")]
     NotFailed {
-        /// Its id.
         id: String,
-        /// Its state.
         state: &'static str,
     },
     /// This backup id was restored already.
@@ -110,7 +104,6 @@ pub enum RestoreError {
     AlreadyRestored {
         /// The backup.
         name: String,
-        /// Its id.
         backup_id: String,
         /// The restore that did it.
         id: String,

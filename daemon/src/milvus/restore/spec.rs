@@ -9,7 +9,6 @@ use sha2::Digest;
 /// How a job restores its backups.
 #[derive(Debug, Clone)]
 pub struct RestoreConfig {
-    /// The trigger.
     pub trigger: Trigger,
     /// Backup name globs that trigger automatically (`None`: none do; only `ferry restore`).
     pub backups: Option<globset::GlobSet>,
