@@ -258,9 +258,7 @@ pub enum UploadState {
     Intent,
     /// A multipart upload with this part size is being created; its id is not known yet (a
     /// crash now leaves an upload to find by key).
-    Creating {
-        part_size: u64,
-    },
+    Creating { part_size: u64 },
     /// A multipart upload is open.
     Open {
         /// The target's upload id.

@@ -53,10 +53,7 @@ pub struct Source {
 #[derive(Debug, Clone)]
 pub enum SourceKind {
     /// A single object.
-    Object {
-        key: String,
-        size: u64,
-    },
+    Object { key: String, size: u64 },
     /// Every object under `prefix` (empty, or ending with `/`).
     Tree {
         /// Listing prefix.

@@ -93,10 +93,7 @@ pub enum RestoreError {
     UnknownId(String),
     /// Only failed restores can be retried.
     #[error("restore {id} is {state}: only a failed restore can be retried")]
-    NotFailed {
-        id: String,
-        state: &'static str,
-    },
+    NotFailed { id: String, state: &'static str },
     /// This backup id was restored already.
     #[error(
         "backup {name:?} (id {backup_id}) was restored already by {id}; use --again to restore it once more"

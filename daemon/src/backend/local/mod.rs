@@ -16,18 +16,14 @@
 //! errors and goes on.
 
 use std::any::Any;
-use std::fmt;
 use std::fs;
-use std::io::{self, Read, Write};
-use std::os::unix::fs::{FileExt, MetadataExt};
-use std::path::{Path, PathBuf};
+use std::io::{self, Read};
+use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
@@ -35,160 +31,20 @@ use super::error::msg;
 pub use super::keys::{TEMP_PREFIX, check_key};
 use super::{
     DeleteFailure, Error, GetOptions, GetResult, Limits, ListEntry, ListOptions, MultipartUpload,
-    ObjectMeta, ObjectStore, PartId, PutResult, Result,
+    ObjectMeta, ObjectStore, PutResult, Result,
 };
 
+mod root;
+mod walk;
+mod write;
+
+pub use root::LocalStore;
+pub(crate) use root::io_error;
+use root::{blocking, meta_of};
+use walk::Walker;
+use write::{LocalUpload, sync_dir, temp_file_for, temp_files_of, write_atomic};
+
 const READ_CHUNK: usize = 256 * 1024;
-
-/// A store rooted at a local folder.
-#[derive(Debug, Clone)]
-pub struct LocalStore {
-    root: Arc<PathBuf>,
-}
-
-impl fmt::Display for LocalStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.root.display())
-    }
-}
-
-impl LocalStore {
-    /// A store rooted at `root` (made absolute; it need not exist yet: writes create it).
-    pub fn new(root: impl AsRef<Path>) -> Result<Self> {
-        let root = root.as_ref();
-        let abs = std::path::absolute(root).map_err(|e| Error::Generic {
-            path: root.display().to_string(),
-            source: Box::new(e),
-        })?;
-        // Without `.` parts or a trailing `/`, also when the folder does not exist yet.
-        let abs: PathBuf = abs.components().collect();
-        let root = fs::canonicalize(&abs).unwrap_or(abs);
-        Ok(LocalStore {
-            root: Arc::new(root),
-        })
-    }
-
-    /// The root folder.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    /// The path a key maps to, after checking the key stays under the root.
-    pub fn path_of(&self, key: &str) -> Result<PathBuf> {
-        let rel = check_key(key).map_err(|reason| Error::InvalidKey {
-            path: self.root.display().to_string(),
-            key: key.to_owned(),
-            reason,
-        })?;
-        Ok(self.root.join(rel))
-    }
-
-    fn label(&self, key: &str) -> String {
-        if key.is_empty() {
-            self.root.display().to_string()
-        } else {
-            format!("{}/{}", self.root.display(), key)
-        }
-    }
-
-    fn io_err(&self, key: &str, e: io::Error) -> Error {
-        io_error(self.label(key), e)
-    }
-}
-
-pub(crate) fn io_error(path: String, e: io::Error) -> Error {
-    use io::ErrorKind as K;
-    match e.kind() {
-        K::NotFound => Error::NotFound {
-            path,
-            source: Box::new(e),
-        },
-        K::PermissionDenied => Error::PermissionDenied {
-            path,
-            source: Box::new(e),
-        },
-        K::AlreadyExists => Error::AlreadyExists {
-            path,
-            source: Box::new(e),
-        },
-        K::Interrupted | K::TimedOut | K::WouldBlock => Error::Transient {
-            path,
-            source: Box::new(e),
-        },
-        _ => Error::Generic {
-            path,
-            source: Box::new(e),
-        },
-    }
-}
-
-fn meta_of(key: String, md: &fs::Metadata) -> ObjectMeta {
-    let mtime_ns = md.mtime() as i128 * 1_000_000_000 + i128::from(md.mtime_nsec());
-    let last_modified = DateTime::<Utc>::from_timestamp(md.mtime(), md.mtime_nsec() as u32);
-    ObjectMeta {
-        key,
-        size: md.len(),
-        last_modified,
-        e_tag: Some(format!("{:x}-{:x}-{:x}", md.len(), mtime_ns, md.ino())),
-        version: None,
-        storage_class: None,
-    }
-}
-
-/// Runs blocking filesystem work off the async executor.
-async fn blocking<T: Send + 'static>(
-    label: String,
-    f: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r,
-        Err(e) => Err(Error::Generic {
-            path: label,
-            source: Box::new(e),
-        }),
-    }
-}
-
-/// The name every temporary file of a write to `path` starts with:
-/// `.ferry-tmp-<file name, up to 40 bytes>-<8 hex of its SHA-256>.`, so that a crashed write's
-/// leftovers are found by the key alone (see [`ObjectStore::clean_interrupted`]).
-fn temp_prefix(path: &Path) -> String {
-    use sha2::Digest;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut cut = name.len().min(40);
-    while !name.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    let hash = sha2::Sha256::digest(name.as_bytes());
-    format!("{TEMP_PREFIX}{}-{}.", &name[..cut], hex::encode(&hash[..4]))
-}
-
-/// A new temporary file for a write to `path`, in `path`'s folder (created if needed).
-fn temp_file_for(path: &Path) -> io::Result<tempfile::NamedTempFile> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| io::Error::other("no parent folder"))?;
-    fs::create_dir_all(dir)?;
-    tempfile::Builder::new()
-        .prefix(&temp_prefix(path))
-        .tempfile_in(dir)
-}
-
-/// Writes `data` to a temp file beside `path`, fsyncs, renames it into place, fsyncs the folder.
-fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| io::Error::other("no parent folder"))?;
-    let mut tmp = temp_file_for(path)?;
-    tmp.write_all(data)?;
-    tmp.as_file().sync_all()?;
-    crate::pause::point_blocking("local-before-rename");
-    tmp.persist(path).map_err(|e| e.error)?;
-    sync_dir(dir)
-}
 
 impl LocalStore {
     /// Opens a whole regular file in one blocking call (open and metadata together, and for
@@ -230,10 +86,6 @@ enum Opened {
     Small(fs::Metadata, Vec<u8>),
     /// Open, to be streamed.
     Large(fs::Metadata, fs::File),
-}
-
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    fs::File::open(dir)?.sync_all()
 }
 
 #[async_trait]
@@ -534,22 +386,6 @@ impl ObjectStore for LocalStore {
     }
 }
 
-/// The temporary files of writes to `path` in its folder (none when it has no folder).
-fn temp_files_of(path: &Path) -> Vec<PathBuf> {
-    let Some(dir) = path.parent() else {
-        return Vec::new();
-    };
-    let prefix = temp_prefix(path);
-    let Ok(entries) = fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
-        .map(|e| e.path())
-        .collect()
-}
-
 impl LocalStore {
     /// Removes folders left empty by a delete, up to (not including) the root, as S3 prefixes
     /// vanish with their last object.
@@ -564,253 +400,6 @@ impl LocalStore {
             }
             cur = dir.parent();
         }
-    }
-}
-
-/// A multipart upload into a temp file: parts are written at their offsets, in any order.
-struct LocalUpload {
-    id: String,
-    file: Arc<fs::File>,
-    temp_path: tempfile::TempPath,
-    path: PathBuf,
-    label: String,
-}
-
-impl fmt::Debug for LocalUpload {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LocalUpload")
-            .field("path", &self.path)
-            .finish_non_exhaustive()
-    }
-}
-
-#[async_trait]
-impl MultipartUpload for LocalUpload {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn put_part(
-        &self,
-        number: u32,
-        offset: u64,
-        data: Bytes,
-    ) -> BoxFuture<'static, Result<PartId>> {
-        let file = self.file.clone();
-        let label = self.label.clone();
-        Box::pin(async move {
-            let len = data.len();
-            blocking(label.clone(), move || {
-                file.write_all_at(&data, offset)
-                    .map_err(|e| io_error(label, e))
-            })
-            .await?;
-            Ok(PartId {
-                number,
-                content_id: format!("{offset}+{len}"),
-            })
-        })
-    }
-
-    async fn complete(self: Box<Self>, parts: Vec<PartId>) -> Result<PutResult> {
-        let this = *self;
-        let label = this.label.clone();
-        let md = blocking(label.clone(), move || {
-            let run = || -> io::Result<fs::Metadata> {
-                let expected: u64 = parts
-                    .iter()
-                    .filter_map(|p| p.content_id.split_once('+'))
-                    .filter_map(|(_, len)| len.parse::<u64>().ok())
-                    .sum();
-                this.file.set_len(expected)?;
-                this.file.sync_all()?;
-                crate::pause::point_blocking("local-before-rename");
-                this.temp_path.persist(&this.path).map_err(|e| e.error)?;
-                if let Some(dir) = this.path.parent() {
-                    sync_dir(dir)?;
-                }
-                fs::metadata(&this.path)
-            };
-            run().map_err(|e| io_error(label, e))
-        })
-        .await?;
-        Ok(PutResult {
-            e_tag: meta_of(String::new(), &md).e_tag,
-            version: None,
-        })
-    }
-
-    async fn abort(self: Box<Self>) -> Result<()> {
-        let this = *self;
-        let label = this.label.clone();
-        blocking(label.clone(), move || {
-            this.temp_path.close().map_err(|e| io_error(label, e))
-        })
-        .await
-    }
-}
-
-/// Walks a folder tree in S3 key order and sends entries down a channel.
-struct Walker<'a> {
-    store: &'a LocalStore,
-    tx: &'a tokio::sync::mpsc::Sender<Result<ListEntry>>,
-    delimiter: bool,
-    start_after: Option<&'a str>,
-}
-
-struct DirEntryInfo {
-    name: String,
-    is_dir: bool,
-    sort_key: String,
-}
-
-impl Walker<'_> {
-    fn send(&self, item: Result<ListEntry>) -> bool {
-        self.tx.blocking_send(item).is_ok()
-    }
-
-    fn run(&self, prefix: &str) {
-        let (dir_part, name_prefix) = match prefix.rfind('/') {
-            Some(i) => (&prefix[..i], &prefix[i + 1..]),
-            None => ("", prefix),
-        };
-        let dir = if dir_part.is_empty() {
-            self.store.root.to_path_buf()
-        } else {
-            match self.store.path_of(dir_part) {
-                Ok(p) => p,
-                Err(e) => {
-                    self.send(Err(e));
-                    return;
-                }
-            }
-        };
-        let base = if dir_part.is_empty() {
-            String::new()
-        } else {
-            format!("{dir_part}/")
-        };
-        // A missing folder is an empty listing, as on S3.
-        if !dir.is_dir() {
-            return;
-        }
-        let mut path = Vec::new();
-        if let Ok(md) = fs::metadata(&dir) {
-            path.push((md.dev(), md.ino()));
-        }
-        self.visit(&dir, &base, name_prefix, &mut path);
-    }
-
-    /// Visits one folder; returns false when the receiver is gone. `path` holds the device and
-    /// inode of each folder from the listing's start down to `dir`: a folder met again below
-    /// itself (a symbolic link to an ancestor) is refused, once, instead of followed forever.
-    fn visit(&self, dir: &Path, base: &str, name_prefix: &str, path: &mut Vec<(u64, u64)>) -> bool {
-        let entries = match self.read_sorted(dir, base, name_prefix) {
-            Ok(e) => e,
-            Err(e) => return self.send(Err(self.store.io_err(base, e))),
-        };
-        for entry in entries {
-            let key = format!("{base}{}", entry.sort_key);
-            if entry.is_dir {
-                if let Some(after) = self.start_after
-                    && key.as_str() <= after
-                    && !after.starts_with(&key)
-                {
-                    continue;
-                }
-                let ok = if self.delimiter {
-                    self.start_after.is_some_and(|a| key.as_str() <= a)
-                        || self.send(Ok(ListEntry::Prefix(key)))
-                } else {
-                    let sub = dir.join(&entry.name);
-                    match fs::metadata(&sub) {
-                        Ok(md) if path.contains(&(md.dev(), md.ino())) => {
-                            self.send(Err(Error::InvalidKey {
-                                path: self.store.label(&key),
-                                key: key.clone(),
-                                reason: "a symbolic link loop: it leads back to a folder above it; not followed",
-                            }))
-                        }
-                        Ok(md) => {
-                            path.push((md.dev(), md.ino()));
-                            let ok = self.visit(&sub, &key, "", path);
-                            path.pop();
-                            ok
-                        }
-                        // Gone since it was read: nothing to list.
-                        Err(e) if e.kind() == io::ErrorKind::NotFound => true,
-                        Err(e) => self.send(Err(self.store.io_err(&key, e))),
-                    }
-                };
-                if !ok {
-                    return false;
-                }
-            } else {
-                if self.start_after.is_some_and(|a| key.as_str() <= a) {
-                    continue;
-                }
-                let item = fs::metadata(dir.join(&entry.name))
-                    .map(|md| ListEntry::Object(meta_of(key.clone(), &md)))
-                    .map_err(|e| self.store.io_err(&key, e));
-                // A file deleted between readdir and stat is simply gone.
-                if matches!(&item, Err(Error::NotFound { .. })) {
-                    continue;
-                }
-                if !self.send(item) {
-                    return false;
-                }
-            }
-        }
-        true
-    }
-
-    fn read_sorted(
-        &self,
-        dir: &Path,
-        base: &str,
-        name_prefix: &str,
-    ) -> io::Result<Vec<DirEntryInfo>> {
-        let mut out = Vec::new();
-        for entry in fs::read_dir(dir)? {
-            let entry = entry?;
-            let Ok(name) = entry.file_name().into_string() else {
-                let shown = entry.file_name().to_string_lossy().into_owned();
-                let err = Error::InvalidKey {
-                    path: self.store.label(base),
-                    key: format!("{base}{shown}"),
-                    reason: "file name is not valid UTF-8",
-                };
-                if !self.send(Err(err)) {
-                    return Ok(Vec::new());
-                }
-                continue;
-            };
-            if name.starts_with(TEMP_PREFIX) || !name.starts_with(name_prefix) {
-                continue;
-            }
-            // Follow symlinks to decide file vs folder; skip dangling links and sockets.
-            let md = match fs::metadata(entry.path()) {
-                Ok(md) => md,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e),
-            };
-            if !md.is_dir() && !md.is_file() {
-                continue;
-            }
-            let is_dir = md.is_dir();
-            let sort_key = if is_dir {
-                format!("{name}/")
-            } else {
-                name.clone()
-            };
-            out.push(DirEntryInfo {
-                name,
-                is_dir,
-                sort_key,
-            });
-        }
-        out.sort_unstable_by(|a, b| a.sort_key.as_bytes().cmp(b.sort_key.as_bytes()));
-        Ok(out)
     }
 }
 
