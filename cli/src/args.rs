@@ -78,6 +78,18 @@ pub enum Command {
     /// Restore a backup through a ferryd job's restore trigger (once it is verified at the
     /// target); `restore status` lists restores, `restore retry ID` retries a failed one.
     Restore(RestoreArgs),
+    /// Summarize space used under a prefix or folder, by folder down to --depth (mc's `du`).
+    Du(DuArgs),
+    /// Find objects by name, path, size and age under a prefix or folder (mc's `find`).
+    Find(FindArgs),
+    /// Print ferry's version.
+    Version,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell), generated from
+    /// the same definitions as --help: `ferry completion bash > /etc/bash_completion.d/ferry`.
+    Completion {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -104,6 +116,9 @@ pub struct RestoreArgs {
     /// Restore a backup that was restored already (the same backup id) once more.
     #[arg(long)]
     pub again: bool,
+    /// Wait until the restore ends; exit 0 when it restored, 1 when it failed.
+    #[arg(long)]
+    pub wait: bool,
     #[command(flatten)]
     pub daemon: DaemonArgs,
 }
@@ -116,6 +131,8 @@ pub enum RestoreCmd {
     /// Queue a failed restore again (a new request with a new task id; the failed one stays in
     /// the history).
     Retry(RestoreRetryArgs),
+    /// Print the end of a restore's log (an exec trigger's output).
+    Log(RestoreRetryArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -166,6 +183,10 @@ pub struct JobArgs {
     /// With `sync`: also list the target and repair drift.
     #[arg(long)]
     pub check_target: bool,
+    /// With `sync`: wait until that run ends; exit 0 when it left the job in sync, 1 when it
+    /// failed or objects failed.
+    #[arg(long)]
+    pub wait: bool,
     #[command(flatten)]
     pub daemon: DaemonArgs,
 }
@@ -237,6 +258,45 @@ pub struct AliasSetArgs {
     /// Use ListObjects v1 (older Ceph or Tencent COS).
     #[arg(long)]
     pub list_v1: bool,
+    /// Save without checking that the endpoint answers and accepts the credentials.
+    #[arg(long)]
+    pub no_check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DuArgs {
+    /// Folder or prefix (ALIAS/BUCKET[/PREFIX] or a local path).
+    pub target: String,
+    /// Folder levels shown below the target (0: its total only).
+    #[arg(long, short = 'd', default_value_t = 0)]
+    pub depth: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct FindArgs {
+    /// Folder or prefix to search (ALIAS/BUCKET[/PREFIX] or a local path).
+    pub target: String,
+    /// Object name (last path part) matching this glob, e.g. '*.json'.
+    #[arg(long, value_name = "GLOB")]
+    pub name: Option<String>,
+    /// Key below the target matching this glob, e.g. '*/meta/*'.
+    #[arg(long, value_name = "GLOB")]
+    pub path: Option<String>,
+    /// Larger than this size (`10MiB`, `1GB`, bytes).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub larger: Option<u64>,
+    /// Smaller than this size.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub smaller: Option<u64>,
+    /// Modified longer ago than this (`7d`, `12h`).
+    #[arg(long, value_name = "AGE", value_parser = parse_duration)]
+    pub older_than: Option<std::time::Duration>,
+    /// Modified more recently than this.
+    #[arg(long, value_name = "AGE", value_parser = parse_duration)]
+    pub newer_than: Option<std::time::Duration>,
+    /// At most this many folder levels below the target (1: only its direct objects).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub maxdepth: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -278,6 +338,22 @@ pub struct TransferArgs {
     /// Memory for buffered parts, shared by all workers, in MiB.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(16..=65536), value_name = "MIB")]
     pub memory: u64,
+    /// Cap on the bytes per second read from the source, shared by all workers (`50MiB`,
+    /// `800KiB/s`, `1.5GB`), like ferryd's `bandwidth` (rclone's --bwlimit).
+    #[arg(long, visible_alias = "bwlimit", value_name = "RATE", value_parser = parse_rate)]
+    pub bandwidth: Option<u64>,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    ferry_engine::config::parse_duration(s).map_err(|e| e.to_string())
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    ferry_engine::config::parse_size(s).map_err(|e| e.to_string())
+}
+
+fn parse_rate(s: &str) -> Result<u64, String> {
+    ferry_engine::config::parse_rate(s).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Args)]
@@ -319,6 +395,20 @@ pub struct MirrorArgs {
     /// whole (otherwise it is kept and the command exits 1).
     #[arg(long)]
     pub backups: bool,
+    /// Keep running: mirror again what changes at the source (a local source is watched, any
+    /// source is also scanned every --interval), until Ctrl-C. As `mc mirror --watch`.
+    #[arg(long, short = 'w')]
+    pub watch: bool,
+    /// With --watch: time between scans.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, requires = "watch")]
+    pub interval: std::time::Duration,
+    /// With --backups: only these backups (a name or a glob, repeatable), e.g. `nightly_*`.
+    #[arg(long = "backup", value_name = "NAME|GLOB", requires = "backups")]
+    pub only: Vec<String>,
+    /// With --backups: only the newest N backups (by the time milvus-backup took them), after
+    /// --backup.
+    #[arg(long, value_name = "N", requires = "backups", value_parser = clap::value_parser!(u32).range(1..))]
+    pub newest: Option<u32>,
     #[command(flatten)]
     pub transfer: TransferArgs,
     /// Folder of the manifest (default: <config dir>/state).
@@ -335,6 +425,9 @@ pub struct DiffArgs {
     /// Manifest folder: content known from earlier mirrors is compared too.
     #[arg(long, env = "FERRY_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Sources read at once (a source changed since its copy, same size, is hashed).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub max_workers: u16,
 }
 
 #[derive(Debug, Args)]
@@ -356,6 +449,24 @@ pub enum BackupsCmd {
     /// Compare one backup at two backup roots: every object by SHA-256, and the target
     /// against its meta (every binlog with its size, meta/backup_meta.json present).
     Verify(BackupsVerifyArgs),
+    /// Remove backups from a backup root, `meta/backup_meta.json` first (so that no reader
+    /// takes a half-removed backup for a whole one), then the rest of its meta, then its data.
+    Rm(BackupsRmArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupsRmArgs {
+    /// The backup root: ALIAS/BUCKET/backup/ or a local folder.
+    pub root: String,
+    /// Backup names or globs.
+    #[arg(required = true, value_name = "NAME|GLOB")]
+    pub names: Vec<String>,
+    /// Needed to remove (as `rm -r`).
+    #[arg(long)]
+    pub force: bool,
+    /// Show what would be removed; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -430,6 +541,19 @@ impl TransferArgs {
     /// Objects at once.
     pub fn workers(&self) -> usize {
         usize::from(self.max_workers)
+    }
+
+    /// `store` with reads capped at `--bandwidth`, when given.
+    pub fn throttled(
+        &self,
+        store: std::sync::Arc<dyn ferry_engine::backend::ObjectStore>,
+    ) -> std::sync::Arc<dyn ferry_engine::backend::ObjectStore> {
+        match self.bandwidth {
+            Some(rate) => std::sync::Arc::new(
+                ferry_engine::backend::throttle::ThrottledStore::new(store, rate),
+            ),
+            None => store,
+        }
     }
 
     /// The engine's transfer settings.

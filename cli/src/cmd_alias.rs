@@ -10,9 +10,9 @@ use serde_json::json;
 use crate::args::{AliasCmd, AliasSetArgs, PathStyle};
 use crate::{Ctx, Status, output};
 
-pub fn run(ctx: &Ctx, cmd: AliasCmd) -> anyhow::Result<Status> {
+pub async fn run(ctx: &Ctx, cmd: AliasCmd) -> anyhow::Result<Status> {
     match cmd {
-        AliasCmd::Set(a) => set(ctx, a),
+        AliasCmd::Set(a) => set(ctx, a).await,
         AliasCmd::Ls { name } => ls(ctx, name.as_deref()),
         AliasCmd::Rm { name } => rm(ctx, &name),
         AliasCmd::Import { name, file } => import(ctx, &name, &file),
@@ -29,7 +29,7 @@ fn done(ctx: &Ctx, verb: &str, name: &str) -> anyhow::Result<Status> {
     Ok(Status::Ok)
 }
 
-fn set(ctx: &Ctx, a: AliasSetArgs) -> anyhow::Result<Status> {
+async fn set(ctx: &Ctx, a: AliasSetArgs) -> anyhow::Result<Status> {
     alias::validate_name(&a.name)?;
     let secret = match (a.access_key.as_deref(), a.secret_key.as_deref()) {
         (Some(_), None) => bail!(
@@ -59,10 +59,38 @@ fn set(ctx: &Ctx, a: AliasSetArgs) -> anyhow::Result<Status> {
     };
     entry.list_v1 = a.list_v1.then_some(true);
     entry.validate(&a.name)?;
+    if !a.no_check {
+        check(ctx, &a.name, &entry).await?;
+    }
     let mut file = ctx.config.load()?;
     file.aliases.insert(a.name.clone(), entry);
     ctx.config.save(&file)?;
     done(ctx, "Added", &a.name)
+}
+
+/// Asks the endpoint for its bucket list with these settings, as `mc alias set` does: a wrong
+/// URL, an unreachable server or credentials it refuses are errors, and nothing is saved. A
+/// refusal to list buckets (keys limited to some buckets) is not: the signature was accepted.
+async fn check(ctx: &Ctx, name: &str, entry: &AliasEntry) -> anyhow::Result<()> {
+    use ferry_engine::backend::Error;
+    let endpoint = ferry_engine::backend::s3::S3Endpoint::connect(&entry.s3_config(name))
+        .await
+        .with_context(|| format!("alias {name:?}: nothing was saved"))?;
+    match endpoint.list_buckets().await {
+        Ok(_) => Ok(()),
+        Err(Error::PermissionDenied { .. }) => {
+            if !ctx.quiet && !ctx.json {
+                eprintln!(
+                    "ferry: alias {name:?}: the server accepted the credentials but refused to list buckets; saved (name a bucket in commands)"
+                );
+            }
+            Ok(())
+        }
+        Err(e) => Err(anyhow::Error::from(e).context(format!(
+            "alias {name:?} not saved: {} did not accept these settings (use --no-check to save it anyway)",
+            entry.url
+        ))),
+    }
 }
 
 fn read_secret_from_stdin() -> anyhow::Result<String> {

@@ -5,15 +5,152 @@ use ferry_engine::milvus::inspect::{self, BackupView, Visible};
 use ferry_engine::sync::side::Side;
 use serde_json::json;
 
-use crate::args::{BackupsCmd, BackupsLsArgs, BackupsVerifyArgs};
-use crate::cmd_mirror::{side, verify_sides};
+use crate::args::{BackupsCmd, BackupsLsArgs, BackupsRmArgs, BackupsVerifyArgs};
+use crate::cmd_mirror::{backup_root, verify_sides};
 use crate::{Ctx, Status, output};
 
 pub async fn run(ctx: &mut Ctx, c: BackupsCmd) -> anyhow::Result<Status> {
     match c {
         BackupsCmd::Ls(a) => ls(ctx, a).await,
         BackupsCmd::Verify(a) => verify(ctx, a).await,
+        BackupsCmd::Rm(a) => rm(ctx, a).await,
     }
+}
+
+/// The backups (folder names) directly under `root`.
+async fn backup_names(root: &Side) -> anyhow::Result<Vec<String>> {
+    use ferry_engine::backend::{ListEntry, ListOptions};
+    use futures::TryStreamExt;
+    let mut names = Vec::new();
+    let mut listing = root.store.list(
+        &root.prefix,
+        ListOptions {
+            delimiter: true,
+            ..ListOptions::default()
+        },
+    );
+    while let Some(e) = listing.try_next().await? {
+        if let ListEntry::Prefix(p) = e
+            && let Some(name) = p.get(root.prefix.len()..)
+        {
+            let name = name.trim_end_matches('/');
+            if !name.is_empty() {
+                names.push(name.to_owned());
+            }
+        }
+    }
+    Ok(names)
+}
+
+/// The backups of `names` matching `patterns` (names or globs); each pattern must match one.
+pub fn select(names: &[String], patterns: &[String], root: &str) -> anyhow::Result<Vec<String>> {
+    let mut chosen = std::collections::BTreeSet::new();
+    for p in patterns {
+        let glob = globset::Glob::new(p)
+            .map_err(|e| anyhow::anyhow!("backup {p:?}: {e}"))?
+            .compile_matcher();
+        let hits: Vec<&String> = names.iter().filter(|n| glob.is_match(n.as_str())).collect();
+        if hits.is_empty() {
+            bail!("{root}: no backup matches {p:?} (see `ferry backups ls {root}`)");
+        }
+        chosen.extend(hits.into_iter().cloned());
+    }
+    Ok(chosen.into_iter().collect())
+}
+
+/// The backups under `root` that `mirror --backups --backup … --newest N` takes: those
+/// matching `only` (all without), then the newest `newest` of them by the time milvus-backup
+/// took them (read from their meta).
+pub async fn chosen(
+    root: &Side,
+    shown: &str,
+    only: &[String],
+    newest: Option<u32>,
+) -> anyhow::Result<Vec<String>> {
+    let mut names = backup_names(root).await?;
+    if !only.is_empty() {
+        names = select(&names, only, shown)?;
+    }
+    if let Some(n) = newest {
+        let mut dated = Vec::with_capacity(names.len());
+        for name in names {
+            let view = inspect::inspect(root, &name).await?;
+            let created = view.meta.map(|m| m.backup_timestamp).filter(|t| *t > 0);
+            dated.push((created, name));
+        }
+        // Without a readable meta (still being written) it is not among the newest taken.
+        dated.retain(|(c, _)| c.is_some());
+        dated.sort();
+        let skip = dated.len().saturating_sub(n as usize);
+        names = dated.into_iter().skip(skip).map(|(_, n)| n).collect();
+        names.sort();
+    }
+    Ok(names)
+}
+
+async fn rm(ctx: &mut Ctx, a: BackupsRmArgs) -> anyhow::Result<Status> {
+    use ferry_engine::backend::{ListEntry, ListOptions};
+    use futures::TryStreamExt;
+    if !a.force && !a.dry_run {
+        bail!("removing backups needs --force (or --dry-run to see what would go)");
+    }
+    let root = backup_root(ctx, &a.root, true).await?;
+    let names = backup_names(&root).await?;
+    let chosen = select(&names, &a.names, &a.root)?;
+    for name in chosen {
+        let mut keys: Vec<(String, u64)> = Vec::new();
+        let mut listing = root
+            .store
+            .list(&root.key(&format!("{name}/")), ListOptions::default());
+        while let Some(e) = listing.try_next().await? {
+            if let ListEntry::Object(m) = e {
+                keys.push((m.key, m.size));
+            }
+        }
+        let bytes: u64 = keys.iter().map(|(_, s)| s).sum();
+        // backup_meta.json first, the rest of meta/ next, the data last.
+        let rank = |k: &str| {
+            let within = k.get(root.prefix.len() + name.len() + 1..).unwrap_or(k);
+            match within {
+                "meta/backup_meta.json" => 0,
+                w if w.starts_with("meta/") => 1,
+                _ => 2,
+            }
+        };
+        if !a.dry_run {
+            for stage in 0..3 {
+                let batch: Vec<String> = keys
+                    .iter()
+                    .filter(|(k, _)| rank(k) == stage)
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for chunk in batch.chunks(1000) {
+                    let failed = root.store.delete(chunk).await?;
+                    let left = failed.len();
+                    if let Some(f) = failed.into_iter().next() {
+                        let shown = root.display(f.key.get(root.prefix.len()..).unwrap_or(&f.key));
+                        return Err(anyhow::Error::from(f.error).context(format!(
+                            "backup `{name}` only partly removed ({left} not removed, first {shown})"
+                        )));
+                    }
+                }
+            }
+        }
+        if ctx.json {
+            output::json(&json!({
+                "status": "success", "op": "rm", "backup": name, "objects": keys.len(),
+                "size": bytes, "dryRun": a.dry_run,
+            }))?;
+        } else if !ctx.quiet {
+            let verb = if a.dry_run { "Would remove" } else { "Removed" };
+            output::line(&format!(
+                "{verb} backup `{name}` ({}, {}).",
+                output::count(keys.len() as u64, "object"),
+                output::human_size(bytes)
+            ))?;
+        }
+    }
+    Ok(Status::Ok)
 }
 
 fn created(v: &BackupView) -> String {
@@ -46,8 +183,17 @@ fn view_json(v: &BackupView) -> serde_json::Value {
 }
 
 async fn ls(ctx: &mut Ctx, a: BackupsLsArgs) -> anyhow::Result<Status> {
-    let root = side(ctx, &a.target, true).await?;
-    let views = inspect::list_backups(&root).await?;
+    let root = backup_root(ctx, &a.target, true).await?;
+    let mut views = inspect::list_backups(&root).await?;
+    // Oldest first, newest last (as `ls -tr`); those without a readable meta at the end.
+    views.sort_by_key(|v| {
+        let created = v
+            .meta
+            .as_ref()
+            .map(|m| m.backup_timestamp)
+            .filter(|t| *t > 0);
+        (created.is_none(), created, v.name.clone())
+    });
     if ctx.json {
         for v in &views {
             output::json(&view_json(v))?;
@@ -81,8 +227,8 @@ async fn verify(ctx: &mut Ctx, a: BackupsVerifyArgs) -> anyhow::Result<Status> {
     if a.name.is_empty() || a.name.contains('/') {
         bail!("backup name {:?}: one folder name, without '/'", a.name);
     }
-    let src_root = side(ctx, &a.source, true).await?;
-    let dst_root = side(ctx, &a.target, true).await?;
+    let src_root = backup_root(ctx, &a.source, true).await?;
+    let dst_root = backup_root(ctx, &a.target, true).await?;
     let sub = |s: &Side| Side {
         store: s.store.clone(),
         prefix: format!("{}{}/", s.prefix, a.name),

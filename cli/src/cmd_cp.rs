@@ -27,12 +27,16 @@ pub async fn run(ctx: &mut Ctx, a: CpArgs) -> anyhow::Result<Status> {
             "{dst_arg}: {head:?} is neither an alias nor an existing folder (see `ferry alias ls`; to copy into a new local folder write ./{dst_arg})"
         );
     }
+    if let Location::Local { .. } = dst_loc {
+        ctx.refuse_mistyped_alias(dst_arg)?;
+    }
 
     let target = resolve_target(ctx, &dst_loc, a.recursive || src_args.len() > 1).await?;
     let mut sources = Vec::with_capacity(src_args.len());
     for arg in src_args {
-        let src = resolve_source(ctx, arg, a.recursive).await?;
+        let mut src = resolve_source(ctx, arg, a.recursive).await?;
         cp::check_not_into_itself(&src, &target)?;
+        src.store = a.transfer.throttled(src.store);
         sources.push(src);
     }
 
@@ -93,6 +97,12 @@ async fn resolve_target(ctx: &mut Ctx, loc: &Location, many: bool) -> anyhow::Re
                 bail!("{display}: is a file, but copying several objects needs a folder target");
             }
             let folder = many || *trailing_slash || is_dir;
+            if let Some(file) = location::file_in_the_way(path, folder) {
+                bail!(
+                    "{display}: {} is a file, not a folder; nothing was copied",
+                    file.display()
+                );
+            }
             let (store, key) = ctx.stores.open(loc, folder).await?;
             Ok(Target {
                 store,
@@ -212,12 +222,9 @@ async fn report(
                 failed += 1;
                 let err = anyhow::Error::from(e);
                 if ctx.json {
-                    output::json(&json!({
-                        "status": "error", "source": source, "target": target,
-                        "error": output::error_line(&err),
-                    }))?;
+                    output::json_error(json!({ "source": source, "target": target }), &err)?;
                 } else {
-                    let print = || output::print_error(&err);
+                    let print = || output::print_error(&err, false);
                     match &bar {
                         Some(pb) => pb.suspend(print),
                         None => print(),
@@ -226,7 +233,11 @@ async fn report(
             }
         }
         if let Some(pb) = &bar {
-            pb.set_message(format!("{done} objects, {}", output::human_size(bytes)));
+            pb.set_message(format!(
+                "{}, {}",
+                output::count(done, "object"),
+                output::human_size(bytes)
+            ));
         }
     }
     if let Some(pb) = &bar {
@@ -241,7 +252,8 @@ async fn report(
         };
         let verb = if dry_run { "Would copy" } else { "Copied" };
         let mut line = format!(
-            "{verb} {done} objects ({}) in {secs:.1}s, {}/s",
+            "{verb} {} ({}) in {secs:.1}s, {}/s",
+            output::count(done, "object"),
             output::human_size(bytes),
             output::human_size(rate)
         );

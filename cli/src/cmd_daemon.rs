@@ -66,6 +66,12 @@ fn job_lines(j: &JobView, detail: bool) -> anyhow::Result<()> {
                 last.failed,
                 last.seconds,
             );
+            if last.adopted > 0 {
+                r.push_str(&format!(
+                    ", {} already at the target (recorded)",
+                    output::count(last.adopted, "object")
+                ));
+            }
             if let Some(e) = &last.error {
                 r.push_str(&format!("; error: {e}"));
             }
@@ -74,27 +80,41 @@ fn job_lines(j: &JobView, detail: bool) -> anyhow::Result<()> {
     };
     output::line(&format!("  {run}"))?;
     output::line(&format!(
-        "  in sync: {} objects (last full scan {}), pending: {} keys{}, lag {:.1}s, copied since start: {} ({}), errors: {}",
-        j.objects_in_sync,
+        "  in sync: {} (last full scan {}), pending: {}{}, lag {:.1}s, copied since start: {} ({}), errors: {}",
+        output::count(j.objects_in_sync, "object"),
         ago(j.last_scan_ms),
-        j.pending_keys,
+        output::count(j.pending_keys, "key"),
         if j.pending_full { " + full scan" } else { "" },
         j.lag_seconds,
         j.copied_total,
         output::human_size(j.bytes_total),
         j.errors_total,
     ))?;
+    if j.adopted_total > 0 {
+        output::line(&format!(
+            "  already at the target when first seen (recorded, not copied): {}",
+            output::count(j.adopted_total, "object")
+        ))?;
+    }
+    for c in &j.copying {
+        output::line(&format!(
+            "  copying {}: {} of {}",
+            c.key,
+            output::human_size(c.done),
+            output::human_size(c.size)
+        ))?;
+    }
     if j.skipped_last_scan > 0 {
         output::line(&format!(
-            "  skipped by include/exclude in the last full scan: {} source objects",
-            j.skipped_last_scan
+            "  skipped by include/exclude in the last full scan: {}",
+            output::count(j.skipped_last_scan, "source object")
         ))?;
     }
     if let Some(at) = j.next_retry_ms {
         let secs = ((at - chrono::Utc::now().timestamp_millis()).max(0) as f64) / 1000.0;
         output::line(&format!(
-            "  retrying in {secs:.0}s ({} failed runs in a row)",
-            j.consecutive_failures
+            "  retrying in {secs:.0}s ({} in a row)",
+            output::count(j.consecutive_failures, "failed run")
         ))?;
     }
     if let Some(backups) = j.backups.as_ref().filter(|b| !b.is_empty()) {
@@ -116,12 +136,12 @@ fn job_lines(j: &JobView, detail: bool) -> anyhow::Result<()> {
                 _ => b.state.clone(),
             };
             let mut line = format!(
-                "    {}  {state}  {} objects ({}), {} segments, {} rows",
+                "    {}  {state}  {} ({}), {}, {}",
                 b.name,
-                b.objects,
+                output::count(b.objects, "object"),
                 output::human_size(b.bytes),
-                b.segments,
-                b.rows,
+                output::count(b.segments, "segment"),
+                output::count(b.rows, "row"),
             );
             if !b.detail.is_empty() {
                 line.push_str(&format!(": {}", b.detail));
@@ -158,6 +178,10 @@ pub async fn status(ctx: &Ctx, a: StatusArgs) -> anyhow::Result<Status> {
 
 pub async fn control(ctx: &Ctx, verb: &str, a: JobArgs) -> anyhow::Result<Status> {
     let c = client(&a.daemon)?;
+    if a.wait && verb != "sync" {
+        anyhow::bail!("--wait goes with `ferry sync`");
+    }
+    let asked_ms = chrono::Utc::now().timestamp_millis();
     let (answer, msg) = if verb == "sync" {
         let v = c.sync(&a.job, a.check_target).await?;
         let msg = format!("{}: sync {}", a.job, v.sync);
@@ -180,7 +204,81 @@ pub async fn control(ctx: &Ctx, verb: &str, a: JobArgs) -> anyhow::Result<Status
     } else if !ctx.quiet {
         output::line(&msg)?;
     }
+    if a.wait {
+        return wait_for_run(ctx, &c, &a.job, asked_ms).await;
+    }
     Ok(Status::Ok)
+}
+
+/// Waits for restore request `asked` (job, backup, seq) to end: restored (0) or not (1).
+async fn wait_for_restore(
+    ctx: &Ctx,
+    c: &ControlClient,
+    asked: &RestoreView,
+) -> anyhow::Result<Status> {
+    let mut last_state = String::new();
+    loop {
+        let now = c
+            .restores()
+            .await?
+            .into_iter()
+            .find(|r| r.job == asked.job && r.backup == asked.backup && r.seq == asked.seq)
+            .ok_or_else(|| anyhow::anyhow!("restore of `{}` is gone from ferryd", asked.backup))?;
+        if now.state != last_state && !ctx.json && !ctx.quiet {
+            output::line(&restore_line(&now))?;
+        }
+        last_state.clone_from(&now.state);
+        match now.state.as_str() {
+            "restored" => {
+                if ctx.json {
+                    output::json(&serde_json::to_value(&now)?)?;
+                }
+                return Ok(Status::Ok);
+            }
+            "restore-failed" | "restore-skipped" => {
+                if ctx.json {
+                    output::json(&serde_json::to_value(&now)?)?;
+                }
+                return Ok(Status::Failed);
+            }
+            _ => tokio::time::sleep(WAIT_POLL).await,
+        }
+    }
+}
+
+/// How often `--wait` asks ferryd.
+const WAIT_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Waits for the job's first full run that started after `asked_ms` to end, and prints it.
+async fn wait_for_run(
+    ctx: &Ctx,
+    c: &ControlClient,
+    job: &str,
+    asked_ms: i64,
+) -> anyhow::Result<Status> {
+    use ferry_engine::control::api::JobState;
+    loop {
+        let j = c.job(job).await?;
+        let ended = j.last_run.as_ref().filter(|r| {
+            r.started_ms >= asked_ms - 1000
+                && r.kind != ferry_engine::control::api::RunKind::Keys
+                && !j.pending_full
+                && !matches!(j.state, JobState::Scanning | JobState::Syncing)
+        });
+        if let Some(run) = ended {
+            let ok = run.error.is_none() && run.failed == 0;
+            if ctx.json {
+                output::json(&serde_json::to_value(&j)?)?;
+            } else if !ctx.quiet || !ok {
+                job_lines(&j, false)?;
+            }
+            return Ok(if ok { Status::Ok } else { Status::Failed });
+        }
+        if j.state == JobState::Stopped {
+            anyhow::bail!("job {job:?} stopped before its run ended (see `ferry status {job}`)");
+        }
+        tokio::time::sleep(WAIT_POLL).await;
+    }
 }
 
 fn restore_line(r: &RestoreView) -> String {
@@ -220,6 +318,26 @@ pub async fn restore(ctx: &Ctx, a: RestoreArgs) -> anyhow::Result<Status> {
                 output::line("No restores.")?;
             }
             Ok(if failed { Status::Failed } else { Status::Ok })
+        }
+        Some(RestoreCmd::Log(r)) => {
+            let c = client(&r.daemon)?;
+            let l = c.restore_log(&r.id).await?;
+            if ctx.json {
+                output::json(&serde_json::to_value(&l)?)?;
+            } else if l.log.is_empty() {
+                eprintln!(
+                    "restore {} of job {} has no log (REST triggers have none; an exec trigger's starts when it runs)",
+                    l.id, l.job
+                );
+            } else {
+                use std::io::Write;
+                let mut out = std::io::stdout().lock();
+                out.write_all(l.log.as_bytes())?;
+                if !l.log.ends_with('\n') {
+                    out.write_all(b"\n")?;
+                }
+            }
+            Ok(Status::Ok)
         }
         Some(RestoreCmd::Retry(r)) => {
             let c = client(&r.daemon)?;
@@ -261,6 +379,9 @@ pub async fn restore(ctx: &Ctx, a: RestoreArgs) -> anyhow::Result<Status> {
                     )
                 };
                 output::line(&line)?;
+            }
+            if a.wait {
+                return wait_for_restore(ctx, &c, &v).await;
             }
             Ok(Status::Ok)
         }

@@ -90,7 +90,15 @@ pub async fn run(ctx: &mut Ctx, a: LsArgs) -> anyhow::Result<Status> {
     while let Some(entry) = listing.try_next().await? {
         any = true;
         match entry {
-            ListEntry::Object(meta) => {
+            ListEntry::Object(mut meta) => {
+                // Some servers (s3s-fs) list objects without their ETag: `--json` shows it
+                // anyway, at one HEAD each (never on servers that list it).
+                if ctx.json
+                    && meta.e_tag.is_none()
+                    && let Ok(head) = store.head(&meta.key).await
+                {
+                    meta.e_tag = head.e_tag;
+                }
                 let rel = meta.key[prefix.len()..].to_owned();
                 print_object(ctx, &loc, &meta, &rel, &mut totals)?;
             }

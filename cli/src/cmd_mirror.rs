@@ -18,7 +18,11 @@ use crate::args::{DiffArgs, MirrorArgs, VerifyArgs};
 use crate::{Ctx, Status, output};
 
 pub async fn run(ctx: &mut Ctx, a: MirrorArgs) -> anyhow::Result<Status> {
-    let src = side(ctx, &a.source, true).await?;
+    let src = if a.backups {
+        backup_root(ctx, &a.source, true).await?
+    } else {
+        side(ctx, &a.source, true).await?
+    };
     let dst = side(ctx, &a.target, false).await?;
     let (s, d) = (
         src.store.canonical(&src.prefix),
@@ -32,13 +36,34 @@ pub async fn run(ctx: &mut Ctx, a: MirrorArgs) -> anyhow::Result<Status> {
             a.target
         );
     }
+    let include = if a.backups && (!a.only.is_empty() || a.newest.is_some()) {
+        let names = crate::cmd_backups::chosen(&src, &a.source, &a.only, a.newest).await?;
+        if !quiet_or_json(ctx) {
+            eprintln!(
+                "{}: {}",
+                output::count(names.len() as u64, "backup"),
+                names.join(", ")
+            );
+        }
+        let globs: Vec<String> = names
+            .iter()
+            .map(|n| format!("{}/**", globset::escape(n)))
+            .collect();
+        Some(glob_set(&globs).context("--backup")?)
+    } else {
+        None
+    };
+    let src = Side {
+        store: a.transfer.throttled(src.store),
+        prefix: src.prefix,
+    };
     let options = MirrorOptions {
         remove: a.remove,
         dry_run: a.dry_run,
         exclude: globs(&a.exclude)?,
         max_delete: a.max_delete.as_deref().map(parse_max_delete).transpose()?,
         force: a.force,
-        include: None,
+        include,
         permits: None,
         cancel: None,
         check_target: a.check_target,
@@ -56,97 +81,222 @@ pub async fn run(ctx: &mut Ctx, a: MirrorArgs) -> anyhow::Result<Status> {
         .unwrap_or_else(|| ctx.config.dir().join("state"));
     let manifest = Manifest::open(&state_dir)?;
 
-    let started = Instant::now();
     let (json, quiet) = (ctx.json, ctx.quiet);
-    let mut print_failed = None;
-    let mut on_event = |e: Event| {
-        if let Err(err) = print_event(json, quiet, a.dry_run, e) {
-            print_failed.get_or_insert(err);
-        }
+    let once = Once {
+        manifest: &manifest,
+        src: &src,
+        dst: &dst,
+        options: &options,
+        a: &a,
+        json,
+        quiet,
     };
-    let summary = mirror::mirror(&manifest, &src, &dst, &options, &mut on_event).await?;
-    if let Some(e) = print_failed {
-        return Err(e);
+    let status = once.run(None, false).await?;
+    if !a.watch {
+        return Ok(status);
     }
-    let secs = started.elapsed().as_secs_f64();
-    if let Some(e) = &summary.scan_error {
-        let err =
-            anyhow::Error::msg(ferry_engine::backend::error::display_chain(e)).context(format!(
-                "listing the source {} failed; nothing was deleted",
-                a.source
-            ));
-        output::print_error(&err);
-    }
-    if let Some(e) = &summary.target_scan_error {
-        let err =
-            anyhow::Error::msg(ferry_engine::backend::error::display_chain(e)).context(format!(
-                "listing the target {} failed; nothing was deleted",
-                a.target
-            ));
-        output::print_error(&err);
-    }
-    if let Some(why) = &summary.delete_refused {
-        output::print_error(&anyhow::anyhow!("{why}"));
-    }
-    if json {
-        output::json(&json!({
-            "status": if summary.ok() { "success" } else { "error" }, "op": "summary",
-            "copied": summary.copied, "bytes": summary.bytes, "unchanged": summary.unchanged,
-            "deleted": summary.deleted, "kept": summary.kept,
-            "adopted": summary.adopted, "verified": summary.verified, "targetListed": summary.target_listed, "failed": summary.failed,
-            "sourceObjects": summary.source_objects, "backupsPending": summary.units_pending,
-            "held": summary.held, "backupsHeld": summary.held_units.len(), "skipped": summary.skipped,
-            "dryRun": a.dry_run, "seconds": secs,
-        }))?;
-    } else if !quiet {
-        let rate = if secs > 0.0 {
-            (summary.bytes as f64 / secs) as u64
-        } else {
-            0
+    watch(ctx, &once).await
+}
+
+/// One run of a `mirror` command, and its report.
+struct Once<'a> {
+    manifest: &'a Manifest,
+    src: &'a Side,
+    dst: &'a Side,
+    options: &'a MirrorOptions,
+    a: &'a MirrorArgs,
+    json: bool,
+    quiet: bool,
+}
+
+impl Once<'_> {
+    /// A full run, or a run over `keys`; with `only_changes`, the summary is printed only when
+    /// something was copied, deleted or failed (`--watch`).
+    async fn run(&self, keys: Option<Vec<String>>, only_changes: bool) -> anyhow::Result<Status> {
+        let (a, json, quiet) = (self.a, self.json, self.quiet);
+        let started = Instant::now();
+        let mut print_failed = None;
+        let mut on_event = |e: Event| {
+            if let Err(err) = print_event(json, quiet, a.dry_run, e) {
+                print_failed.get_or_insert(err);
+            }
         };
-        let verb = if a.dry_run { "Would copy" } else { "Copied" };
-        let mut line = format!(
-            "{verb} {} objects ({}), {} unchanged, {} removed",
-            summary.copied,
-            output::human_size(summary.bytes),
-            summary.unchanged,
-            summary.deleted
-        );
-        if summary.adopted > 0 {
-            line.push_str(&format!(
-                ", {} already at the target (recorded)",
-                summary.adopted
-            ));
+        let summary = match keys {
+            None => {
+                mirror::mirror(
+                    self.manifest,
+                    self.src,
+                    self.dst,
+                    self.options,
+                    &mut on_event,
+                )
+                .await?
+            }
+            Some(keys) => {
+                mirror::mirror_keys(
+                    self.manifest,
+                    self.src,
+                    self.dst,
+                    self.options,
+                    keys,
+                    &mut on_event,
+                )
+                .await?
+            }
+        };
+        if let Some(e) = print_failed {
+            return Err(e);
         }
-        if a.verify {
-            line.push_str(&format!(", {} verified by SHA-256", summary.verified));
+        if only_changes && summary.copied + summary.deleted + summary.failed == 0 && summary.ok() {
+            return Ok(Status::Ok);
         }
-        if summary.skipped > 0 {
-            line.push_str(&format!(", {} excluded", summary.skipped));
+        let secs = started.elapsed().as_secs_f64();
+        if let Some(e) = &summary.scan_error {
+            let err = anyhow::Error::msg(ferry_engine::backend::error::display_chain(e)).context(
+                format!(
+                    "listing the source {} failed; nothing was deleted",
+                    a.source
+                ),
+            );
+            output::print_error(&err, json);
         }
-        if summary.kept > 0 {
-            line.push_str(&format!(
-                ", {} gone at the source kept at the target (use --remove)",
-                summary.kept
-            ));
+        if let Some(e) = &summary.target_scan_error {
+            let err = anyhow::Error::msg(ferry_engine::backend::error::display_chain(e)).context(
+                format!(
+                    "listing the target {} failed; nothing was deleted",
+                    a.target
+                ),
+            );
+            output::print_error(&err, json);
         }
-        if summary.failed > 0 {
-            line.push_str(&format!("; {} failed", summary.failed));
+        if let Some(why) = &summary.delete_refused {
+            output::print_error(&anyhow::anyhow!("{why}"), json);
         }
-        if !summary.held_units.is_empty() {
-            line.push_str(&format!(
-                "; {} backups held as they are at the target",
-                summary.held_units.len()
-            ));
+        if json {
+            output::json(&json!({
+                "status": if summary.ok() { "success" } else { "error" }, "op": "summary",
+                "copied": summary.copied, "bytes": summary.bytes, "unchanged": summary.unchanged,
+                "deleted": summary.deleted, "kept": summary.kept,
+                "adopted": summary.adopted, "verified": summary.verified, "targetListed": summary.target_listed, "failed": summary.failed,
+                "sourceObjects": summary.source_objects, "backupsPending": summary.units_pending,
+                "held": summary.held, "backupsHeld": summary.held_units.len(), "skipped": summary.skipped,
+                "dryRun": a.dry_run, "seconds": secs,
+            }))?;
+        } else if !quiet {
+            let rate = if secs > 0.0 {
+                (summary.bytes as f64 / secs) as u64
+            } else {
+                0
+            };
+            let verb = if a.dry_run { "Would copy" } else { "Copied" };
+            let mut line = format!(
+                "{verb} {} ({}), {} unchanged, {} removed",
+                output::count(summary.copied, "object"),
+                output::human_size(summary.bytes),
+                summary.unchanged,
+                summary.deleted
+            );
+            if summary.adopted > 0 {
+                line.push_str(&format!(
+                    ", {} already at the target (recorded)",
+                    summary.adopted
+                ));
+            }
+            if a.verify {
+                line.push_str(&format!(", {} verified by SHA-256", summary.verified));
+            }
+            if summary.skipped > 0 {
+                line.push_str(&format!(", {} excluded", summary.skipped));
+            }
+            if summary.kept > 0 {
+                line.push_str(&format!(
+                    ", {} gone at the source kept at the target (use --remove)",
+                    summary.kept
+                ));
+            }
+            if summary.failed > 0 {
+                line.push_str(&format!("; {} failed", summary.failed));
+            }
+            if !summary.held_units.is_empty() {
+                line.push_str(&format!(
+                    "; {} held as they are at the target",
+                    output::count(summary.held_units.len() as u64, "backup")
+                ));
+            }
+            line.push_str(&format!(" in {secs:.1}s, {}/s", output::human_size(rate)));
+            eprintln!("{line}");
         }
-        line.push_str(&format!(" in {secs:.1}s, {}/s", output::human_size(rate)));
-        eprintln!("{line}");
+        Ok(if summary.ok() {
+            Status::Ok
+        } else {
+            Status::Failed
+        })
     }
-    Ok(if summary.ok() {
-        Status::Ok
-    } else {
-        Status::Failed
-    })
+}
+
+/// `--watch` (mc's `-w`): after the first run, mirrors again what changes, until Ctrl-C. A local
+/// source is watched (inotify) and its changed keys mirrored within a second; any source is
+/// also scanned every `--interval` (the manifest makes a scan with nothing new cost one listing
+/// of the source).
+async fn watch(ctx: &Ctx, once: &Once<'_>) -> anyhow::Result<Status> {
+    use std::collections::BTreeSet;
+    use tokio::sync::mpsc;
+    struct Sink(mpsc::UnboundedSender<Option<BTreeSet<String>>>);
+    impl ferry_engine::watch::Changes for Sink {
+        fn keys(&self, keys: BTreeSet<String>) {
+            let _ = self.0.send(Some(keys));
+        }
+        fn rescan(&self) {
+            let _ = self.0.send(None);
+        }
+    }
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let _watch = match ctx.location(&once.a.source)? {
+        Location::Local { path, .. } => Some(
+            ferry_engine::watch::start(&path, Arc::new(Sink(tx.clone())))
+                .with_context(|| format!("cannot watch {}", once.a.source))?,
+        ),
+        Location::Remote { .. } => None,
+    };
+    if !ctx.quiet && !ctx.json {
+        eprintln!(
+            "Watching {} for changes (a scan every {}s too); Ctrl-C stops.",
+            once.a.source,
+            once.a.interval.as_secs()
+        );
+    }
+    let mut status = Status::Ok;
+    loop {
+        let work = tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            m = rx.recv() => m.flatten(),
+            _ = tokio::time::sleep(once.a.interval) => None,
+        };
+        // What else arrived meanwhile joins this run; a rescan makes it a full one.
+        let mut keys = work;
+        while let Ok(more) = rx.try_recv() {
+            keys = match (keys, more) {
+                (Some(mut k), Some(m)) => {
+                    k.extend(m);
+                    Some(k)
+                }
+                _ => None,
+            };
+        }
+        if once
+            .run(keys.map(|k| k.into_iter().collect()), true)
+            .await?
+            == Status::Failed
+        {
+            status = Status::Failed;
+        }
+    }
+    drop(tx);
+    Ok(status)
+}
+
+fn quiet_or_json(ctx: &Ctx) -> bool {
+    ctx.quiet || ctx.json
 }
 
 fn with_slash(s: String) -> String {
@@ -171,6 +321,12 @@ pub async fn side(ctx: &mut Ctx, arg: &str, is_source: bool) -> anyhow::Result<S
                     "{arg}: {head:?} is neither an alias nor an existing folder (see `ferry alias ls`; for a new local folder write ./{arg})"
                 );
             }
+            if !is_source {
+                ctx.refuse_mistyped_alias(arg)?;
+                if let Some(file) = ferry_engine::location::file_in_the_way(path, true) {
+                    bail!("{arg}: {} is a file, not a folder", file.display());
+                }
+            }
         }
         Location::Remote { bucket: None, .. } => {
             bail!("{arg}: name a bucket (ALIAS/BUCKET[/PREFIX])")
@@ -184,6 +340,25 @@ pub async fn side(ctx: &mut Ctx, arg: &str, is_source: bool) -> anyhow::Result<S
         format!("{key}/")
     };
     Ok(Side { store, prefix })
+}
+
+/// Opens a milvus-backup backup root (`backup/` by default): refused, naming the root to use,
+/// when the backups are a level above or below it, or it is one backup.
+pub async fn backup_root(ctx: &mut Ctx, arg: &str, is_source: bool) -> anyhow::Result<Side> {
+    let root = side(ctx, arg, is_source).await?;
+    if let Err(wrong) = ferry_engine::milvus::root::check_root(&root).await? {
+        match wrong.root_to_use(arg) {
+            Some(to_use) => bail!(
+                "{arg} is not a milvus-backup backup root: {}; use {to_use}",
+                wrong.reason()
+            ),
+            None => bail!(
+                "{arg} is not a milvus-backup backup root: {}",
+                wrong.reason()
+            ),
+        }
+    }
+    Ok(root)
 }
 
 fn globs(patterns: &[String]) -> anyhow::Result<globset::GlobSet> {
@@ -240,11 +415,9 @@ fn print_event(json: bool, quiet: bool, dry_run: bool, e: Event) -> anyhow::Resu
         Event::Failed { path, error } => {
             let err = anyhow::Error::from(error);
             if json {
-                output::json(
-                    &json!({"status":"error","path":path,"error":output::error_line(&err)}),
-                )?;
+                output::json_error(json!({ "path": path }), &err)?;
             } else {
-                output::print_error(&err);
+                output::print_error(&err, false);
             }
         }
         Event::Held { path, unit: backup } => {
@@ -255,11 +428,12 @@ fn print_event(json: bool, quiet: bool, dry_run: bool, e: Event) -> anyhow::Resu
         Event::UnitHeld { unit: name, why } => {
             let err = anyhow::anyhow!("backup `{name}` left as it is at the target: {why}");
             if json {
-                output::json(
-                    &json!({"status":"error","op":"backup","backup":name,"state":"held","error":output::error_line(&err)}),
+                output::json_error(
+                    json!({"op": "backup", "backup": name, "state": "held"}),
+                    &err,
                 )?;
             } else {
-                output::print_error(&err);
+                output::print_error(&err, false);
             }
         }
         Event::Unit {
@@ -338,11 +512,32 @@ pub async fn diff(ctx: &mut Ctx, a: DiffArgs) -> anyhow::Result<Status> {
         Some(k) => k,
         None => &NothingKnown,
     };
-    let mut diffs = diff::diff(&src, &dst, known);
-    let mut n = 0u64;
-    while let Some(d) = diffs.try_next().await? {
-        n += 1;
-        print_difference(ctx.json, &src, &dst, &d)?;
+    let mut diffs = diff::diff(&src, &dst, known, usize::from(a.max_workers));
+    let (mut n, mut not_compared) = (0u64, 0u64);
+    while let Some(item) = diffs.try_next().await? {
+        match item {
+            Some(diff::DiffItem::Difference(d)) => {
+                n += 1;
+                print_difference(ctx.json, &src, &dst, &d)?;
+            }
+            Some(diff::DiffItem::NotCompared(_)) => not_compared += 1,
+            None => {}
+        }
+    }
+    if not_compared > 0 {
+        if ctx.json {
+            output::json(&json!({
+                "status": "success", "op": "summary", "differences": n,
+                "notCompared": not_compared,
+            }))?;
+        } else if !ctx.quiet {
+            eprintln!(
+                "{} of the same size at both ends not compared by content (no MD5 ETags, no manifest row): `ferry verify {} {}` reads and compares them",
+                output::count(not_compared, "object"),
+                a.source,
+                a.target
+            );
+        }
     }
     Ok(if n == 0 { Status::Ok } else { Status::Failed })
 }

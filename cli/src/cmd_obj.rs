@@ -150,11 +150,26 @@ pub async fn rm(ctx: &mut Ctx, a: RmArgs) -> anyhow::Result<Status> {
             }
             keys
         } else {
-            match store.head(&key).await {
-                Ok(_) => vec![key.clone()],
-                Err(e) if e.is_not_found() => bail!("{display}: no such object"),
+            let found = match store.head(&key).await {
+                Ok(_) => true,
+                Err(e) if e.is_not_found() => false,
+                // Some servers fail a HEAD of a key that is also a folder on their disk.
+                Err(e) if is_prefix(&*store, &key).await.unwrap_or(false) => {
+                    tracing::debug!(error = %e, "HEAD failed; the key is a prefix");
+                    false
+                }
                 Err(e) => return Err(e.into()),
+            };
+            // A folder marker (`dir/`) with objects under it, or a key that is only a prefix.
+            if (!found || key.ends_with('/')) && is_prefix(&*store, &key).await? {
+                bail!(
+                    "{display}: is a prefix, not an object; remove everything under it with --recursive --force"
+                );
             }
+            if !found {
+                bail!("{display}: no such object");
+            }
+            vec![key.clone()]
         };
         if keys.is_empty() {
             bail!("{display}: nothing to remove");
@@ -162,6 +177,29 @@ pub async fn rm(ctx: &mut Ctx, a: RmArgs) -> anyhow::Result<Status> {
         failed |= remove(ctx, &*store, &keys, a.dry_run).await?;
     }
     Ok(if failed { Status::Failed } else { Status::Ok })
+}
+
+/// Whether objects lie under `key` taken as a folder.
+async fn is_prefix(store: &dyn ObjectStore, key: &str) -> Result<bool, Error> {
+    let prefix = if key.is_empty() || key.ends_with('/') {
+        key.to_owned()
+    } else {
+        format!("{key}/")
+    };
+    let mut listing = store.list(
+        &prefix,
+        ListOptions {
+            delimiter: true,
+            ..ListOptions::default()
+        },
+    );
+    while let Some(e) = listing.try_next().await? {
+        match e {
+            ListEntry::Object(m) if m.key == prefix => continue,
+            _ => return Ok(true),
+        }
+    }
+    Ok(false)
 }
 
 /// Every object key under `prefix`.
@@ -203,9 +241,9 @@ async fn remove(
     for f in failures {
         let err = anyhow::Error::from(f.error);
         if ctx.json {
-            output::json(&json!({"status":"error","key":f.key,"error":output::error_line(&err)}))?;
+            output::json_error(json!({ "key": f.key }), &err)?;
         } else {
-            output::print_error(&err);
+            output::print_error(&err, false);
         }
     }
     Ok(any_failed)

@@ -5,6 +5,7 @@ mod cmd_alias;
 mod cmd_backups;
 mod cmd_cp;
 mod cmd_daemon;
+mod cmd_find;
 mod cmd_ls;
 mod cmd_mirror;
 mod cmd_obj;
@@ -41,6 +42,21 @@ impl Ctx {
     pub fn location(&self, arg: &str) -> anyhow::Result<Location> {
         Ok(location::parse(arg, &self.config)?)
     }
+
+    /// Refuses a local target that does not exist and is one typo away from an alias
+    /// (`sitB` for `siteB`): it would be created as a new local folder.
+    pub fn refuse_mistyped_alias(&self, arg: &str) -> anyhow::Result<()> {
+        let Ok(file) = self.config.load() else {
+            return Ok(());
+        };
+        if let Some(alias) = location::mistyped_alias(arg, file.aliases.keys().map(String::as_str))
+        {
+            anyhow::bail!(
+                "{arg}: no such folder or alias; did you mean the alias {alias:?}? (to create a local folder by that name write ./{arg})"
+            );
+        }
+        Ok(())
+    }
 }
 
 fn main() -> ExitCode {
@@ -56,13 +72,17 @@ fn main() -> ExitCode {
         }
     };
     init_logging(cli.global.debug);
+    let json = cli.global.json;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            output::print_error(&anyhow::Error::new(e).context("cannot start the async runtime"));
+            output::print_error(
+                &anyhow::Error::new(e).context("cannot start the async runtime"),
+                json,
+            );
             return ExitCode::FAILURE;
         }
     };
@@ -71,7 +91,7 @@ fn main() -> ExitCode {
         Ok(Status::Failed) => ExitCode::FAILURE,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            output::print_error(&e);
+            output::print_error(&e, json);
             ExitCode::FAILURE
         }
     }
@@ -109,7 +129,7 @@ async fn run(cli: Cli) -> anyhow::Result<Status> {
         stores: Stores::new(),
     };
     match cli.command {
-        Command::Alias(cmd) => cmd_alias::run(&ctx, cmd),
+        Command::Alias(cmd) => cmd_alias::run(&ctx, cmd).await,
         Command::Ls(a) => cmd_ls::run(&mut ctx, a).await,
         Command::Cp(a) => cmd_cp::run(&mut ctx, a).await,
         Command::Mirror(a) => cmd_mirror::run(&mut ctx, a).await,
@@ -126,5 +146,22 @@ async fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Pause(a) => cmd_daemon::control(&ctx, "pause", a).await,
         Command::Resume(a) => cmd_daemon::control(&ctx, "resume", a).await,
         Command::Restore(a) => cmd_daemon::restore(&ctx, a).await,
+        Command::Du(a) => cmd_find::du(&mut ctx, a).await,
+        Command::Find(a) => cmd_find::find(&mut ctx, a).await,
+        Command::Version => {
+            let version = env!("CARGO_PKG_VERSION");
+            if ctx.json {
+                output::json(&serde_json::json!({"status": "success", "version": version}))?;
+            } else {
+                output::line(&format!("ferry {version}"))?;
+            }
+            Ok(Status::Ok)
+        }
+        Command::Completion { shell } => {
+            use clap::CommandFactory;
+            let mut out = std::io::stdout().lock();
+            clap_complete::generate(shell, &mut args::Cli::command(), "ferry", &mut out);
+            Ok(Status::Ok)
+        }
     }
 }

@@ -21,6 +21,16 @@ pub fn human_size(n: u64) -> String {
     }
 }
 
+/// `1 object`, `2 objects`: a count with its noun, plural when it is not one.
+pub fn count(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// `2025-01-02 10:11:12 UTC`
 pub fn human_time(t: &DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
@@ -49,14 +59,33 @@ pub fn error_line(err: &anyhow::Error) -> String {
     ferry_engine::backend::error::display_chain(err.as_ref())
 }
 
-/// Prints `ferry: <ERROR> message` to standard error.
-pub fn print_error(err: &anyhow::Error) {
+/// Writes a failure as mc's JSON does: `{"status":"error", FIELDS…, "error":{"message":…}}`.
+pub fn json_error(mut fields: serde_json::Value, err: &anyhow::Error) -> io::Result<()> {
+    fields["status"] = "error".into();
+    fields["error"] = serde_json::json!({ "message": error_line(err) });
+    json(&fields)
+}
+
+/// Prints `ferry: <ERROR> message` to standard error; with `--json`, mc's error object
+/// (`{"status":"error","error":{"message":…}}`) on standard output instead, so that a script
+/// reading JSON lines gets its errors in the same stream and form.
+pub fn print_error(err: &anyhow::Error, json: bool) {
+    if json && json_error(serde_json::json!({}), err).is_ok() {
+        return;
+    }
     eprintln!("ferry: <ERROR> {}", error_line(err));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_say_one_object_and_two_objects() {
+        assert_eq!(count(1u64, "object"), "1 object");
+        assert_eq!(count(0u64, "object"), "0 objects");
+        assert_eq!(count(2u32, "backup"), "2 backups");
+    }
 
     #[test]
     fn sizes_match_mc() {

@@ -169,6 +169,60 @@ pub fn missing_alias_like_head(arg: &str) -> Option<&str> {
     Some(head)
 }
 
+/// The file standing where a local target needs a folder: `path` itself when a folder is
+/// needed there, or the first of its parents that exists and is not a folder. A copy into it
+/// would fail once per object ("Not a directory"); callers refuse it once instead.
+pub fn file_in_the_way(path: &Path, folder: bool) -> Option<PathBuf> {
+    // Without a trailing `/`: `file.txt/` would not be found at all (ENOTDIR).
+    let path: PathBuf = path.components().collect();
+    let start = if folder {
+        Some(path.as_path())
+    } else {
+        path.parent()
+    };
+    for p in start.into_iter().flat_map(Path::ancestors) {
+        if p.as_os_str().is_empty() {
+            break;
+        }
+        match std::fs::metadata(p) {
+            Ok(md) if md.is_dir() => return None,
+            Ok(_) => return Some(p.to_path_buf()),
+            Err(_) => {}
+        }
+    }
+    None
+}
+
+/// The alias a bare local name (no `/`, not there) was probably meant to be: one of
+/// `aliases` at most two edits away (`sitB` for `siteB`). mc treats a bare name as a local
+/// path too; copying into a new folder by a typo is what this catches.
+pub fn mistyped_alias<'a>(
+    arg: &str,
+    aliases: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let name = arg.trim_end_matches('/');
+    if name.len() < 3
+        || name.contains('/')
+        || arg.starts_with('.')
+        || arg.starts_with('~')
+        || Path::new(name).exists()
+    {
+        return None;
+    }
+    aliases
+        .into_iter()
+        .filter(|a| *a != name)
+        .map(|a| {
+            (
+                strsim::damerau_levenshtein(&a.to_lowercase(), &name.to_lowercase()),
+                a,
+            )
+        })
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, a)| a)
+}
+
 fn check_bucket(target: &str, bucket: &str) -> Result<(), LocationError> {
     let bad = |reason| LocationError::BadBucket {
         target: target.to_owned(),
@@ -282,6 +336,12 @@ mod tests {
         assert_eq!(missing_alias_like_head("nosuch/bucket/x"), Some("nosuch"));
         assert_eq!(missing_alias_like_head("./nosuch/bucket/x"), None);
         assert_eq!(missing_alias_like_head("file.txt"), None);
+        let aliases = ["siteB", "local"];
+        assert_eq!(mistyped_alias("sitB", aliases), Some("siteB"));
+        assert_eq!(mistyped_alias("siteb/", aliases), Some("siteB"));
+        assert_eq!(mistyped_alias("./sitB", aliases), None);
+        assert_eq!(mistyped_alias("backups", aliases), None);
+        assert_eq!(mistyped_alias("siteB", aliases), None);
     }
 
     #[test]

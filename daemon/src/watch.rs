@@ -22,6 +22,25 @@ use tokio::sync::mpsc;
 
 use crate::jobs::Job;
 
+/// Where a watch hands its changes: a ferryd job, or `ferry mirror --watch`.
+pub trait Changes: Send + Sync + 'static {
+    /// These relative keys (and prefixes ending with `/`) changed.
+    fn keys(&self, keys: BTreeSet<String>);
+    /// Something went that only a full scan finds (a removal, a rename away, an overflow).
+    fn rescan(&self);
+}
+
+impl Changes for Job {
+    fn keys(&self, keys: BTreeSet<String>) {
+        tracing::debug!(job = %self.name(), keys = keys.len(), "changes seen");
+        self.request_keys(keys);
+    }
+
+    fn rescan(&self) {
+        self.request_full(false);
+    }
+}
+
 /// Quiet time before a batch of events is handed over.
 pub const QUIET: Duration = Duration::from_millis(100);
 /// Longest time an event waits in a batch.
@@ -60,7 +79,7 @@ fn relative_key(root: &Path, path: &Path) -> Option<String> {
 }
 
 /// Starts watching `root` (recursively) for `job`.
-pub fn start(root: &Path, job: Arc<Job>) -> Result<Watch, notify::Error> {
+pub fn start<C: Changes>(root: &Path, job: Arc<C>) -> Result<Watch, notify::Error> {
     let root: PathBuf = std::fs::canonicalize(root).map_err(notify::Error::io)?;
     let (tx, rx) = mpsc::unbounded_channel::<Change>();
     let cb_root = root.clone();
@@ -126,7 +145,7 @@ fn classify(root: &Path, ev: &notify::Event) -> Vec<Change> {
     }
 }
 
-async fn debounce(mut rx: mpsc::UnboundedReceiver<Change>, job: Arc<Job>) {
+async fn debounce<C: Changes>(mut rx: mpsc::UnboundedReceiver<Change>, job: Arc<C>) {
     loop {
         let Some(first) = rx.recv().await else { return };
         let mut keys = BTreeSet::new();
@@ -151,11 +170,10 @@ async fn debounce(mut rx: mpsc::UnboundedReceiver<Change>, job: Arc<Job>) {
             }
         }
         if rescan {
-            job.request_full(false);
+            job.rescan();
         }
         if !keys.is_empty() {
-            tracing::debug!(job = %job.name(), keys = keys.len(), "changes seen");
-            job.request_keys(keys);
+            job.keys(keys);
         }
     }
 }

@@ -224,7 +224,12 @@ impl Ferry {
     }
 
     fn run_cmd(&self, mut cmd: assert_cmd::Command, args: &[&str]) -> (i32, String, String) {
-        if let ["alias", "set", _, _, _, secret, ..] = args {
+        let positional: Vec<&str> = args
+            .iter()
+            .copied()
+            .filter(|a| !a.starts_with("--"))
+            .collect();
+        if let ["alias", "set", _, _, _, secret, ..] = positional.as_slice() {
             register_secret(secret);
         }
         let out = cmd.args(args).output().expect("run ferry");

@@ -119,6 +119,47 @@ fn cli_copies_between_rclone_and_moto_byte_identical() {
     );
 }
 
+/// Plain HTTP spoken to a TLS port (an alias written `http://` for an https server) is named as
+/// such at once, not retried as a temporary failure, without a debug dump.
+#[test]
+#[ignore = "needs external servers: tests/interop/run.sh"]
+fn plain_http_against_a_tls_server_is_named_as_such() {
+    let t = server("RCLONE_TLS");
+    let plain = t.url.replace("https://", "http://");
+    let ferry = Ferry::new();
+    ferry.ok(&[
+        "alias",
+        "set",
+        "--no-check",
+        "plain",
+        &plain,
+        &t.access_key,
+        &t.secret_key,
+    ]);
+    let started = std::time::Instant::now();
+    let err = ferry.fails(&["ls", "plain"], &["speaks https", "https://"]);
+    assert!(
+        !err.contains("DispatchFailure") && !err.contains("{"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    ferry.fails(
+        &[
+            "alias",
+            "set",
+            "plain2",
+            &plain,
+            &t.access_key,
+            &t.secret_key,
+        ],
+        &["speaks https"],
+    );
+}
+
 /// TLS is verified by default: a certificate from an unknown CA is refused, clearly and
 /// without retrying forever, and nothing is created; `--ca-cert` trusts that CA.
 #[test]
@@ -131,6 +172,7 @@ fn tls_is_verified_by_default_and_ca_cert_trusts_a_private_ca() {
     ferry.ok(&[
         "alias",
         "set",
+        "--no-check",
         "untrusted",
         &t.url,
         &t.access_key,

@@ -302,6 +302,7 @@ fn mirror_no_op_remove_check_target_verify() {
     ferry.ok(&[
         "alias",
         "set",
+        "--no-check",
         "rgw",
         &proxy.url(),
         &r.access_key,

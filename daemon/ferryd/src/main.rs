@@ -31,6 +31,10 @@ struct Args {
     /// Check the config and exit (0 when valid).
     #[arg(long)]
     check_config: bool,
+    /// With --check-config: also reach every job's source and target (endpoint, credentials,
+    /// bucket), check a backup job's source is a backup root, and its restore trigger.
+    #[arg(long, requires = "check_config")]
+    connect: bool,
     /// Print the embedded default config and exit.
     #[arg(long)]
     print_default_config: bool,
@@ -113,12 +117,30 @@ fn main() -> ExitCode {
 fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = load_config(&args)?;
     if args.check_config {
-        println!(
-            "{}: valid ({} job{})",
-            config.path.display(),
+        let jobs = format!(
+            "{} job{}",
             config.jobs.len(),
             if config.jobs.len() == 1 { "" } else { "s" }
         );
+        if args.connect {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let problems = rt.block_on(ferry_engine::config::connect::check_connections(&config));
+            if !problems.is_empty() {
+                for p in &problems {
+                    eprintln!("ferryd: <ERROR> {}: {p}", config.path.display());
+                }
+                return Ok(ExitCode::FAILURE);
+            }
+            println!(
+                "{}: valid, every source, target and restore trigger reachable ({jobs})",
+                config.path.display()
+            );
+        } else {
+            println!("{}: valid ({jobs})", config.path.display());
+        }
         return Ok(ExitCode::SUCCESS);
     }
     init_logging(args.log_format, &args.log_level)?;

@@ -134,17 +134,63 @@ pub fn msg(s: impl Into<String>) -> BoxError {
 }
 
 /// Renders an error and its chain of causes on one line: `a: b: c`, skipping causes whose text
-/// repeats what is already shown.
+/// repeats what is already shown, and a cause's leading `name: ` when the line already shows
+/// it (a context naming the object over an error naming it again).
 pub fn display_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut cur = err.source();
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cur {
-        let s = e.to_string();
-        if !s.is_empty() && !out.contains(&s) {
-            out.push_str(": ");
-            out.push_str(&s);
+        let text = e.to_string();
+        let shown = parts.join(": ");
+        if !text.is_empty() && !shown.contains(&text) {
+            let mut rest = text.as_str();
+            while let Some((head, tail)) = rest.split_once(": ") {
+                if parts.iter().any(|p| p == head) {
+                    rest = tail;
+                } else {
+                    break;
+                }
+            }
+            parts.push(rest.to_owned());
         }
         cur = e.source();
     }
-    out
+    let mut out: Vec<&str> = Vec::new();
+    for seg in parts.iter().flat_map(|p| p.split(": ")) {
+        if out.last() != Some(&seg) {
+            out.push(seg);
+        }
+    }
+    out.join(": ")
+}
+
+#[cfg(test)]
+mod chain_tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct E(String, Option<Box<E>>);
+    impl std::fmt::Display for E {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+    impl std::error::Error for E {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|e| e as _)
+        }
+    }
+
+    #[test]
+    fn chain_drops_repeats() {
+        let e = E(
+            "siteB/nosuch".into(),
+            Some(Box::new(E("siteB/nosuch: no such bucket".into(), None))),
+        );
+        assert_eq!(display_chain(&e), "siteB/nosuch: no such bucket");
+        let e = E("a: a: b".into(), Some(Box::new(E("b".into(), None))));
+        assert_eq!(display_chain(&e), "a: b");
+        let e = E("copy x".into(), Some(Box::new(E("timed out".into(), None))));
+        assert_eq!(display_chain(&e), "copy x: timed out");
+    }
 }

@@ -71,15 +71,30 @@ impl Ctx<'_> {
             let key = key_path(e.path());
             let inner = e.into_inner();
             let message = inner.message().trim();
-            self.err(
-                inner.span(),
-                if key.is_empty() {
-                    message.to_owned()
-                } else {
-                    format!("{key}: {message}")
-                },
-            )
+            let mut message = if key.is_empty() {
+                message.to_owned()
+            } else {
+                format!("{key}: {message}")
+            };
+            if let Some(hint) = table_hint(&key, &message) {
+                message.push_str(hint);
+            }
+            self.err(inner.span(), message)
         })
+    }
+}
+
+/// What to write instead when a table was written where an array of tables belongs, or the
+/// reverse: `[jobs]` for `[[jobs]]` is the usual slip.
+fn table_hint(key: &str, message: &str) -> Option<&'static str> {
+    if key == "jobs" && message.contains("expected a sequence") {
+        Some(" (each job is a [[jobs]] table, with two brackets: `[[jobs]]`, not `[jobs]`)")
+    } else if key == "aliases" && message.contains("expected a map") {
+        Some(" (each alias is an [aliases.NAME] table, with one pair of brackets)")
+    } else if matches!(key, "control" | "transfer") && message.contains("expected") {
+        Some(" (write it as a table, with one pair of brackets: `[control]`, `[transfer]`)")
+    } else {
+        None
     }
 }
 

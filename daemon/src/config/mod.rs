@@ -12,6 +12,7 @@ use std::path::Path;
 
 use crate::alias::{AliasEntry, ConfigDir};
 
+pub mod connect;
 mod control;
 mod diag;
 mod job;
@@ -23,7 +24,7 @@ mod units;
 use diag::{Ctx, readable_by_others};
 use raw::Raw;
 pub use types::{BACKUP_LAYOUT, Config, ConfigError, ControlConfig, JobConfig};
-pub use units::{BadValue, parse_duration, parse_rate};
+pub use units::{BadValue, parse_duration, parse_rate, parse_size};
 
 impl Config {
     /// Reads and checks a config file.

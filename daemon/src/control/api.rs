@@ -89,6 +89,9 @@ pub struct RunInfo {
     pub bytes: u64,
     /// Objects already in sync.
     pub unchanged: u64,
+    /// Objects found already at the target with the same content, and recorded.
+    #[serde(default)]
+    pub adopted: u64,
     /// Objects deleted at the target.
     pub deleted: u64,
     /// Objects that failed.
@@ -133,6 +136,10 @@ pub struct JobView {
     pub copied_total: u64,
     /// Bytes copied since ferryd started.
     pub bytes_total: u64,
+    /// Objects found already at the target with the same content (adopted) since ferryd
+    /// started.
+    #[serde(default)]
+    pub adopted_total: u64,
     /// Objects deleted at the target since ferryd started.
     pub deleted_total: u64,
     /// Object failures and failed runs since ferryd started.
@@ -149,6 +156,9 @@ pub struct JobView {
     pub next_retry_ms: Option<i64>,
     /// Seconds since the oldest change not yet replicated (0 when in sync).
     pub lag_seconds: f64,
+    /// Objects being copied now, with bytes done.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub copying: Vec<CopyingView>,
     /// Its backups at the target (milvus-backup jobs only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backups: Option<Vec<BackupView>>,
@@ -159,6 +169,28 @@ impl JobView {
     pub fn healthy(&self) -> bool {
         self.last_run.as_ref().is_none_or(|r| r.error.is_none()) && self.failed.is_empty()
     }
+}
+
+/// `GET /v1/restores/{id}/log`: the end of an exec trigger's output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestoreLog {
+    /// The restore.
+    pub id: String,
+    /// Its job.
+    pub job: String,
+    /// The last bytes of its log (empty: no log, as for REST triggers).
+    pub log: String,
+}
+
+/// An object being copied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CopyingView {
+    /// Its key at the target.
+    pub key: String,
+    /// Bytes stored so far.
+    pub done: u64,
+    /// Its size.
+    pub size: u64,
 }
 
 /// `GET /v1/status`.

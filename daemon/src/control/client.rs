@@ -3,7 +3,9 @@
 //! answer types are [`super::api`]'s, shared with the server, so a renamed field fails to
 //! decode instead of printing zero.
 
-use super::api::{JobView, PauseAnswer, RestoreRequest, RestoreView, StatusView, SyncAnswer};
+use super::api::{
+    JobView, PauseAnswer, RestoreLog, RestoreRequest, RestoreView, StatusView, SyncAnswer,
+};
 use crate::http::Client;
 pub use crate::http::ClientError;
 
@@ -77,6 +79,13 @@ impl ControlClient {
     pub async fn retry(&self, id: &str) -> Result<RestoreView, ClientError> {
         self.http
             .post_as(&format!("/v1/restores/{}/retry", encode(id)))
+            .await
+    }
+
+    /// `GET /v1/restores/{id}/log`.
+    pub async fn restore_log(&self, id: &str) -> Result<RestoreLog, ClientError> {
+        self.http
+            .get_as(&format!("/v1/restores/{}/log", encode(id)))
             .await
     }
 

@@ -13,8 +13,8 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::api::{
-    ApiError, BackupView, JobView, PauseAnswer, RestoreBrief, RestoreRequest, RestoreView,
-    StatusView, SyncAnswer, WebhookAnswer,
+    ApiError, BackupView, JobView, PauseAnswer, RestoreBrief, RestoreLog, RestoreRequest,
+    RestoreView, StatusView, SyncAnswer, WebhookAnswer,
 };
 use super::webhook::{self, Body};
 use crate::jobs::{Daemon, Job};
@@ -86,6 +86,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/v1/jobs/{name}/restores", post(restore_request))
         .route("/v1/restores", get(restores))
         .route("/v1/restores/{id}/retry", post(restore_retry))
+        .route("/v1/restores/{id}/log", get(restore_log))
         .route("/v1/jobs/{name}/sync", post(sync))
         .route("/v1/jobs/{name}/pause", post(pause))
         .route("/v1/jobs/{name}/resume", post(resume))
@@ -403,6 +404,31 @@ async fn restore_request(
         }
         Err(e) => Err(error(StatusCode::BAD_REQUEST, e.to_string())),
     }
+}
+
+/// The most of a log `GET /v1/restores/{id}/log` answers with.
+const LOG_TAIL: u64 = 64 * 1024;
+
+async fn restore_log(State(d): State<Arc<Daemon>>, Path(id): Path<String>) -> Answer<RestoreLog> {
+    use crate::milvus::restore::RestoreError;
+    for j in &d.jobs {
+        let Some(r) = j.restorer() else { continue };
+        match r.log(&id, LOG_TAIL) {
+            Ok(Some(log)) => {
+                return Ok(Json(RestoreLog {
+                    id,
+                    job: j.name().to_owned(),
+                    log,
+                }));
+            }
+            Ok(None) => {}
+            Err(e) => return Err(error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+        }
+    }
+    Err(error(
+        StatusCode::NOT_FOUND,
+        RestoreError::UnknownId(id).to_string(),
+    ))
 }
 
 async fn restore_retry(

@@ -9,8 +9,9 @@ use ferry_state::Manifest;
 use tokio::sync::Notify;
 
 use crate::config::JobConfig;
-use crate::control::api::{JobState, JobView};
+use crate::control::api::{CopyingView, JobState, JobView};
 use crate::milvus::restore::Restorer;
+use crate::sync::progress::InFlight;
 
 /// Failed objects kept in a job's status.
 pub(super) const FAILED_KEPT: usize = 50;
@@ -55,6 +56,8 @@ pub struct Job {
     pub(super) pair: std::sync::OnceLock<ferry_state::PairId>,
     /// Its restores (milvus-backup jobs), once its stores were opened.
     pub(super) restorer: std::sync::OnceLock<Arc<Restorer>>,
+    /// Its copies in flight.
+    pub(super) in_flight: Arc<InFlight>,
 }
 
 impl Job {
@@ -78,6 +81,7 @@ impl Job {
             status: Mutex::new(status),
             pair: std::sync::OnceLock::new(),
             restorer: std::sync::OnceLock::new(),
+            in_flight: Arc::new(InFlight::default()),
         }
     }
 
@@ -179,6 +183,12 @@ impl Job {
             }
         }
         view.lag_seconds = dirty_since_ms.map_or(0.0, |d| ((now_ms() - d).max(0) as f64) / 1000.0);
+        view.copying = self
+            .in_flight
+            .snapshot()
+            .into_iter()
+            .map(|(key, done, size)| CopyingView { key, done, size })
+            .collect();
         view
     }
 

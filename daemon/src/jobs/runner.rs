@@ -115,7 +115,10 @@ pub fn options(config: &JobConfig, shared: &Shared) -> Result<MirrorOptions, glo
 pub async fn run(job: Arc<Job>, shared: Arc<Shared>) {
     let cfg = job.config.clone();
     let options = match options(&cfg, &shared) {
-        Ok(o) => o,
+        Ok(mut o) => {
+            o.transfer.in_flight = Some(job.in_flight.clone());
+            o
+        }
         Err(e) => {
             tracing::error!(job = %cfg.name, error = %e, "job cannot start");
             job.update(|s| {
@@ -242,6 +245,27 @@ pub async fn run(job: Arc<Job>, shared: Arc<Shared>) {
         let Some((src, dst)) = sides.as_ref() else {
             continue;
         };
+        // A backup job's source must be a backup root: given the level above it, every
+        // folder would be taken for an incomplete backup.
+        if cfg.backups && work.full {
+            let wrong = match crate::milvus::root::check_root(src).await {
+                Ok(Ok(_)) => None,
+                Ok(Err(wrong)) => {
+                    let source = cfg.source.display();
+                    let mut why = format!("{source}: {}", wrong.reason());
+                    if let Some(root) = wrong.root_to_use(&source) {
+                        why.push_str(&format!("; set source = {root:?}"));
+                    }
+                    Some(("the source is not a milvus-backup backup root", why))
+                }
+                Err(e) => Some(("cannot list the source", display_chain(&e))),
+            };
+            if let Some((what, error)) = wrong {
+                failures += 1;
+                retry_at = Some(retry_later(&job, work, failures, what, error));
+                continue;
+            }
+        }
 
         let outcome = run_once(&job, &shared, src, dst, &options, &work).await;
         if let Some(r) = job.restorer() {
@@ -375,6 +399,7 @@ impl RunInfo {
             copied: 0,
             bytes: 0,
             unchanged: 0,
+            adopted: 0,
             deleted: 0,
             failed: 0,
             source_objects: 0,
@@ -434,6 +459,7 @@ pub(super) async fn run_once(
         }
         Event::Adopted { target } => {
             tracing::info!(job = %name, target = %target, "already at the target (recorded)");
+            job.update(|s| s.view.adopted_total += 1);
         }
         Event::Verified { .. } => {}
         Event::Held { path, unit: backup } => {
@@ -558,6 +584,7 @@ pub(super) async fn run_once(
             copied: summary.copied,
             bytes: summary.bytes,
             unchanged: summary.unchanged,
+            adopted: summary.adopted,
             deleted: summary.deleted,
             failed: summary.failed,
             source_objects: summary.source_objects,

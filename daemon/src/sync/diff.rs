@@ -1,14 +1,20 @@
 //! `diff` and `verify`: compare a source and a target tree.
 //!
 //! Both list both sides (in key byte order) and merge-walk the two listings. `diff` compares
-//! sizes, and content where the manifest knows it: a row whose source ETag still matches and
-//! whose target ETag no longer does means the target was changed behind ferry's back.
+//! sizes, then content where it can tell without reading the target:
+//! - both ETags plain MD5s (S3 without SSE-KMS/C): equal or not;
+//! - a manifest row: the source still the version ferry copied and the target's ETag no
+//!   longer the one ferry wrote means the target changed behind ferry's back; the source
+//!   changed since (same size) and the target still as written: the source is read and
+//!   hashed, and differs when its SHA-256 is not the one copied;
+//! - otherwise the pair is counted as not compared (`verify` reads both sides).
+//!
 //! `verify` reads both sides and compares SHA-256.
 
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 
-use super::plan::{target_etag_changed, unchanged};
+use super::plan::{is_md5_etag, target_etag_changed, unchanged};
 use super::side::Side;
 use super::transfer::hash_object;
 use crate::backend::{Error, ListEntry, ListOptions, ObjectMeta};
@@ -134,38 +140,96 @@ fn by_listing(m: Matched) -> Result<(String, ObjectMeta, ObjectMeta), Difference
     }
 }
 
-/// What the manifest remembers of one object, for `diff`.
-pub trait Known: Sync {
-    /// `Some(true)` when the content is known to be the same, `Some(false)` known to differ,
-    /// `None` unknown.
-    fn same_content(&self, key: &str, source: &ObjectMeta, target: &ObjectMeta) -> Option<bool>;
+/// What is known of two objects of the same size at one key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Knowledge {
+    /// The same content.
+    Same,
+    /// Other content.
+    Differs,
+    /// The source changed since ferry copied it (same size), the target is still what ferry
+    /// wrote: the same when the source's SHA-256 is still this one.
+    SourceChanged {
+        /// The SHA-256 ferry copied.
+        copied: [u8; 32],
+    },
+    /// Nothing beyond the size.
+    Unknown,
 }
 
-/// Nothing is known beyond sizes.
+/// What the manifest remembers of one object, for `diff`.
+pub trait Known: Sync {
+    /// What is known of `source` and `target` at `key` (same size).
+    fn same_content(&self, key: &str, source: &ObjectMeta, target: &ObjectMeta) -> Knowledge;
+}
+
+/// Nothing is known beyond the listings.
 #[derive(Debug)]
 pub struct NothingKnown;
 
 impl Known for NothingKnown {
-    fn same_content(&self, _: &str, _: &ObjectMeta, _: &ObjectMeta) -> Option<bool> {
-        None
+    fn same_content(&self, _: &str, _: &ObjectMeta, _: &ObjectMeta) -> Knowledge {
+        Knowledge::Unknown
     }
 }
 
-/// The differences between `src` and `dst`, by size and, where `known` can tell, content.
+/// What the listings say of content: both plain MD5 ETags compare.
+fn by_md5(source: &ObjectMeta, target: &ObjectMeta) -> Knowledge {
+    match (&source.e_tag, &target.e_tag) {
+        (Some(a), Some(b)) if is_md5_etag(a) && is_md5_etag(b) => {
+            if a.eq_ignore_ascii_case(b) {
+                Knowledge::Same
+            } else {
+                Knowledge::Differs
+            }
+        }
+        _ => Knowledge::Unknown,
+    }
+}
+
+/// One line of `diff`'s answer: a difference, or a pair of objects whose content could not be
+/// compared without reading the target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DiffItem {
+    /// A difference.
+    Difference(Difference),
+    /// Same size at both ends, content not compared.
+    NotCompared(String),
+}
+
+/// The differences between `src` and `dst`, by size and, where the listings or `known` can
+/// tell, content (see the module's doc). `workers` sources are hashed at once.
 pub fn diff<'a>(
     src: &Side,
     dst: &Side,
     known: &'a dyn Known,
-) -> BoxStream<'a, Result<Difference, Error>> {
+    workers: usize,
+) -> BoxStream<'a, Result<Option<DiffItem>, Error>> {
+    let s = src.clone();
     matched(src, dst)
-        .try_filter_map(move |m| {
-            let d = match by_listing(m) {
-                Err(d) => Some(d),
-                Ok((key, a, b)) => (known.same_content(&key, &a, &b) == Some(false))
-                    .then_some(Difference::Content(key)),
-            };
-            futures::future::ready(Ok(d))
+        .map(move |m| {
+            let s = s.clone();
+            async move {
+                let (key, a, b) = match by_listing(m?) {
+                    Err(d) => return Ok(Some(DiffItem::Difference(d))),
+                    Ok(same_size) => same_size,
+                };
+                let knowledge = match by_md5(&a, &b) {
+                    Knowledge::Unknown => known.same_content(&key, &a, &b),
+                    k => k,
+                };
+                Ok(match knowledge {
+                    Knowledge::Same => None,
+                    Knowledge::Differs => Some(DiffItem::Difference(Difference::Content(key))),
+                    Knowledge::SourceChanged { copied } => {
+                        let now = hash_object(&*s.store, &a.key).await?;
+                        (now != copied).then_some(DiffItem::Difference(Difference::Content(key)))
+                    }
+                    Knowledge::Unknown => Some(DiffItem::NotCompared(key)),
+                })
+            }
         })
+        .buffered(workers.max(1))
         .boxed()
 }
 
@@ -204,12 +268,22 @@ pub struct ManifestKnown<'a> {
 }
 
 impl Known for ManifestKnown<'_> {
-    fn same_content(&self, key: &str, source: &ObjectMeta, target: &ObjectMeta) -> Option<bool> {
-        let rec = self.manifest.object(self.pair, key).ok()??;
-        // Only when the source is still the version ferry copied does the row say anything.
-        if !unchanged(source, &rec) {
-            return None;
+    fn same_content(&self, key: &str, source: &ObjectMeta, target: &ObjectMeta) -> Knowledge {
+        let Ok(Some(rec)) = self.manifest.object(self.pair, key) else {
+            return Knowledge::Unknown;
+        };
+        let target_as_written =
+            target_etag_changed(rec.dst_etag.as_deref(), target.e_tag.as_deref());
+        if unchanged(source, &rec) {
+            return match target_as_written {
+                Some(false) => Knowledge::Same,
+                Some(true) => Knowledge::Differs,
+                None => Knowledge::Unknown,
+            };
         }
-        target_etag_changed(rec.dst_etag.as_deref(), target.e_tag.as_deref()).map(|c| !c)
+        match (target_as_written, rec.sha256) {
+            (Some(false), Some(copied)) => Knowledge::SourceChanged { copied },
+            _ => Knowledge::Unknown,
+        }
     }
 }

@@ -19,6 +19,7 @@ pub mod mirror;
 pub mod pipeline;
 pub mod plan;
 pub mod policy;
+pub mod progress;
 pub mod report;
 pub mod side;
 pub mod transfer;

@@ -10,6 +10,7 @@ use futures::{StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
 use tokio::task::JoinSet;
 
+use super::progress::{Copying, InFlight};
 use crate::backend::error::{display_chain, msg};
 use crate::backend::{
     Error, GetOptions, ObjectStore, ObjectStoreExt, PartId, UploadConfig, join_part, read_exact,
@@ -77,6 +78,8 @@ pub struct TransferConfig {
     /// Hard stop (ferryd's shutdown after its grace period): multipart copies stop between
     /// parts and abort their upload, and nothing is retried.
     pub stop: Option<tokio_util::sync::CancellationToken>,
+    /// Where copies show their bytes done while they run (a ferryd job's status).
+    pub in_flight: Option<Arc<InFlight>>,
 }
 
 impl Default for TransferConfig {
@@ -86,6 +89,7 @@ impl Default for TransferConfig {
             retries: 3,
             backoff: Duration::from_millis(200),
             stop: None,
+            in_flight: None,
         }
     }
 }
@@ -127,6 +131,10 @@ async fn copy_once(
     config: &TransferConfig,
     journal: Option<&dyn UploadJournal>,
 ) -> Result<Copied, Error> {
+    let copying = config
+        .in_flight
+        .as_ref()
+        .map(|f| Arc::new(f.start(dst_key, size)));
     match dst.copy_from(src, src_key, size, dst_key).await {
         Ok(put) => {
             return Ok(Copied {
@@ -141,13 +149,13 @@ async fn copy_once(
         Err(e) => return Err(e),
     }
     if size > config.upload.multipart_threshold {
-        return copy_ranged(src, src_key, size, dst, dst_key, config, journal).await;
+        return copy_ranged(src, src_key, size, dst, dst_key, config, journal, copying).await;
     }
     let got = src.get(src_key, GetOptions::default()).await?;
     let moved = got.meta.size;
     if moved > config.upload.multipart_threshold {
         // Grew since it was listed: stream it through a multipart upload, hashing on the way.
-        return copy_streamed(got.body, moved, dst, dst_key, config).await;
+        return copy_streamed(got.body, moved, dst, dst_key, config, copying).await;
     }
     // One request: read it whole (within the memory budget), hash it, and hand the hash to
     // the target so that the request is signed with it rather than hashed a second time.
@@ -185,6 +193,7 @@ async fn copy_streamed(
     dst: &dyn ObjectStore,
     dst_key: &str,
     config: &TransferConfig,
+    copying: Option<Arc<Copying>>,
 ) -> Result<Copied, Error> {
     let hasher = Arc::new(Mutex::new(Sha256::new()));
     let h = hasher.clone();
@@ -193,6 +202,9 @@ async fn copy_streamed(
             {
                 let mut h = crate::lock::lock(&h);
                 h.update(&chunk);
+            }
+            if let Some(c) = &copying {
+                c.add(chunk.len() as u64);
             }
             chunk
         })
@@ -227,6 +239,7 @@ pub async fn hash_object(store: &dyn ObjectStore, key: &str) -> Result<[u8; 32],
 /// All ranges must come from one version of the source (same ETag and size): a source
 /// rewritten during the copy fails the attempt (transient, so it is retried) and the upload
 /// is aborted, never completed from mixed versions.
+#[allow(clippy::too_many_arguments)]
 async fn copy_ranged(
     src: &dyn ObjectStore,
     src_key: &str,
@@ -235,6 +248,7 @@ async fn copy_ranged(
     dst_key: &str,
     config: &TransferConfig,
     journal: Option<&dyn UploadJournal>,
+    copying: Option<Arc<Copying>>,
 ) -> Result<Copied, Error> {
     let path = format!("{dst}/{dst_key}");
     let Some(part_size) = config.upload.part_size_for(size, &dst.limits()) else {
@@ -351,13 +365,21 @@ async fn copy_ranged(
                 });
                 reused += 1;
                 drop(permit);
+                if let Some(c) = &copying {
+                    c.add(p.size);
+                }
                 continue;
             }
+            let len = data.len() as u64;
             let fut = upload.put_part(number, offset, data);
+            let copying = copying.clone();
             uploads.spawn(async move {
                 let r = fut.await;
                 drop(permit);
                 if r.is_ok() {
+                    if let Some(c) = &copying {
+                        c.add(len);
+                    }
                     crate::pause::point("multipart-part-uploaded").await;
                 }
                 r

@@ -95,6 +95,7 @@ fn wrong_secret_is_an_authentication_error_and_writes_nothing() {
     s.ferry.ok(&[
         "alias",
         "set",
+        "--no-check",
         "w",
         &s.srv.url(),
         s.srv.access_key(),

@@ -163,6 +163,7 @@ fn alias_file_is_mc_shaped_0600_and_secrets_are_masked() {
     ferry.ok(&[
         "alias",
         "set",
+        "--no-check",
         "prod",
         "https://s3.eu-west-1.amazonaws.com",
         "AKIAPRODKEY123",
@@ -223,6 +224,7 @@ fn mc_host_environment_overrides_the_file() {
     ferry.ok(&[
         "alias",
         "set",
+        "--no-check",
         "e",
         &srv.url(),
         "wrong",

@@ -146,6 +146,7 @@ fn mirror_converges_through_five_percent_faults() {
         ferry.ok(&[
             "alias",
             "set",
+            "--no-check",
             name,
             &proxy.url(),
             server.access_key(),
@@ -259,6 +260,7 @@ fn lost_create_answers_leave_no_open_upload() {
     ferry.ok(&[
         "alias",
         "set",
+        "--no-check",
         "p",
         &proxy.url(),
         server.access_key(),

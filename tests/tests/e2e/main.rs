@@ -8,6 +8,7 @@ mod daemon;
 mod disk;
 mod faults;
 mod mirror;
+mod newuser;
 mod restores;
 mod safety;
 mod transfer;

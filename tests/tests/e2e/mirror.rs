@@ -260,15 +260,28 @@ fn mirror_refuses_bad_state_overlap_and_unsafe_deletes() {
     }
 
     // An unreachable source with --remove: error, nothing deleted.
-    env.ferry
-        .ok(&["alias", "set", "gone", "http://127.0.0.1:9", "k", "s"]);
+    env.ferry.ok(&[
+        "alias",
+        "set",
+        "--no-check",
+        "gone",
+        "http://127.0.0.1:9",
+        "k",
+        "s",
+    ]);
     env.ferry.ok(&["mb", "--ignore-existing", "t/dst"]);
     let before = env.ferry.ok(&["ls", "-r", "t/dst/m/"]);
-    let (code, _, err) = env.mirror(&["--remove"], "gone/bucket/", "t/dst/m/");
+    let (code, out, err) = env.mirror(&["--remove"], "gone/bucket/", "t/dst/m/");
     assert_eq!(code, 1, "{err}");
+    // With --json the error is mc's error object on stdout.
+    let error = records(&out)
+        .into_iter()
+        .find(|r| r["status"] == "error")
+        .unwrap_or_else(|| panic!("no error object: {out}{err}"));
+    let message = error["error"]["message"].as_str().unwrap_or_default();
     assert!(
-        err.contains("cannot connect") || err.contains("listing the source"),
-        "{err}"
+        message.contains("cannot connect") || message.contains("listing the source"),
+        "{message}"
     );
     assert_eq!(env.ferry.ok(&["ls", "-r", "t/dst/m/"]), before);
 
@@ -278,14 +291,14 @@ fn mirror_refuses_bad_state_overlap_and_unsafe_deletes() {
     }
     let (code, out, err) = env.mirror(&["--remove"], &src, "t/dst/m/");
     assert_eq!(code, 1, "{out}{err}");
-    assert!(err.contains("the source listed no objects"), "{err}");
+    assert!(out.contains("the source listed no objects"), "{out}{err}");
     assert_eq!(env.ferry.ok(&["ls", "-r", "t/dst/m/"]), before);
 
     // Above --max-delete: refused.
     write_tree(&src_dir, 1);
-    let (code, _, err) = env.mirror(&["--remove", "--max-delete", "1"], &src, "t/dst/m/");
+    let (code, out, err) = env.mirror(&["--remove", "--max-delete", "1"], &src, "t/dst/m/");
     assert_eq!(code, 1);
-    assert!(err.contains("exceed --max-delete"), "{err}");
+    assert!(out.contains("exceed --max-delete"), "{out}{err}");
     env.ferry.fails(
         &[
             "mirror",
@@ -499,7 +512,7 @@ fn first_mirror_adopts_identical_objects_and_overwrites_foreign_ones_only_when_a
         .find(|r| r["status"] == "error")
         .expect("error line");
     assert!(
-        failure["error"]
+        failure["error"]["message"]
             .as_str()
             .is_some_and(|e| e.contains("--overwrite") && e.contains("insert_log/1/2/1/1")),
         "{failure}"

@@ -153,7 +153,7 @@ fn finding1_source_damage_never_degrades_the_announced_backup() {
         .filter(|r| r["op"] == "backup" && r["state"] == "held")
         .collect();
     assert_eq!(held.len(), 1, "{out}");
-    let why = held[0]["error"].as_str().unwrap_or_default();
+    let why = held[0]["error"]["message"].as_str().unwrap_or_default();
     assert!(
         why.contains("my_backup") && why.contains("not whole") && why.contains("keeps"),
         "{why}"

@@ -99,7 +99,7 @@ fn config(retries: u32) -> TransferConfig {
         },
         retries,
         backoff: std::time::Duration::from_millis(10),
-        stop: None,
+        ..TransferConfig::default()
     }
 }
 

@@ -34,15 +34,29 @@ pub(super) fn temp_prefix(path: &Path) -> String {
     format!("{TEMP_PREFIX}{}-{}.", &name[..cut], hex::encode(&hash[..4]))
 }
 
-/// A new temporary file for a write to `path`, in `path`'s folder (created if needed).
+/// A new temporary file for a write to `path`, in `path`'s folder (created if needed). It is
+/// created `0666` less the umask, as `cp` and `mc cp` create files (tempfile's default is
+/// `0600`), and its errors do not name it: the caller names the object.
 pub(super) fn temp_file_for(path: &Path) -> io::Result<tempfile::NamedTempFile> {
+    use std::os::unix::fs::PermissionsExt;
     let dir = path
         .parent()
         .ok_or_else(|| io::Error::other("no parent folder"))?;
     fs::create_dir_all(dir)?;
     tempfile::Builder::new()
         .prefix(&temp_prefix(path))
+        .permissions(fs::Permissions::from_mode(0o666))
         .tempfile_in(dir)
+        .map_err(without_temp_path)
+}
+
+/// tempfile's errors end with ` at path "<the temporary file>"`: a name the user never gave.
+fn without_temp_path(e: io::Error) -> io::Error {
+    let text = e.to_string();
+    match text.find(" at path ") {
+        Some(i) => io::Error::new(e.kind(), text[..i].to_owned()),
+        None => e,
+    }
 }
 
 /// Writes `data` to a temp file beside `path`, fsyncs, renames it into place, fsyncs the folder.

@@ -73,7 +73,8 @@ impl S3Endpoint {
             .http_client(http.clone())
             .timeout_config(timeouts)
             .retry_config(aws_smithy_types::retry::RetryConfig::standard().with_max_attempts(4))
-            .retry_classifier(SkewedRefusal);
+            .retry_classifier(SkewedRefusal)
+            .retry_classifier(WrongScheme);
         if let Some(url) = &config.endpoint {
             b = b.endpoint_url(url.clone());
         }

@@ -29,7 +29,17 @@ impl fmt::Display for S3Detail {
         if let Some(c) = &self.code {
             parts.push(c.clone());
         }
-        if let Some(m) = self.message.as_ref().filter(|m| !m.is_empty()) {
+        // Some servers repeat the code as the message (`BucketAlreadyExists`).
+        let repeats = |m: &str| {
+            self.code
+                .as_deref()
+                .is_some_and(|c| m.trim().trim_end_matches('.').eq_ignore_ascii_case(c))
+        };
+        if let Some(m) = self
+            .message
+            .as_ref()
+            .filter(|m| !m.is_empty() && !repeats(m))
+        {
             parts.push(m.clone());
         }
         if parts.is_empty() {
@@ -126,6 +136,18 @@ where
 {
     match &err {
         SdkError::ServiceError(se) => {
+            // Go's TLS servers (rclone, MinIO) answer plain HTTP with a plain-text 400.
+            if let Some(why) = se
+                .raw()
+                .body()
+                .bytes()
+                .and_then(|b| protocol_mismatch(&String::from_utf8_lossy(b)))
+            {
+                return Error::Generic {
+                    path,
+                    source: msg(why),
+                };
+            }
             let code = se.err().code().map(str::to_owned);
             // Without an S3 error code, the SDK's own text says what went wrong (e.g. a
             // response it could not parse).
@@ -163,6 +185,12 @@ where
                     )),
                 };
             }
+            if let Some(why) = protocol_mismatch(&full) {
+                return Error::Generic {
+                    path,
+                    source: msg(why),
+                };
+            }
             Error::Transient {
                 path,
                 source: msg(connection_message(&err)),
@@ -187,7 +215,21 @@ pub(super) fn connection_message<E: std::error::Error + 'static>(
     } else if matches!(err, SdkError::TimeoutError(_)) {
         "request timed out".to_owned()
     } else {
-        full
+        format!("cannot reach the server: {}", innermost(err))
+    }
+}
+
+/// The innermost cause's own words (the SDK's outer layers print themselves with `Debug`).
+fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = err;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    let text = cur.to_string();
+    if text.is_empty() {
+        "the connection failed".to_owned()
+    } else {
+        text
     }
 }
 

@@ -86,6 +86,44 @@ impl aws_smithy_runtime_api::client::retries::classifiers::ClassifyRetry for Ske
     }
 }
 
+/// Never retries a request whose scheme is wrong for the server (TLS to a plain-HTTP port,
+/// plain HTTP to a TLS port): the same answer comes back every time, and four attempts only
+/// make the user wait for the error.
+#[derive(Debug)]
+pub(super) struct WrongScheme;
+
+impl aws_smithy_runtime_api::client::retries::classifiers::ClassifyRetry for WrongScheme {
+    fn classify_retry(
+        &self,
+        ctx: &aws_smithy_runtime_api::client::interceptors::context::InterceptorContext,
+    ) -> aws_smithy_runtime_api::client::retries::classifiers::RetryAction {
+        use aws_smithy_runtime_api::client::retries::classifiers::RetryAction;
+        let mut text = String::new();
+        if let Some(Err(e)) = ctx.output_or_error() {
+            text = format!("{e:?}");
+            let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+            while let Some(x) = cur {
+                text.push(' ');
+                text.push_str(&x.to_string());
+                cur = x.source();
+            }
+        }
+        if let Some(body) = ctx.response().and_then(|r| r.body().bytes()) {
+            text.push(' ');
+            text.push_str(&String::from_utf8_lossy(body));
+        }
+        if protocol_mismatch(&text).is_some() {
+            RetryAction::RetryForbidden
+        } else {
+            RetryAction::NoActionIndicated
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "WrongScheme"
+    }
+}
+
 /// Counts the attempts of one request (the SDK retries inside `send`).
 #[derive(Debug)]
 pub(super) struct CountAttempts(pub(super) Arc<std::sync::atomic::AtomicU32>);
@@ -103,5 +141,33 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for CountAttempts {
     ) -> std::result::Result<(), BoxError> {
         self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(())
+    }
+}
+
+/// TLS spoken to a plain-HTTP port, or plain HTTP to a TLS port: the URL's scheme is wrong.
+/// Not worth retrying, and worth saying in those words.
+pub(super) fn protocol_mismatch(full: &str) -> Option<String> {
+    let lower = full.to_ascii_lowercase();
+    if lower.contains("invalidcontenttype")
+        || lower.contains("corrupt message")
+        || lower.contains("wrong version number")
+    {
+        Some(
+            "TLS handshake failed: the server does not speak TLS at this address \
+             (write the alias URL with http://, not https://)"
+                .to_owned(),
+        )
+    } else if lower.contains("http request to an https server")
+        || lower.contains("plain http request was sent to https port")
+        || lower.contains("invalid http version parsed")
+        || lower.contains("invalid http status-code parsed")
+    {
+        Some(
+            "the server answered in TLS to plain HTTP: it speaks https \
+             (write the alias URL with https://, not http://)"
+                .to_owned(),
+        )
+    } else {
+        None
     }
 }

@@ -52,6 +52,9 @@ impl Outcome {
 /// Settles the backups the run touched (and, after a full scan, every backup not verified
 /// yet; records of backups gone from the source are dropped). Held backups keep their state
 /// and are reported.
+/// The detail of a backup gone from the source and kept at the target.
+const GONE: &str = "gone from the source; kept at the target (with remove = true ferry deletes it)";
+
 pub(super) async fn settle(
     run: Run<'_>,
     gate: &Gate<'_>,
@@ -73,11 +76,17 @@ pub(super) async fn settle(
     // A backup gone at the source keeps its record while ferry still has objects of it at
     // the target (kept without `remove`); after that, its record goes too.
     let mut gone = Batch::new();
-    for name in records.keys() {
+    for (name, record) in &records {
         let at_source = seen.get(name).is_some_and(|s| s.at_source);
         let unseen = full && !seen.contains_key(name);
         if unseen || (!at_source && seen.contains_key(name) && totals(run, name)?.0 == 0) {
             gone.delete::<BackupsSchema>(&backup_key(run, name));
+        } else if !at_source && seen.contains_key(name) && record.detail != GONE {
+            // Kept at the target (no `remove`): its state stays what the target holds.
+            let mut r = record.clone();
+            r.detail = GONE.into();
+            r.updated_ms = Utc::now().timestamp_millis();
+            gone.put::<BackupsSchema>(&backup_key(run, name), &r);
         }
     }
     if !gone.is_empty() {

@@ -424,6 +424,28 @@ impl Restorer {
         Ok(Some((name, seq, rec)))
     }
 
+    /// The end of restore `id`'s log (an exec trigger's output, up to `max` bytes): `None`
+    /// when no restore of this job has that id; empty when it has no log (a REST trigger, or
+    /// not started yet).
+    pub fn log(&self, id: &str, max: u64) -> Result<Option<String>, StateError> {
+        if !self
+            .manifest
+            .restores(self.pair)?
+            .iter()
+            .any(|(_, r)| r.id == id)
+        {
+            return Ok(None);
+        }
+        // Ids are made of safe characters (see `restore_id`): a file name, not a path.
+        if id.is_empty() || id.contains('/') || id.starts_with('.') {
+            return Ok(None);
+        }
+        Ok(Some(supervisor::log_tail(
+            &self.dir.join(format!("{id}.log")),
+            max,
+        )))
+    }
+
     /// The job's restore requests (each backup's history, oldest first): backup name,
     /// sequence number, request.
     pub fn list(&self) -> Result<Vec<(String, u32, RestoreRecord)>, StateError> {
