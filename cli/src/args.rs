@@ -309,6 +309,10 @@ pub struct LsArgs {
     /// Print totals at the end.
     #[arg(long)]
     pub summarize: bool,
+    /// List unfinished uploads instead (open multipart uploads; a local folder's temporary
+    /// files of writes that never finished), as `mc ls --incomplete`.
+    #[arg(long, short = 'I')]
+    pub incomplete: bool,
 }
 
 #[derive(Debug, Args)]
@@ -515,6 +519,10 @@ pub struct RmArgs {
     /// Show what would be removed; remove nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Remove unfinished uploads instead (of the key; with --recursive --force, everything
+    /// under the prefix), as `mc rm --incomplete`.
+    #[arg(long, short = 'I')]
+    pub incomplete: bool,
 }
 
 #[derive(Debug, Args)]

@@ -15,6 +15,9 @@ struct Totals {
 }
 
 pub async fn run(ctx: &mut Ctx, a: LsArgs) -> anyhow::Result<Status> {
+    if a.incomplete {
+        return incomplete(ctx, &a).await;
+    }
     let loc = ctx.location(&a.target)?;
     let mut totals = Totals {
         objects: 0,
@@ -112,6 +115,42 @@ pub async fn run(ctx: &mut Ctx, a: LsArgs) -> anyhow::Result<Status> {
         anyhow::bail!("{}: no such object or prefix", loc.display());
     }
     summarize(ctx, &a, &totals)
+}
+
+/// `ls --incomplete`: the unfinished uploads under the target.
+async fn incomplete(ctx: &mut Ctx, a: &LsArgs) -> anyhow::Result<Status> {
+    let loc = ctx.location(&a.target)?;
+    if let Location::Remote { bucket: None, .. } = &loc {
+        anyhow::bail!("{}: name a bucket (ALIAS/BUCKET[/PREFIX])", a.target);
+    }
+    let folder = matches!(&loc, Location::Local { path, .. } if path.is_dir());
+    let (store, prefix) = ctx.stores.open(&loc, folder || loc.is_remote()).await?;
+    let uploads = store.list_uploads(&prefix).await?;
+    let base = a.target.trim_end_matches('/');
+    for u in &uploads {
+        let rel = u.key.get(prefix.len()..).unwrap_or(&u.key);
+        let rel = rel.trim_start_matches('/');
+        if !a.recursive && rel.contains('/') {
+            continue;
+        }
+        if ctx.json {
+            output::json(&json!({
+                "status": "success", "type": "upload", "key": format!("{base}/{rel}"),
+                "uploadId": u.upload_id,
+                "initiated": u.initiated.as_ref().map(output::json_time),
+            }))?;
+        } else {
+            let when = match &u.initiated {
+                Some(t) => format!("[{}]", output::human_time(t)),
+                None => " ".repeat(25),
+            };
+            output::line(&format!("{when} {:>7} {rel}", "upload"))?;
+        }
+    }
+    if uploads.is_empty() && !ctx.json && !ctx.quiet {
+        eprintln!("No unfinished uploads under {}.", a.target);
+    }
+    Ok(Status::Ok)
 }
 
 fn print_object(

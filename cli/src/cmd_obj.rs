@@ -126,6 +126,9 @@ pub async fn rm(ctx: &mut Ctx, a: RmArgs) -> anyhow::Result<Status> {
     if a.recursive && !a.force && !a.dry_run {
         bail!("removing recursively needs --force (or --dry-run to see what would go)");
     }
+    if a.incomplete {
+        return rm_incomplete(ctx, &a).await;
+    }
     let mut failed = false;
     for t in &a.targets {
         let loc = ctx.location(t)?;
@@ -175,6 +178,64 @@ pub async fn rm(ctx: &mut Ctx, a: RmArgs) -> anyhow::Result<Status> {
             bail!("{display}: nothing to remove");
         }
         failed |= remove(ctx, &*store, &keys, a.dry_run).await?;
+    }
+    Ok(if failed { Status::Failed } else { Status::Ok })
+}
+
+/// `rm --incomplete`: aborts the unfinished uploads of a key, or (with -r --force) of every
+/// key under a prefix.
+async fn rm_incomplete(ctx: &mut Ctx, a: &RmArgs) -> anyhow::Result<Status> {
+    let mut failed = false;
+    for t in &a.targets {
+        let loc = ctx.location(t)?;
+        if let Location::Remote { bucket: None, .. } = &loc {
+            bail!("{t}: name a bucket (ALIAS/BUCKET/KEY)");
+        }
+        let folder = matches!(&loc, Location::Local { path, .. } if path.is_dir());
+        let (store, key) = ctx.stores.open(&loc, folder || loc.is_remote()).await?;
+        let uploads: Vec<_> = store
+            .list_uploads(&key)
+            .await?
+            .into_iter()
+            .filter(|u| a.recursive || u.key == key)
+            .collect();
+        if uploads.is_empty() {
+            bail!(
+                "{t}: no unfinished upload{}",
+                if a.recursive {
+                    "s under it"
+                } else {
+                    " of that key (a prefix needs --recursive --force)"
+                }
+            );
+        }
+        for u in uploads {
+            let shown = format!("{}/{}", store.to_string().trim_end_matches('/'), u.key);
+            let result = if a.dry_run {
+                Ok(())
+            } else {
+                store.abort_multipart(&u.key, &u.upload_id).await
+            };
+            match result {
+                Ok(()) if ctx.json => output::json(&json!({
+                    "status": "success", "key": shown, "uploadId": u.upload_id, "dryRun": a.dry_run,
+                }))?,
+                Ok(()) if !ctx.quiet => {
+                    let verb = if a.dry_run { "Would remove" } else { "Removed" };
+                    output::line(&format!("{verb} unfinished upload of `{shown}`."))?;
+                }
+                Ok(()) => {}
+                Err(e) => {
+                    failed = true;
+                    let err = anyhow::Error::from(e);
+                    if ctx.json {
+                        output::json_error(json!({ "key": shown }), &err)?;
+                    } else {
+                        output::print_error(&err, false);
+                    }
+                }
+            }
+        }
     }
     Ok(if failed { Status::Failed } else { Status::Ok })
 }

@@ -552,6 +552,11 @@ impl Ferryd {
     }
 
     /// Sends SIGTERM and waits for the exit; returns the exit code.
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
     pub fn sigterm(&mut self) -> Option<i32> {
         let mut child = self.child.take().expect("running");
         let pid = child.id().to_string();

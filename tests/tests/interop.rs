@@ -416,3 +416,45 @@ async fn long_keys_and_folder_markers_through_moto() {
     copy.sort();
     assert_eq!(copy, ["copy/dir/", "copy/dir/file", "copy/empty-dir/"]);
 }
+
+/// `ls --incomplete` and `rm --incomplete` over a server that lists multipart uploads (moto):
+/// uploads started and never completed are listed with their keys and removed, objects stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs external servers: tests/interop/run.sh"]
+async fn unfinished_multipart_uploads_are_listed_and_removed() {
+    use ferry_engine::backend::ObjectStore;
+    let m = server("MOTO");
+    let ep = endpoint(&m).await;
+    ep.create_bucket("incomplete").await.expect("bucket");
+    let store = ep.bucket("incomplete");
+    store
+        .put("dir/kept", bytes::Bytes::from_static(b"x"))
+        .await
+        .expect("put");
+    let mut open = Vec::new();
+    for key in ["dir/a", "dir/sub/b", "other"] {
+        let u = store.put_multipart(key).await.expect("start upload");
+        open.push(u);
+    }
+    let ferry = Ferry::new();
+    ferry.ok(&["alias", "set", "m", &m.url, &m.access_key, &m.secret_key]);
+    let out = ferry.ok(&["ls", "--incomplete", "-r", "m/incomplete/dir/"]);
+    let keys: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.split_whitespace().last())
+        .collect();
+    assert_eq!(keys, ["a", "sub/b"], "{out}");
+    ferry.fails(
+        &["rm", "--incomplete", "m/incomplete/dir/nothing"],
+        &["no unfinished upload"],
+    );
+    let out = ferry.ok(&["rm", "--incomplete", "-r", "--force", "m/incomplete/dir/"]);
+    assert_eq!(out.lines().count(), 2, "{out}");
+    let left = store.list_uploads("").await.expect("list");
+    assert_eq!(
+        left.iter().map(|u| u.key.as_str()).collect::<Vec<_>>(),
+        ["other"]
+    );
+    ferry.ok(&["stat", "m/incomplete/dir/kept"]);
+    drop(open);
+}

@@ -148,11 +148,34 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    rt.block_on(serve(config, Duration::from_secs(args.shutdown_grace)))?;
+    let after = rt.block_on(serve(
+        config,
+        args.config.as_deref(),
+        Duration::from_secs(args.shutdown_grace),
+    ))?;
+    // Every task, the manifest and the listening socket are gone with the runtime.
+    drop(rt);
+    if after == After::Reload {
+        // The same process (same pid, for systemd) starts again on the new config: the start
+        // path, with its recovery of what was in flight, is the one reload.
+        use std::os::unix::process::CommandExt;
+        let exe = std::env::current_exe().context("cannot find ferryd's own executable")?;
+        let err = std::process::Command::new(&exe)
+            .args(std::env::args_os().skip(1))
+            .exec();
+        return Err(anyhow::Error::new(err).context(format!("cannot restart {}", exe.display())));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(config: Config, grace: Duration) -> anyhow::Result<()> {
+/// What to do once the daemon has stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum After {
+    Exit,
+    Reload,
+}
+
+async fn serve(config: Config, path: Option<&Path>, grace: Duration) -> anyhow::Result<After> {
     std::fs::create_dir_all(&config.state_dir)
         .with_context(|| format!("cannot create state_dir {}", config.state_dir.display()))?;
     let manifest = Arc::new(Manifest::open(&config.state_dir)?);
@@ -208,7 +231,7 @@ async fn serve(config: Config, grace: Duration) -> anyhow::Result<()> {
         "ferryd started"
     );
 
-    wait_for_signal().await;
+    let after = wait_for_signal(path).await;
     tracing::info!(
         grace_seconds = grace.as_secs(),
         "shutting down: no new work; letting transfers in flight finish"
@@ -232,8 +255,12 @@ async fn serve(config: Config, grace: Duration) -> anyhow::Result<()> {
     }
     let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
     manifest.flush()?;
-    tracing::info!("ferryd stopped");
-    Ok(())
+    if after == After::Reload {
+        tracing::info!("ferryd stopped; starting again with the new config");
+    } else {
+        tracing::info!("ferryd stopped");
+    }
+    Ok(after)
 }
 
 /// Watches a job's local source; (re)starts the watch when the folder appears or the watcher
@@ -269,27 +296,39 @@ async fn keep_watching(job: Arc<Job>, shutdown: CancellationToken) {
     }
 }
 
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
+/// Waits for SIGTERM or SIGINT (exit), or SIGHUP with a valid config file (reload).
+/// A SIGHUP whose config is invalid is logged and changes nothing: ferryd keeps running on the
+/// config it has.
+async fn wait_for_signal(path: Option<&Path>) -> After {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return After::Exit;
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => return After::Exit,
+            _ = int.recv() => return After::Exit,
+            _ = hup.recv() => {
+                let Some(path) = path else {
+                    tracing::warn!("SIGHUP: nothing to reload (running on the embedded default config; give --config)");
+                    continue;
+                };
+                match Config::load(path) {
+                    Ok(_) => {
+                        tracing::info!(config = %path.display(), "SIGHUP: the config is valid; reloading");
+                        return After::Reload;
+                    }
+                    Err(e) => {
+                        let why = ferry_engine::backend::error::display_chain(&e);
+                        tracing::error!(config = %path.display(), error = %why, "SIGHUP: config not reloaded; still running on the one loaded before");
+                    }
                 }
             }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }

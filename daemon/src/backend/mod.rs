@@ -149,6 +149,17 @@ pub struct DeleteFailure {
     pub error: Error,
 }
 
+/// An upload that was started and never completed nor aborted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    /// The key it was for.
+    pub key: String,
+    /// What [`ObjectStore::abort_multipart`] takes to remove it.
+    pub upload_id: String,
+    /// When it was started, where the store says.
+    pub initiated: Option<DateTime<Utc>>,
+}
+
 /// Limits of a store that writers must respect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -226,6 +237,16 @@ pub trait ObjectStore: fmt::Debug + fmt::Display + Send + Sync + 'static {
     /// happened before ferry learnt an upload's id). [`Error::NotSupported`] where the store
     /// cannot list uploads.
     async fn list_multipart(&self, key: &str) -> Result<Vec<String>>;
+
+    /// Every unfinished upload under `prefix` (`ferry ls --incomplete`): S3's open multipart
+    /// uploads, the local backend's temporary files of writes that never finished.
+    /// [`Error::NotSupported`] where the store cannot list them.
+    async fn list_uploads(&self, prefix: &str) -> Result<Vec<Upload>> {
+        Err(Error::NotSupported {
+            path: prefix.to_owned(),
+            operation: "listing unfinished uploads",
+        })
+    }
 
     /// Removes what an interrupted write of `key` (a process killed mid-write) may have left
     /// beside it that [`ObjectStore::abort_multipart`] does not: the local backend's

@@ -972,3 +972,81 @@ fn sync_and_restore_wait_and_restore_log_serve_scripts() {
         &["ferry-nope"],
     );
 }
+
+#[test]
+fn unfinished_local_writes_are_listed_and_removed_with_incomplete() {
+    let work = tempfile::tempdir().expect("tmp");
+    let dir = work.path().join("dst");
+    std::fs::create_dir_all(dir.join("sub")).expect("mkdir");
+    std::fs::write(dir.join("kept"), b"x").expect("write");
+    // What a write killed mid-way leaves: `.ferry-tmp-<name>-<hash>.<random>` beside its key.
+    std::fs::write(dir.join("sub/.ferry-tmp-big.bin-0a1b2c3d.Xy12"), b"partial").expect("write");
+    let ferry = Ferry::new();
+    let d = format!("{}/", s(&dir));
+    let out = ferry.ok(&["ls", "--incomplete", "-r", &d]);
+    assert!(out.trim_end().ends_with("sub/big.bin"), "{out}");
+    let out = ferry.ok(&["--json", "ls", "--incomplete", "-r", &d]);
+    assert_eq!(records(&out)[0]["type"], "upload", "{out}");
+    ferry.ok(&["rm", "--incomplete", "-r", "--force", &d]);
+    assert!(!dir.join("sub/.ferry-tmp-big.bin-0a1b2c3d.Xy12").exists());
+    assert!(dir.join("kept").exists());
+    assert!(ferry.ok(&["ls", "--incomplete", "-r", &d]).is_empty());
+}
+
+#[test]
+fn sighup_reloads_a_valid_config_and_keeps_running_on_an_invalid_one() {
+    let dir = tempfile::tempdir().expect("tmp");
+    for d in ["a", "b"] {
+        std::fs::create_dir_all(dir.path().join(d)).expect("mkdir");
+        std::fs::write(dir.path().join(d).join("f"), d).expect("write");
+    }
+    let addr = format!("127.0.0.1:{}", ferry_tests::free_port());
+    let job = |name: &str| {
+        format!(
+            "[[jobs]]\nname = \"{name}\"\nlayout = \"plain\"\nsource = \"{}/\"\ntarget = \"./out-{name}/\"\n",
+            dir.path().join(name).display()
+        )
+    };
+    let d = ferry_tests::Ferryd::start(
+        dir.path(),
+        &addr,
+        &format!("{}{}", header(dir.path(), &addr), job("a")),
+    );
+    ferry_tests::wait_for(std::time::Duration::from_secs(20), "job a", || {
+        dir.path().join("out-a/f").exists()
+    });
+    let pid = d.pid();
+    let hup = || {
+        let ok = std::process::Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .expect("kill")
+            .success();
+        assert!(ok);
+    };
+    let config = dir.path().join("ferryd.toml");
+    // An invalid config: logged, nothing changes.
+    std::fs::write(&config, "[jobs]\nname = 1\n").expect("write");
+    hup();
+    ferry_tests::wait_for(std::time::Duration::from_secs(10), "the refusal", || {
+        d.log().contains("config not reloaded")
+    });
+    assert_eq!(d.job("a", None)["name"], "a");
+    // A valid one with a second job: the same process runs both.
+    std::fs::write(
+        &config,
+        format!("{}{}{}", header(dir.path(), &addr), job("a"), job("b")),
+    )
+    .expect("write");
+    hup();
+    ferry_tests::wait_for(std::time::Duration::from_secs(30), "job b", || {
+        dir.path().join("out-b/f").exists()
+    });
+    assert_eq!(d.pid(), pid, "the same process");
+    assert_eq!(d.job("b", None)["name"], "b");
+    let log = d.log();
+    assert!(
+        log.contains("reloading") && log.contains("starting again"),
+        "{log}"
+    );
+}

@@ -350,6 +350,72 @@ impl ObjectStore for LocalStore {
             })
     }
 
+    async fn list_uploads(&self, prefix: &str) -> Result<Vec<super::Upload>> {
+        // The folder the prefix names (or lies in); every temporary file below it.
+        let dir_key = match prefix.rfind('/') {
+            Some(i) => &prefix[..=i],
+            None => "",
+        };
+        let start = if dir_key.is_empty() {
+            self.root.as_path().to_path_buf()
+        } else {
+            self.path_of(dir_key)?
+        };
+        let root = self.root.as_path().to_path_buf();
+        let prefix = prefix.to_owned();
+        blocking(self.label(dir_key), move || {
+            let mut out = Vec::new();
+            let mut stack = vec![start];
+            while let Some(dir) = stack.pop() {
+                let Ok(entries) = fs::read_dir(&dir) else {
+                    continue;
+                };
+                for e in entries.flatten() {
+                    let path = e.path();
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let Ok(ft) = e.file_type() else { continue };
+                    if ft.is_dir() {
+                        stack.push(path);
+                        continue;
+                    }
+                    let Some(rest) = name.strip_prefix(TEMP_PREFIX) else {
+                        continue;
+                    };
+                    // `<name, up to 40 bytes>-<8 hex>.<random>`: the key it was written for.
+                    let target = rest
+                        .rsplit_once('.')
+                        .and_then(|(head, _)| head.rsplit_once('-'))
+                        .map_or(rest, |(name, _)| name);
+                    let folder = dir
+                        .strip_prefix(&root)
+                        .map(|p| p.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    let key = if folder.is_empty() {
+                        target.to_owned()
+                    } else {
+                        format!("{folder}/{target}")
+                    };
+                    if !key.starts_with(&prefix) {
+                        continue;
+                    }
+                    let initiated = e
+                        .metadata()
+                        .ok()
+                        .and_then(|m| m.modified().ok())
+                        .map(chrono::DateTime::<chrono::Utc>::from);
+                    out.push(super::Upload {
+                        key,
+                        upload_id: name,
+                        initiated,
+                    });
+                }
+            }
+            out.sort_by(|a, b| a.key.cmp(&b.key));
+            Ok(out)
+        })
+        .await
+    }
+
     async fn clean_interrupted(&self, key: &str) -> Result<()> {
         if key.ends_with('/') {
             return Ok(());

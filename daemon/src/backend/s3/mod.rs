@@ -405,6 +405,48 @@ impl ObjectStore for S3Store {
             .collect())
     }
 
+    async fn list_uploads(&self, prefix: &str) -> Result<Vec<super::Upload>> {
+        let mut out = Vec::new();
+        let (mut key_marker, mut id_marker): (Option<String>, Option<String>) = (None, None);
+        loop {
+            let page = self
+                .client()
+                .list_multipart_uploads()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_key_marker(key_marker.clone())
+                .set_upload_id_marker(id_marker.clone())
+                .send()
+                .await
+                .map_err(|e| {
+                    map_sdk_not_supported(self.path(prefix), e, "listing multipart uploads")
+                })?;
+            for u in page.uploads() {
+                if let (Some(key), Some(id)) = (u.key(), u.upload_id()) {
+                    out.push(super::Upload {
+                        key: key.to_owned(),
+                        upload_id: id.to_owned(),
+                        initiated: u.initiated().and_then(|t| {
+                            chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())
+                        }),
+                    });
+                }
+            }
+            if !page.is_truncated().unwrap_or(false) {
+                break;
+            }
+            let next = (
+                page.next_key_marker().map(str::to_owned),
+                page.next_upload_id_marker().map(str::to_owned),
+            );
+            if next.0.is_none() || next == (key_marker.clone(), id_marker.clone()) {
+                break;
+            }
+            (key_marker, id_marker) = next;
+        }
+        Ok(out)
+    }
+
     fn url(&self) -> String {
         format!("s3+{}/{}", self.inner.endpoint, self.bucket)
     }
