@@ -91,11 +91,55 @@ pub async fn run(ctx: &mut Ctx, a: MirrorArgs) -> anyhow::Result<Status> {
         json,
         quiet,
     };
+    // Watching starts before the first run: what changes during it is not missed.
+    let watching = if a.watch {
+        Some(Watching::start(ctx, &a.source)?)
+    } else {
+        None
+    };
     let status = once.run(None, false).await?;
-    if !a.watch {
-        return Ok(status);
+    match watching {
+        None => Ok(status),
+        Some(w) => watch(ctx, &once, w).await,
     }
-    watch(ctx, &once).await
+}
+
+type Changed = Option<std::collections::BTreeSet<String>>;
+
+/// The channel a watch hands its changes to, and the watch (local sources only).
+struct Watching {
+    _watch: Option<ferry_engine::watch::Watch>,
+    tx: tokio::sync::mpsc::UnboundedSender<Changed>,
+    rx: tokio::sync::mpsc::UnboundedReceiver<Changed>,
+}
+
+impl Watching {
+    fn start(ctx: &Ctx, source: &str) -> anyhow::Result<Watching> {
+        use std::collections::BTreeSet;
+        use tokio::sync::mpsc;
+        struct Sink(mpsc::UnboundedSender<Changed>);
+        impl ferry_engine::watch::Changes for Sink {
+            fn keys(&self, keys: BTreeSet<String>) {
+                let _ = self.0.send(Some(keys));
+            }
+            fn rescan(&self) {
+                let _ = self.0.send(None);
+            }
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let watch = match ctx.location(source)? {
+            Location::Local { path, .. } => Some(
+                ferry_engine::watch::start(&path, Arc::new(Sink(tx.clone())))
+                    .with_context(|| format!("cannot watch {source}"))?,
+            ),
+            Location::Remote { .. } => None,
+        };
+        Ok(Watching {
+            _watch: watch,
+            tx,
+            rx,
+        })
+    }
 }
 
 /// One run of a `mirror` command, and its report.
@@ -238,26 +282,8 @@ impl Once<'_> {
 /// source is watched (inotify) and its changed keys mirrored within a second; any source is
 /// also scanned every `--interval` (the manifest makes a scan with nothing new cost one listing
 /// of the source).
-async fn watch(ctx: &Ctx, once: &Once<'_>) -> anyhow::Result<Status> {
-    use std::collections::BTreeSet;
-    use tokio::sync::mpsc;
-    struct Sink(mpsc::UnboundedSender<Option<BTreeSet<String>>>);
-    impl ferry_engine::watch::Changes for Sink {
-        fn keys(&self, keys: BTreeSet<String>) {
-            let _ = self.0.send(Some(keys));
-        }
-        fn rescan(&self) {
-            let _ = self.0.send(None);
-        }
-    }
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let _watch = match ctx.location(&once.a.source)? {
-        Location::Local { path, .. } => Some(
-            ferry_engine::watch::start(&path, Arc::new(Sink(tx.clone())))
-                .with_context(|| format!("cannot watch {}", once.a.source))?,
-        ),
-        Location::Remote { .. } => None,
-    };
+async fn watch(ctx: &Ctx, once: &Once<'_>, w: Watching) -> anyhow::Result<Status> {
+    let Watching { _watch, tx, mut rx } = w;
     if !ctx.quiet && !ctx.json {
         eprintln!(
             "Watching {} for changes (a scan every {}s too); Ctrl-C stops.",
