@@ -9,6 +9,11 @@
 //! [`QuirkFixingClient`] wraps the HTTP client: for those requests only (small XML bodies:
 //! the multipart POSTs and ListParts), it reads the answer and renames the root element to
 //! what S3 sends. Every other request passes through untouched, bodies still streamed.
+//!
+//! It also names one mistake: an `http://` alias for a TLS port. Such servers cut the
+//! connection (Go's answer races its reset), which reads like any network failure; when a
+//! plain-HTTP request is cut without an answer, a TLS ClientHello asks the port whether it
+//! speaks TLS, and the error then says so (and is not retried).
 
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
 use aws_smithy_runtime_api::client::http::{
@@ -77,15 +82,117 @@ fn is_fixable(request: &HttpRequest) -> bool {
     }
 }
 
+/// `host:port` of a plain-HTTP request (`None` for https).
+fn plain_http_authority(request: &HttpRequest) -> Option<String> {
+    let rest = request.uri().strip_prefix("http://")?;
+    let authority = rest.split(['/', '?']).next()?;
+    if authority.is_empty() {
+        return None;
+    }
+    Some(
+        if authority
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        {
+            authority.to_owned()
+        } else {
+            format!("{authority}:80")
+        },
+    )
+}
+
+/// A connection cut without an HTTP answer (what a TLS server does with plain HTTP).
+fn cut_without_answer(e: &ConnectorError) -> bool {
+    let mut text = format!("{e:?}");
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(x) = cur {
+        text.push(' ');
+        text.push_str(&x.to_string());
+        cur = x.source();
+    }
+    let t = text.to_ascii_lowercase();
+    [
+        "connection reset",
+        "connection closed before message completed",
+        "unexpected eof",
+        "broken pipe",
+        "invalid http",
+    ]
+    .iter()
+    .any(|m| t.contains(m))
+}
+
+/// A TLS 1.2 ClientHello without extensions (one cipher suite, a zero random): any TLS server
+/// answers it with a handshake record or an alert; a plain-HTTP server does not.
+fn client_hello() -> Vec<u8> {
+    let mut body = vec![0x03, 0x03];
+    body.extend_from_slice(&[0u8; 32]);
+    body.extend_from_slice(&[0x00, 0x00, 0x02, 0xc0, 0x2f, 0x01, 0x00]);
+    let mut hs = vec![0x01, 0x00, 0x00, body.len() as u8];
+    hs.extend_from_slice(&body);
+    let mut record = vec![0x16, 0x03, 0x01, 0x00, hs.len() as u8];
+    record.extend_from_slice(&hs);
+    record
+}
+
+/// Whether `authority` speaks TLS: its first byte back to a ClientHello is a TLS handshake
+/// (0x16) or alert (0x15) record.
+async fn speaks_tls(authority: &str) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let probe = async {
+        let mut s = tokio::net::TcpStream::connect(authority).await.ok()?;
+        s.write_all(&client_hello()).await.ok()?;
+        let mut first = [0u8; 1];
+        s.read_exact(&mut first).await.ok()?;
+        Some(matches!(first[0], 0x15 | 0x16))
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(2), probe)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(false)
+}
+
 impl HttpConnector for QuirkFixingConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let fixable = is_fixable(&request);
+        let plain = plain_http_authority(&request);
         let fut = self.inner.call(request);
-        if !fixable {
+        if !fixable && plain.is_none() {
             return fut;
         }
         HttpConnectorFuture::new(async move {
-            let mut resp = fut.await?;
+            let mut resp = match fut.await {
+                Err(e) if cut_without_answer(&e) => {
+                    if let Some(authority) = &plain
+                        && speaks_tls(authority).await
+                    {
+                        return Err(ConnectorError::io(crate::backend::error::msg(format!(
+                            "plain HTTP request was sent to HTTPS port {authority} (it answered in TLS)"
+                        ))));
+                    }
+                    return Err(e);
+                }
+                other => other?,
+            };
+            // Go's TLS servers answer plain HTTP with a bare 400 and reset the connection,
+            // often before its body can be read: read it here, and ask the port when it is cut.
+            if let Some(authority) = plain.as_ref().filter(|_| resp.status().as_u16() == 400) {
+                match ByteStream::new(resp.take_body()).collect().await {
+                    Ok(body) => *resp.body_mut() = SdkBody::from(body.into_bytes()),
+                    Err(e) => {
+                        if speaks_tls(authority).await {
+                            return Err(ConnectorError::io(crate::backend::error::msg(format!(
+                                "plain HTTP request was sent to HTTPS port {authority} (it answered in TLS)"
+                            ))));
+                        }
+                        return Err(ConnectorError::io(Box::new(e)));
+                    }
+                }
+            }
+            if !fixable {
+                return Ok(resp);
+            }
             if resp.status().as_u16() != 200 {
                 return Ok(resp);
             }
