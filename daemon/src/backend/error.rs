@@ -145,7 +145,12 @@ pub fn display_chain(err: &(dyn std::error::Error + 'static)) -> String {
         if !text.is_empty() && !shown.contains(&text) {
             let mut rest = text.as_str();
             while let Some((head, tail)) = rest.split_once(": ") {
-                if parts.iter().any(|p| p == head) {
+                // Already shown: as a part, or as the end of one ("target bucket a/b" over
+                // "a/b: not found").
+                if parts
+                    .iter()
+                    .any(|p| p == head || p.ends_with(&format!(" {head}")))
+                {
                     rest = tail;
                 } else {
                     break;
@@ -192,5 +197,10 @@ mod chain_tests {
         assert_eq!(display_chain(&e), "a: b");
         let e = E("copy x".into(), Some(Box::new(E("timed out".into(), None))));
         assert_eq!(display_chain(&e), "copy x: timed out");
+        let e = E(
+            "target bucket siteB/nosuch".into(),
+            Some(Box::new(E("siteB/nosuch: not found".into(), None))),
+        );
+        assert_eq!(display_chain(&e), "target bucket siteB/nosuch: not found");
     }
 }

@@ -241,8 +241,17 @@ fn errors_say_each_word_once() {
             && !err.contains("BucketAlreadyOwnedByYou BucketAlreadyOwnedByYou"),
         "{err}"
     );
-    let err = ferry.fails(&["ls", "siteB/nosuch"], &["siteB/nosuch"]);
-    assert_eq!(err.matches("siteB/nosuch").count(), 1, "{err}");
+    let work = tempfile::tempdir().expect("tmp");
+    let f = work.path().join("f");
+    std::fs::write(&f, b"x").expect("write");
+    for args in [
+        vec!["ls", "siteB/nosuch"],
+        vec!["cp", f.to_str().expect("utf-8"), "siteB/nosuch/f"],
+        vec!["rb", "siteB/nosuch"],
+    ] {
+        let err = ferry.fails(&args, &["siteB/nosuch"]);
+        assert_eq!(err.matches("siteB/nosuch").count(), 1, "{args:?}: {err}");
+    }
 }
 
 #[test]

@@ -307,6 +307,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_code_repeated_as_the_message_is_said_once() {
+        let d = S3Detail {
+            status: Some(409),
+            code: Some("BucketAlreadyExists".into()),
+            message: Some("BucketAlreadyExists".into()),
+        };
+        assert_eq!(d.to_string(), "HTTP 409 BucketAlreadyExists");
+        let d = S3Detail {
+            status: Some(409),
+            code: Some("BucketAlreadyExists".into()),
+            message: Some("The requested bucket name is not available.".into()),
+        };
+        assert_eq!(
+            d.to_string(),
+            "HTTP 409 BucketAlreadyExists The requested bucket name is not available."
+        );
+    }
+
+    #[test]
     fn untrusted_certificates_are_named() {
         let rustls = "dispatch failure: io error: client error (Connect): TLS handshake failed: \
                       invalid peer certificate: UnknownIssuer (DispatchFailure(...))";
