@@ -17,31 +17,6 @@ pub async fn run(ctx: &mut Ctx, c: BackupsCmd) -> anyhow::Result<Status> {
     }
 }
 
-/// The backups (folder names) directly under `root`.
-async fn backup_names(root: &Side) -> anyhow::Result<Vec<String>> {
-    use ferry_engine::backend::{ListEntry, ListOptions};
-    use futures::TryStreamExt;
-    let mut names = Vec::new();
-    let mut listing = root.store.list(
-        &root.prefix,
-        ListOptions {
-            delimiter: true,
-            ..ListOptions::default()
-        },
-    );
-    while let Some(e) = listing.try_next().await? {
-        if let ListEntry::Prefix(p) = e
-            && let Some(name) = p.get(root.prefix.len()..)
-        {
-            let name = name.trim_end_matches('/');
-            if !name.is_empty() {
-                names.push(name.to_owned());
-            }
-        }
-    }
-    Ok(names)
-}
-
 /// The backups of `names` matching `patterns` (names or globs); each pattern must match one.
 pub fn select(names: &[String], patterns: &[String], root: &str) -> anyhow::Result<Vec<String>> {
     let mut chosen = std::collections::BTreeSet::new();
@@ -67,7 +42,7 @@ pub async fn chosen(
     only: &[String],
     newest: Option<u32>,
 ) -> anyhow::Result<Vec<String>> {
-    let mut names = backup_names(root).await?;
+    let mut names = inspect::backup_names(root).await?;
     if !only.is_empty() {
         names = select(&names, only, shown)?;
     }
@@ -95,7 +70,7 @@ async fn rm(ctx: &mut Ctx, a: BackupsRmArgs) -> anyhow::Result<Status> {
         bail!("removing backups needs --force (or --dry-run to see what would go)");
     }
     let root = backup_root(ctx, &a.root, true).await?;
-    let names = backup_names(&root).await?;
+    let names = inspect::backup_names(&root).await?;
     let chosen = select(&names, &a.names, &a.root)?;
     for name in chosen {
         let mut keys: Vec<(String, u64)> = Vec::new();

@@ -181,7 +181,14 @@ pub async fn control(ctx: &Ctx, verb: &str, a: JobArgs) -> anyhow::Result<Status
     if a.wait && verb != "sync" {
         anyhow::bail!("--wait goes with `ferry sync`");
     }
-    let asked_ms = chrono::Utc::now().timestamp_millis();
+    // The run that answers this request is the first full run started after it: counted by
+    // ferryd itself, so that no clock of this machine is compared with ferryd's.
+    let before = if a.wait {
+        let j = c.job(&a.job).await?;
+        (j.runs_full, j.errors_total)
+    } else {
+        (0, 0)
+    };
     let (answer, msg) = if verb == "sync" {
         let v = c.sync(&a.job, a.check_target).await?;
         let msg = format!("{}: sync {}", a.job, v.sync);
@@ -205,7 +212,7 @@ pub async fn control(ctx: &Ctx, verb: &str, a: JobArgs) -> anyhow::Result<Status
         output::line(&msg)?;
     }
     if a.wait {
-        return wait_for_run(ctx, &c, &a.job, asked_ms).await;
+        return wait_for_run(ctx, &c, &a.job, before).await;
     }
     Ok(Status::Ok)
 }
@@ -249,23 +256,23 @@ async fn wait_for_restore(
 /// How often `--wait` asks ferryd.
 const WAIT_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// Waits for the job's first full run that started after `asked_ms` to end, and prints it.
+/// Waits for the job's first full run after `before` (full runs, errors) to end, or to fail
+/// before it could start (stores that cannot be opened, a wrong backup root: retried by
+/// ferryd), and prints the job.
 async fn wait_for_run(
     ctx: &Ctx,
     c: &ControlClient,
     job: &str,
-    asked_ms: i64,
+    (runs_before, errors_before): (u64, u64),
 ) -> anyhow::Result<Status> {
     use ferry_engine::control::api::JobState;
     loop {
         let j = c.job(job).await?;
-        let ended = j.last_run.as_ref().filter(|r| {
-            r.started_ms >= asked_ms - 1000
-                && r.kind != ferry_engine::control::api::RunKind::Keys
-                && !j.pending_full
-                && !matches!(j.state, JobState::Scanning | JobState::Syncing)
-        });
-        if let Some(run) = ended {
+        let ended = (j.runs_full > runs_before
+            && !j.pending_full
+            && !matches!(j.state, JobState::Scanning | JobState::Syncing))
+            || (j.state == JobState::Retrying && j.errors_total > errors_before);
+        if let Some(run) = j.last_run.as_ref().filter(|_| ended) {
             let ok = run.error.is_none() && run.failed == 0;
             if ctx.json {
                 output::json(&serde_json::to_value(&j)?)?;

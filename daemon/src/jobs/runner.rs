@@ -135,6 +135,7 @@ pub async fn run(job: Arc<Job>, shared: Arc<Shared>) {
     let mut next_reconcile = cfg.reconcile.map(|r| start + r);
     let mut retry_at: Option<Instant> = None;
     let mut failures = 0u32;
+    let mut root_checked = false;
     job.request_full(false);
     job.update(|s| s.view.state = JobState::Idle);
 
@@ -246,10 +247,14 @@ pub async fn run(job: Arc<Job>, shared: Arc<Shared>) {
             continue;
         };
         // A backup job's source must be a backup root: given the level above it, every
-        // folder would be taken for an incomplete backup.
-        if cfg.backups && work.full {
+        // folder would be taken for an incomplete backup. Checked until it passes once (a
+        // listing or two), not on every scan.
+        if cfg.backups && work.full && !root_checked {
             let wrong = match crate::milvus::root::check_root(src).await {
-                Ok(Ok(_)) => None,
+                Ok(Ok(_)) => {
+                    root_checked = true;
+                    None
+                }
                 Ok(Err(wrong)) => {
                     let source = cfg.source.display();
                     let mut why = format!("{source}: {}", wrong.reason());

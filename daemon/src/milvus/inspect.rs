@@ -114,7 +114,17 @@ pub struct BackupView {
 
 /// Every backup folder under `side` (a backup root), looked at one by one.
 pub async fn list_backups(side: &Side) -> Result<Vec<BackupView>, Error> {
-    let names: Vec<String> = side
+    let names = backup_names(side).await?;
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        out.push(inspect(side, &name).await?);
+    }
+    Ok(out)
+}
+
+/// The folders directly under `side` (its backups, and whatever else lies there), by name.
+pub async fn backup_names(side: &Side) -> Result<Vec<String>, Error> {
+    let prefixes: Vec<String> = side
         .store
         .list(
             &side.prefix,
@@ -131,14 +141,13 @@ pub async fn list_backups(side: &Side) -> Result<Vec<BackupView>, Error> {
         })
         .try_collect()
         .await?;
-    let mut out = Vec::with_capacity(names.len());
-    for p in names {
-        let name = p[side.prefix.len()..].trim_end_matches('/').to_owned();
-        if !name.is_empty() {
-            out.push(inspect(side, &name).await?);
-        }
-    }
-    Ok(out)
+    Ok(prefixes
+        .into_iter()
+        .filter_map(|p| {
+            let name = p.get(side.prefix.len()..)?.trim_end_matches('/');
+            (!name.is_empty()).then(|| name.to_owned())
+        })
+        .collect())
 }
 
 /// Looks at backup `name` under `side`: its listing against its meta.
