@@ -67,6 +67,9 @@ pub enum Command {
     Mb(MbArgs),
     /// Remove a bucket (its objects too with --force).
     Rb(RbArgs),
+    /// Add ferryd jobs to its config file, from folders, aliases or milvus-backup's backup.yaml.
+    #[command(subcommand)]
+    Job(JobCmd),
     /// Show ferryd's jobs: state, last run, lag, failures.
     Status(StatusArgs),
     /// Ask ferryd to run a job's full scan now.
@@ -205,13 +208,21 @@ pub enum AliasCmd {
         /// Alias to remove.
         name: String,
     },
-    /// Import an alias from `alias export` output (mc's too) or from an mc/ferry config.json.
+    /// Import an alias from `alias export` output (mc's too), from an mc/ferry config.json, or
+    /// from milvus-backup's backup.yaml (its backup storage, or --side milvus).
     Import {
         /// Name to store it under (and to pick from a config.json).
         name: String,
         /// File to read, or `-` for standard input.
         #[arg(default_value = "-")]
         file: String,
+        /// From a backup.yaml: which of its storages (default: backup, where it writes backups).
+        #[arg(long, value_enum)]
+        side: Option<YamlSide>,
+        /// From a backup.yaml: save without checking that the endpoint answers and accepts the
+        /// credentials.
+        #[arg(long)]
+        no_check: bool,
     },
     /// Export an alias with its credentials as JSON (to a file or a pipe, never a terminal).
     Export {
@@ -221,6 +232,72 @@ pub enum AliasCmd {
         #[arg(default_value = "-")]
         file: String,
     },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum YamlSide {
+    /// `minio.backup*` (v1) or `backup.storage` (v2): where milvus-backup writes backups.
+    Backup,
+    /// `minio.*` (v1) or `milvus.storage` (v2): the Milvus deployment's own bucket.
+    Milvus,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobCmd {
+    /// Add a job to ferryd's config file (created when missing). SOURCE and TARGET are folders,
+    /// ALIAS/BUCKET/PREFIX, or milvus-backup's backup.yaml of each site: its backup storage
+    /// becomes an alias and the job mirrors its backup root. With --restore, each backup
+    /// verified at the target is restored by `milvus-backup --config TARGET.yaml restore`.
+    /// The job is checked (each end reached, the restore program found) before anything is
+    /// written; reload ferryd afterwards (`systemctl reload ferryd`, or SIGHUP).
+    Add(JobAddArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct JobAddArgs {
+    /// Job name (letters, digits, '-', '_', '.').
+    pub name: String,
+    /// What to mirror: a folder, ALIAS/BUCKET/PREFIX, or a milvus-backup backup.yaml.
+    pub source: String,
+    /// Where to: a folder, ALIAS/BUCKET/PREFIX, or a milvus-backup backup.yaml.
+    pub target: String,
+    /// ferryd's config file to add the job to.
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Name of the alias made from a source backup.yaml (default: JOB-source).
+    #[arg(long, value_name = "ALIAS")]
+    pub source_alias: Option<String>,
+    /// Name of the alias made from a target backup.yaml (default: JOB-target).
+    #[arg(long, value_name = "ALIAS")]
+    pub target_alias: Option<String>,
+    /// Restore each backup verified at the target with `milvus-backup --config TARGET restore`
+    /// (TARGET must be the target site's backup.yaml).
+    #[arg(long, conflicts_with = "restore_url")]
+    pub restore: bool,
+    /// Restore through milvus-backup's REST server at this URL instead (`milvus-backup server`).
+    #[arg(long, value_name = "URL")]
+    pub restore_url: Option<String>,
+    /// The milvus-backup program --restore runs.
+    #[arg(long, value_name = "PROGRAM", default_value = "milvus-backup")]
+    pub milvus_backup: String,
+    /// Which backups restore automatically (globs, repeatable; default all).
+    #[arg(long = "restore-backup", value_name = "GLOB")]
+    pub restore_backups: Vec<String>,
+    /// Collection suffix of restores (milvus-backup -s).
+    #[arg(long, short = 's', value_name = "SUFFIX")]
+    pub suffix: Option<String>,
+    /// Polling period of an S3 source (ferryd's `interval`).
+    #[arg(long, value_name = "DURATION")]
+    pub interval: Option<String>,
+    /// Mirror everything, object by object, instead of milvus-backup backups (layout = "plain").
+    #[arg(long)]
+    pub plain: bool,
+    /// Print what would be added and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write without reaching the source, the target and the restore program first.
+    #[arg(long)]
+    pub no_check: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -5,9 +5,10 @@ use std::os::unix::fs::PermissionsExt;
 
 use anyhow::{Context, bail};
 use ferry_engine::alias::{self, AliasEntry, AliasError};
+use ferry_engine::milvus::backup_yaml::{self, BackupYaml, Place, Side};
 use serde_json::json;
 
-use crate::args::{AliasCmd, AliasSetArgs, PathStyle};
+use crate::args::{AliasCmd, AliasSetArgs, PathStyle, YamlSide};
 use crate::{Ctx, Status, output};
 
 pub async fn run(ctx: &Ctx, cmd: AliasCmd) -> anyhow::Result<Status> {
@@ -15,7 +16,12 @@ pub async fn run(ctx: &Ctx, cmd: AliasCmd) -> anyhow::Result<Status> {
         AliasCmd::Set(a) => set(ctx, a).await,
         AliasCmd::Ls { name } => ls(ctx, name.as_deref()),
         AliasCmd::Rm { name } => rm(ctx, &name),
-        AliasCmd::Import { name, file } => import(ctx, &name, &file),
+        AliasCmd::Import {
+            name,
+            file,
+            side,
+            no_check,
+        } => import(ctx, &name, &file, side, no_check).await,
         AliasCmd::Export { name, file } => export(ctx, &name, &file),
     }
 }
@@ -71,7 +77,7 @@ async fn set(ctx: &Ctx, a: AliasSetArgs) -> anyhow::Result<Status> {
 /// Asks the endpoint for its bucket list with these settings, as `mc alias set` does: a wrong
 /// URL, an unreachable server or credentials it refuses are errors, and nothing is saved. A
 /// refusal to list buckets (keys limited to some buckets) is not: the signature was accepted.
-async fn check(ctx: &Ctx, name: &str, entry: &AliasEntry) -> anyhow::Result<()> {
+pub(crate) async fn check(ctx: &Ctx, name: &str, entry: &AliasEntry) -> anyhow::Result<()> {
     use ferry_engine::backend::Error;
     let endpoint = ferry_engine::backend::s3::S3Endpoint::connect(&entry.s3_config(name))
         .await
@@ -179,7 +185,13 @@ fn rm(ctx: &Ctx, name: &str) -> anyhow::Result<Status> {
     done(ctx, "Removed", name)
 }
 
-fn import(ctx: &Ctx, name: &str, source: &str) -> anyhow::Result<Status> {
+async fn import(
+    ctx: &Ctx,
+    name: &str,
+    source: &str,
+    side: Option<YamlSide>,
+    no_check: bool,
+) -> anyhow::Result<Status> {
     alias::validate_name(name)?;
     let bytes = if source == "-" {
         let mut b = Vec::new();
@@ -195,11 +207,68 @@ fn import(ctx: &Ctx, name: &str, source: &str) -> anyhow::Result<Status> {
     } else {
         source
     };
+    if let Ok(text) = std::str::from_utf8(&bytes)
+        && (side.is_some()
+            || (!text.trim_start().starts_with('{') && backup_yaml::looks_like_backup_yaml(text)))
+    {
+        return import_backup_yaml(ctx, name, shown, text, side, no_check).await;
+    }
     let entry = alias::parse_import(name, shown, &bytes)?;
     let mut file = ctx.config.load()?;
     file.aliases.insert(name.to_owned(), entry);
     ctx.config.save(&file)?;
     done(ctx, "Imported", name)
+}
+
+/// One storage of milvus-backup's backup.yaml as an alias, checked like `alias set`.
+async fn import_backup_yaml(
+    ctx: &Ctx,
+    name: &str,
+    shown: &str,
+    text: &str,
+    side: Option<YamlSide>,
+    no_check: bool,
+) -> anyhow::Result<Status> {
+    let side = match side.unwrap_or(YamlSide::Backup) {
+        YamlSide::Backup => Side::Backup,
+        YamlSide::Milvus => Side::Milvus,
+    };
+    let yaml = BackupYaml::parse(std::path::Path::new(shown), text, &|k| {
+        std::env::var(k).ok().filter(|v| !v.is_empty())
+    })?;
+    let place = yaml.place(side)?;
+    let location = place.location(name);
+    let entry = match place {
+        Place::Local { path } => bail!(
+            "{shown}: the {side} is the local folder {}: use it as it is (`ferry backups ls {location}`), no alias is needed",
+            path.display()
+        ),
+        Place::S3 { entry, .. } => *entry,
+    };
+    entry.validate(name)?;
+    if !no_check {
+        check(ctx, name, &entry).await?;
+    }
+    let mut file = ctx.config.load()?;
+    file.aliases.insert(name.to_owned(), entry.clone());
+    ctx.config.save(&file)?;
+    let from_env = &yaml.side(side).from_env;
+    if ctx.json {
+        output::json(&json!({
+            "status": "success", "alias": name, "op": "imported", "from": shown,
+            "side": side.to_string(), "URL": entry.url, "location": location,
+            "credentialsFrom": from_env,
+        }))?;
+    } else if !ctx.quiet {
+        output::line(&format!(
+            "Imported `{name}` from {shown} ({}, {}): its backups are in {location}",
+            side, entry.url
+        ))?;
+        if !from_env.is_empty() {
+            output::line(&format!("  credentials from ${}", from_env.join(", $")))?;
+        }
+    }
+    Ok(Status::Ok)
 }
 
 fn export(ctx: &Ctx, name: &str, dest: &str) -> anyhow::Result<Status> {

@@ -6,6 +6,7 @@ mod cmd_backups;
 mod cmd_cp;
 mod cmd_daemon;
 mod cmd_find;
+mod cmd_job;
 mod cmd_ls;
 mod cmd_mirror;
 mod cmd_obj;
@@ -141,6 +142,7 @@ async fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Rm(a) => cmd_obj::rm(&mut ctx, a).await,
         Command::Mb(a) => cmd_obj::mb(&mut ctx, a).await,
         Command::Rb(a) => cmd_obj::rb(&mut ctx, a).await,
+        Command::Job(c) => cmd_job::run(&ctx, c).await,
         Command::Status(a) => cmd_daemon::status(&ctx, a).await,
         Command::Sync(a) => cmd_daemon::control(&ctx, "sync", a).await,
         Command::Pause(a) => cmd_daemon::control(&ctx, "pause", a).await,

@@ -209,6 +209,15 @@ impl Ferry {
         self.run_cmd(c, args)
     }
 
+    /// Like [`Ferry::run`], with these environment variables set too.
+    pub fn run_with_env(&self, env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
+        let mut c = self.cmd();
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        self.run_cmd(c, args)
+    }
+
     /// Runs `WRAPPER... ferry ARGS` (the wrapper must be installed: scripts/setup.sh).
     fn run_under(&self, wrapper: &[&str], args: &[&str]) -> (i32, String, String) {
         let program = std::env::var_os("PATH")

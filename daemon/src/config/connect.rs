@@ -33,12 +33,19 @@ impl std::fmt::Display for Problem {
 pub async fn check_connections(config: &Config) -> Vec<Problem> {
     let mut problems = Vec::new();
     for job in &config.jobs {
-        check_job(job, &mut problems).await;
+        check_job_into(job, &mut problems).await;
     }
     problems
 }
 
-async fn check_job(job: &JobConfig, problems: &mut Vec<Problem>) {
+/// Checks one job against the world; empty when all it names is reachable.
+pub async fn check_job(job: &JobConfig) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    check_job_into(job, &mut problems).await;
+    problems
+}
+
+async fn check_job_into(job: &JobConfig, problems: &mut Vec<Problem>) {
     let mut report = |key, message: String| {
         problems.push(Problem {
             job: job.name.clone(),
@@ -115,11 +122,11 @@ async fn open_end(stores: &mut Stores, loc: &Location, source: bool) -> Result<S
             let endpoint = stores
                 .endpoint(alias, entry)
                 .await
-                .map_err(|e| format!("{shown}: {}", display_chain(&e)))?;
+                .map_err(|e| about(&shown, &e))?;
             endpoint
                 .head_bucket(bucket)
                 .await
-                .map_err(|e| format!("{shown}: {}", display_chain(&e)))?;
+                .map_err(|e| about(&shown, &e))?;
         }
         Location::Remote { bucket: None, .. } => {
             return Err(format!("{shown}: name a bucket"));
@@ -128,13 +135,27 @@ async fn open_end(stores: &mut Stores, loc: &Location, source: bool) -> Result<S
     let (store, key) = stores
         .open(loc, true)
         .await
-        .map_err(|e| format!("{shown}: {}", display_chain(&e)))?;
+        .map_err(|e| about(&shown, &e))?;
     let prefix = if key.is_empty() || key.ends_with('/') {
         key
     } else {
         format!("{key}/")
     };
     Ok(Side { store, prefix })
+}
+
+/// `shown: error`, without the error's leading name when `shown` already says it (the
+/// location `a/b/backup/` over the bucket's error `a/b: ...`).
+fn about(shown: &str, err: &(dyn std::error::Error + 'static)) -> String {
+    let chain = display_chain(err);
+    match chain.split_once(": ") {
+        Some((head, rest))
+            if shown == head || shown.strip_prefix(head).is_some_and(|r| r.starts_with('/')) =>
+        {
+            format!("{shown}: {rest}")
+        }
+        _ => format!("{shown}: {chain}"),
+    }
 }
 
 /// Where `program` runs from: itself when it names a path, else the first executable of that
@@ -156,6 +177,17 @@ fn find_program(program: &str) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_location_is_not_named_twice() {
+        let e = std::io::Error::other("site/bkt: temporary failure: connection refused");
+        assert_eq!(
+            about("site/bkt/backup/", &e),
+            "site/bkt/backup/: temporary failure: connection refused"
+        );
+        let other = std::io::Error::other("site/bk: nope");
+        assert_eq!(about("site/bkt/", &other), "site/bkt/: site/bk: nope");
+    }
 
     #[test]
     fn programs_are_found_on_path_or_by_their_path() {

@@ -15,6 +15,7 @@ use crate::alias::{AliasEntry, ConfigDir};
 pub mod connect;
 mod control;
 mod diag;
+pub mod edit;
 mod job;
 mod raw;
 mod restore;
@@ -38,6 +39,16 @@ impl Config {
 
     /// Checks a config given as text (`path` is used for messages and relative paths).
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        Self::parse_with_aliases(path, text, &BTreeMap::new())
+    }
+
+    /// [`Config::parse`] with `extra` aliases known besides the file's and the alias folder's
+    /// (they win over both): a job can be checked before the aliases it names are saved.
+    pub fn parse_with_aliases(
+        path: &Path,
+        text: &str,
+        extra: &BTreeMap<String, AliasEntry>,
+    ) -> Result<Config, ConfigError> {
         let cx = Ctx { path, text };
         let raw: Raw = cx.deserialize()?;
 
@@ -89,6 +100,7 @@ impl Config {
             alias_secrets |= !r.secret_key.is_empty() || r.session_token.is_some();
             aliases.insert(name.clone(), entry);
         }
+        aliases.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
         if alias_secrets && readable_by_others(path) {
             return cx.err(
                 None,
@@ -125,6 +137,7 @@ impl Config {
         }
         Ok(Config {
             path: path.to_owned(),
+            alias_dir: alias_dir.dir().to_owned(),
             state_dir,
             control,
             max_transfers,

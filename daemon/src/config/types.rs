@@ -21,6 +21,15 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
+    /// The file could not be written.
+    #[error("cannot write {}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// Syntax, type, unknown key or bad value.
     #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
     Invalid {
@@ -92,6 +101,8 @@ pub struct JobConfig {
 pub struct Config {
     /// The file it was read from.
     pub path: PathBuf,
+    /// Folder of the alias file ferryd reads (`alias_dir`).
+    pub alias_dir: PathBuf,
     /// Folder of the manifest.
     pub state_dir: PathBuf,
     /// Control API.

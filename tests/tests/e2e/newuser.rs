@@ -1061,3 +1061,249 @@ fn sighup_reloads_a_valid_config_and_keeps_running_on_an_invalid_one() {
         "{log}"
     );
 }
+
+/// milvus-backup's v1 backup.yaml whose backup storage is `srv`'s bucket `bucket` (root
+/// `backup` unless `root` says otherwise), with `secret` as its secret key.
+fn backup_yaml_v1(srv: &S3sServer, bucket: &str, root: Option<&str>, secret: &str) -> String {
+    let (host, port) = srv
+        .url()
+        .trim_start_matches("http://")
+        .rsplit_once(':')
+        .map(|(h, p)| (h.to_owned(), p.to_owned()))
+        .expect("host:port");
+    let root = root
+        .map(|r| format!("  backupRootPath: \"{r}\"\n"))
+        .unwrap_or_default();
+    format!(
+        "# milvus-backup v1 config\nmilvus:\n  address: localhost\n  port: 19530\n\
+         minio:\n  storageType: \"minio\"\n  address: milvus-minio\n  port: 9000\n  \
+         accessKeyID: minioadmin\n  secretAccessKey: minioadmin\n  useSSL: false\n  \
+         bucketName: \"a-bucket\"\n  rootPath: \"files\"\n  backupStorageType: \"minio\"\n  \
+         backupAddress: {host}\n  backupPort: {port}\n  backupAccessKeyID: {}\n  \
+         backupSecretAccessKey: \"{secret}\"\n  backupBucketName: \"{bucket}\"\n{root}  \
+         backupUseSSL: false\n  crossStorage: \"false\"\nbackup:\n  parallelism:\n    copydata: 128\n",
+        srv.access_key(),
+    )
+}
+
+#[test]
+fn backup_yaml_is_imported_as_an_alias_of_its_backup_storage() {
+    let srv = S3sServer::start("AKIANEWUSER20", "newuser-secret-20");
+    srv.create_bucket("bkt");
+    for (name, seed) in [("b1", 21), ("b2", 22)] {
+        Backup::generate(&Spec::small(name, Version::V0_5_12, seed))
+            .write(&srv.root().join("bkt/milvus/backup"));
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let good = dir.path().join("backup.yaml");
+    std::fs::write(
+        &good,
+        backup_yaml_v1(&srv, "bkt", Some("milvus/backup"), srv.secret_key()),
+    )
+    .expect("write");
+    let ferry = Ferry::new();
+    let out = ferry.ok(&["alias", "import", "siteA", &s(&good)]);
+    assert!(
+        out.contains("backup storage") && out.contains("siteA/bkt/milvus/backup/"),
+        "{out}"
+    );
+    let out = ferry.ok(&["backups", "ls", "siteA/bkt/milvus/backup/"]);
+    assert_eq!(out.lines().count(), 2, "{out}");
+
+    // A secret the server refuses: nothing is saved, as with `alias set`.
+    let wrong = dir.path().join("wrong.yaml");
+    std::fs::write(&wrong, backup_yaml_v1(&srv, "bkt", None, "not-the-secret")).expect("write");
+    ferry.fails(
+        &["alias", "import", "siteB", &s(&wrong)],
+        &["alias \"siteB\" not saved", &srv.url()],
+    );
+    ferry.fails(&["alias", "ls", "siteB"], &["siteB"]);
+    // milvus-backup's environment variable wins over the file, here too; it is named, never shown.
+    let (code, out, err) = ferry.run_with_env(
+        &[("MINIO_BACKUP_SECRET_KEY", srv.secret_key())],
+        &["alias", "import", "siteB", &s(&wrong)],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("$MINIO_BACKUP_SECRET_KEY"), "{out}");
+    assert!(
+        out.contains("siteB/bkt/backup/"),
+        "the v1 default root: {out}"
+    );
+    assert!(!out.contains(srv.secret_key()) && !err.contains(srv.secret_key()));
+
+    // The Milvus side on request; what ferry cannot reach is named by key.
+    let out = ferry.ok(&[
+        "alias",
+        "import",
+        "--side",
+        "milvus",
+        "--no-check",
+        "milvus",
+        &s(&good),
+    ]);
+    assert!(out.contains("milvus/a-bucket/files/"), "{out}");
+    let azure = dir.path().join("azure.yaml");
+    std::fs::write(
+        &azure,
+        "configVersion: v2\nbackup:\n  storage:\n    provider: azure\n    bucketName: c\n",
+    )
+    .expect("write");
+    ferry.fails(
+        &["alias", "import", "az", &s(&azure)],
+        &["azure.yaml: backup.storage.provider", "Azure Blob Storage"],
+    );
+    let local = dir.path().join("local.yaml");
+    std::fs::write(
+        &local,
+        "configVersion: v2\nbackup:\n  storage:\n    provider: local\n    rootPath: /srv/milvus-backup\n",
+    )
+    .expect("write");
+    ferry.fails(
+        &["alias", "import", "loc", &s(&local)],
+        &["the local folder /srv/milvus-backup", "no alias is needed"],
+    );
+}
+
+#[test]
+fn backup_yaml_of_each_site_becomes_a_job_that_mirrors_and_restores() {
+    let site_a = S3sServer::start("AKIANEWUSER21", "newuser-secret-21");
+    let site_b = S3sServer::start("AKIANEWUSER22", "newuser-secret-22");
+    site_a.create_bucket("a-bk");
+    site_b.create_bucket("b-bk");
+    for (name, seed) in [("b1", 31), ("b2", 32)] {
+        Backup::generate(&Spec::small(name, Version::V0_5_12, seed))
+            .write(&site_a.root().join("a-bk/backup"));
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let a_yaml = dir.path().join("site-a.yaml");
+    std::fs::write(
+        &a_yaml,
+        backup_yaml_v1(&site_a, "a-bk", None, site_a.secret_key()),
+    )
+    .expect("write");
+    // Site B writes the v2 layout: backup.storage inherits milvus.storage's endpoint and keys.
+    let b_host = site_b.url().trim_start_matches("http://").to_owned();
+    let (host, port) = b_host.rsplit_once(':').expect("host:port");
+    let b_yaml = dir.path().join("site-b.yaml");
+    std::fs::write(
+        &b_yaml,
+        format!(
+            "configVersion: v2\nmilvus:\n  storage:\n    provider: minio\n    address: {host}\n    \
+             port: {port}\n    bucketName: milvus-b\n    rootPath: files\n    auth:\n      \
+             type: static\n      accessKeyID: {}\n      secretAccessKey: \"{}\"\n\
+             backup:\n  storage:\n    bucketName: b-bk\n    rootPath: restored/backup\n",
+            site_b.access_key(),
+            site_b.secret_key()
+        ),
+    )
+    .expect("write");
+    // milvus-backup's stand-in: records how it was called.
+    let calls = dir.path().join("calls.txt");
+    let program = dir.path().join("milvus-backup");
+    std::fs::write(
+        &program,
+        format!("#!/bin/sh\necho \"$@\" >> {}\n", calls.display()),
+    )
+    .expect("write");
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+
+    // ferryd runs one job already; the new one is added to its file and picked up on SIGHUP.
+    std::fs::create_dir_all(dir.path().join("other")).expect("mkdir");
+    let addr = format!("127.0.0.1:{}", ferry_tests::free_port());
+    let d = ferry_tests::Ferryd::start(
+        dir.path(),
+        &addr,
+        &format!(
+            "{}[[jobs]]\nname = \"other\"\nlayout = \"plain\"\nsource = \"{}/\"\ntarget = \"./out/\"\n",
+            header(dir.path(), &addr),
+            dir.path().join("other").display()
+        ),
+    );
+    let config = s(&d.config);
+    let ferry = Ferry::new();
+    let before = std::fs::read_to_string(&d.config).expect("read");
+
+    // A site whose keys are refused: nothing is written, and the key at fault is named.
+    let wrong = dir.path().join("wrong.yaml");
+    std::fs::write(
+        &wrong,
+        backup_yaml_v1(&site_a, "a-bk", None, "not-the-secret"),
+    )
+    .expect("write");
+    let program_arg = s(&program);
+    let add = |source: &str| {
+        vec![
+            "job".to_owned(),
+            "add".into(),
+            "a-to-b".into(),
+            source.to_owned(),
+            s(&b_yaml),
+            "--config".into(),
+            config.clone(),
+            "--restore".into(),
+            "--milvus-backup".into(),
+            program_arg.clone(),
+            "-s".into(),
+            "_bak".into(),
+        ]
+    };
+    let wrong_args = add(&s(&wrong));
+    let wrong_args: Vec<&str> = wrong_args.iter().map(String::as_str).collect();
+    ferry.fails(
+        &wrong_args,
+        &["job \"a-to-b\" not added, nothing was written"],
+    );
+    assert_eq!(std::fs::read_to_string(&d.config).expect("read"), before);
+    assert!(!dir.path().join("aliases/config.json").exists());
+
+    let args = add(&s(&a_yaml));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = ferry.ok(&args);
+    assert!(
+        out.contains("source = \"a-to-b-source/a-bk/backup/\""),
+        "{out}"
+    );
+    assert!(
+        out.contains("target = \"a-to-b-target/b-bk/restored/backup/\""),
+        "{out}"
+    );
+    assert!(
+        out.contains("Saved alias a-to-b-source, a-to-b-target"),
+        "{out}"
+    );
+    assert!(!out.contains(site_a.secret_key()) && !out.contains(site_b.secret_key()));
+    let text = std::fs::read_to_string(&d.config).expect("read");
+    assert!(text.starts_with(&before), "the file's own text is kept");
+    let (code, out, err) = ferryd(&["--check-config", "--connect", "--config", &config]);
+    assert_eq!(code, 0, "{out}{err}");
+    // The same job twice is refused.
+    ferry.fails(&args, &["\"a-to-b\" is used by two jobs"]);
+
+    let ok = std::process::Command::new("kill")
+        .args(["-HUP", &d.pid().to_string()])
+        .status()
+        .expect("kill")
+        .success();
+    assert!(ok);
+    let daemon = format!("http://{addr}");
+    ferry_tests::wait_for(std::time::Duration::from_secs(20), "the new job", || {
+        ferry.run(&["status", "--daemon", &daemon, "a-to-b"]).0 == 0
+    });
+    ferry.ok(&["sync", "--wait", "--daemon", &daemon, "a-to-b"]);
+    for b in ["b1", "b2"] {
+        assert!(
+            site_b
+                .root()
+                .join(format!("b-bk/restored/backup/{b}/meta/backup_meta.json"))
+                .exists()
+        );
+    }
+    ferry_tests::wait_for(std::time::Duration::from_secs(30), "two restores", || {
+        std::fs::read_to_string(&calls).is_ok_and(|c| c.lines().count() == 2)
+    });
+    let calls = std::fs::read_to_string(&calls).expect("calls");
+    for b in ["b1", "b2"] {
+        let want = format!("--config {} restore -n {b} -s _bak", b_yaml.display());
+        assert!(calls.lines().any(|l| l == want), "{calls}");
+    }
+}
