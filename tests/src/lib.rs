@@ -1,6 +1,7 @@
 //! Shared pieces of ferry's end-to-end tests: the store conformance suite, an in-process S3
 //! server, and helpers to run the real binaries.
 
+pub mod azurite;
 pub mod conformance;
 pub mod disk;
 pub mod fault_proxy;

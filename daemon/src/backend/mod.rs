@@ -14,6 +14,7 @@
 //! Keys are UTF-8 strings relative to the store's root (a bucket, or a local folder), with `/`
 //! as the separator, exactly as S3 spells them.
 
+pub mod azure;
 pub mod error;
 pub mod keys;
 pub mod local;
