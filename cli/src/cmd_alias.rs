@@ -79,7 +79,7 @@ async fn set(ctx: &Ctx, a: AliasSetArgs) -> anyhow::Result<Status> {
 /// refusal to list buckets (keys limited to some buckets) is not: the signature was accepted.
 pub(crate) async fn check(ctx: &Ctx, name: &str, entry: &AliasEntry) -> anyhow::Result<()> {
     use ferry_engine::backend::Error;
-    let endpoint = ferry_engine::backend::s3::S3Endpoint::connect(&entry.s3_config(name))
+    let endpoint = ferry_engine::location::Endpoint::connect(name, entry)
         .await
         .with_context(|| format!("alias {name:?}: nothing was saved"))?;
     match endpoint.list_buckets().await {

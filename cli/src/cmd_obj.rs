@@ -370,7 +370,7 @@ pub async fn rb(ctx: &mut Ctx, a: RbArgs) -> anyhow::Result<Status> {
         let ep = ctx.stores.endpoint(alias, entry).await?;
         if a.force {
             let store = ep.bucket(bucket);
-            let keys = object_keys(&store, "").await?;
+            let keys = object_keys(store.as_ref(), "").await?;
             let failures = store.delete(&keys).await?;
             if let Some(f) = failures.into_iter().next() {
                 return Err(

@@ -128,6 +128,13 @@ pub struct AliasEntry {
     pub extra: BTreeMap<String, serde_json::Value>,
 }
 
+/// Host suffixes of Azure's blob service: the public cloud, China, US Government.
+const AZURE_BLOB_HOSTS: &[&str] = &[
+    ".blob.core.windows.net",
+    ".blob.core.chinacloudapi.cn",
+    ".blob.core.usgovcloudapi.net",
+];
+
 fn default_api() -> String {
     "S3v4".to_owned()
 }
@@ -168,6 +175,9 @@ impl AliasEntry {
 
     /// Checks the URL and settings.
     pub fn validate(&self, alias: &str) -> Result<(), AliasError> {
+        if self.is_azure() {
+            return self.azure_config(alias).map(|_| ());
+        }
         validate_url(alias, &self.url)?;
         if !matches!(self.path.as_str(), "auto" | "on" | "off" | "dns" | "path") {
             return Err(AliasError::InvalidValue {
@@ -204,6 +214,80 @@ impl AliasEntry {
             });
         }
         Ok(())
+    }
+
+    /// Whether this alias is an Azure Blob account: `api = "azure"`, or a URL on one of Azure's
+    /// blob hosts (public and sovereign clouds).
+    pub fn is_azure(&self) -> bool {
+        if self.api.eq_ignore_ascii_case("azure") {
+            return true;
+        }
+        let host = url::Url::parse(&self.url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+            .unwrap_or_default();
+        AZURE_BLOB_HOSTS.iter().any(|suffix| host.ends_with(suffix))
+    }
+
+    /// The Azure settings this alias stands for: the account is the access key (else the
+    /// host's first label, or the first path segment of an emulator's path-style URL); the
+    /// secret is the account key, or a SAS token (`sv=...&sig=...`, with or without `?`).
+    pub fn azure_config(
+        &self,
+        alias: &str,
+    ) -> Result<crate::backend::azure::AzureConfig, AliasError> {
+        use crate::backend::azure::{AzureConfig, AzureCredentials};
+        let bad = |key: &'static str, value: &str, reason: &'static str| AliasError::InvalidValue {
+            alias: alias.to_owned(),
+            key,
+            value: value.to_owned(),
+            reason,
+        };
+        let endpoint = url::Url::parse(&self.url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+            .filter(|u| u.query().is_none() && u.fragment().is_none())
+            .ok_or_else(|| {
+                bad(
+                    "url",
+                    &self.url,
+                    "expected https://ACCOUNT.blob.core.windows.net, or an emulator's http://HOST:PORT/ACCOUNT (a SAS goes in the secret, not the URL)",
+                )
+            })?;
+        let host = endpoint.host_str().unwrap_or_default().to_ascii_lowercase();
+        let on_azure_host = AZURE_BLOB_HOSTS.iter().any(|s| host.ends_with(s));
+        let account = if !self.access_key.is_empty() {
+            self.access_key.clone()
+        } else if on_azure_host {
+            host.split('.').next().unwrap_or_default().to_owned()
+        } else {
+            endpoint
+                .path_segments()
+                .and_then(|mut s| s.next().map(str::to_owned))
+                .unwrap_or_default()
+        };
+        if account.is_empty() {
+            return Err(bad(
+                "accessKey",
+                "",
+                "name the storage account (as the access key, or in the URL)",
+            ));
+        }
+        let secret = self.secret_key.trim();
+        let credentials = if secret.is_empty() {
+            AzureCredentials::Anonymous
+        } else if secret.contains("sig=") {
+            AzureCredentials::Sas(secret.trim_start_matches('?').to_owned())
+        } else {
+            AzureCredentials::SharedKey(secret.to_owned())
+        };
+        Ok(AzureConfig {
+            label: alias.to_owned(),
+            endpoint,
+            account,
+            credentials,
+            ca_cert: self.ca_cert.as_ref().map(PathBuf::from),
+        })
     }
 
     /// The S3 client settings this alias stands for.
@@ -491,6 +575,32 @@ pub fn parse_import(name: &str, source: &str, bytes: &[u8]) -> Result<AliasEntry
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn azure_aliases_are_recognised_by_host_or_api_and_name_their_account() {
+        use crate::backend::azure::AzureCredentials;
+        let mut e = AliasEntry::new("https://acct1.blob.core.windows.net", "", "a2V5");
+        assert!(e.is_azure());
+        let c = e.azure_config("az").expect("config");
+        assert_eq!(c.account, "acct1");
+        assert!(matches!(c.credentials, AzureCredentials::SharedKey(_)));
+        e.secret_key = "?sv=2024-01-01&sp=rl&sig=abc%3D".into();
+        let c = e.azure_config("az").expect("config");
+        assert!(matches!(c.credentials, AzureCredentials::Sas(ref s) if s.starts_with("sv=")));
+        assert!(AliasEntry::new("https://x.blob.core.chinacloudapi.cn", "", "").is_azure());
+        let mut emu = AliasEntry::new("http://127.0.0.1:10000/devstoreaccount1", "", "a2V5");
+        assert!(!emu.is_azure(), "an emulator needs --api azure");
+        emu.api = "azure".into();
+        assert_eq!(
+            emu.azure_config("emu").expect("config").account,
+            "devstoreaccount1"
+        );
+        emu.validate("emu").expect("a path is fine for Azure");
+        emu.url = "http://127.0.0.1:10000/devstoreaccount1?sv=x".into();
+        let err = emu.validate("emu").expect_err("query").to_string();
+        assert!(err.contains("a SAS goes in the secret"), "{err}");
+        assert!(!AliasEntry::new("https://s3.amazonaws.com", "", "").is_azure());
+    }
 
     #[test]
     fn mc_v10_file_round_trips_with_unknown_keys() {

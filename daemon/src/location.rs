@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::alias::{AliasEntry, AliasError, ConfigDir};
+use crate::backend::azure::AzureEndpoint;
 use crate::backend::local::LocalStore;
-use crate::backend::s3::{S3Endpoint, S3Store};
+use crate::backend::s3::{BucketInfo, S3Endpoint};
 use crate::backend::{self, ObjectStore};
 
 /// Errors turning an argument into a store.
@@ -241,10 +242,77 @@ fn check_bucket(target: &str, bucket: &str) -> Result<(), LocationError> {
     Ok(())
 }
 
+/// One alias's service: an S3 endpoint or an Azure Blob account.
+#[derive(Debug, Clone)]
+pub enum Endpoint {
+    S3(S3Endpoint),
+    Azure(AzureEndpoint),
+}
+
+impl Endpoint {
+    /// Connects the client an alias stands for (no request is sent).
+    pub async fn connect(alias: &str, entry: &AliasEntry) -> Result<Endpoint, LocationError> {
+        entry.validate(alias)?;
+        if entry.is_azure() {
+            let cfg = entry.azure_config(alias)?;
+            return Ok(Endpoint::Azure(AzureEndpoint::connect(&cfg)?));
+        }
+        Ok(Endpoint::S3(
+            S3Endpoint::connect(&entry.s3_config(alias)).await?,
+        ))
+    }
+
+    /// A bucket (an Azure container) as a store.
+    pub fn bucket(&self, name: &str) -> Arc<dyn ObjectStore> {
+        match self {
+            Endpoint::S3(e) => Arc::new(e.bucket(name)),
+            Endpoint::Azure(e) => Arc::new(e.container(name)),
+        }
+    }
+
+    /// The buckets (containers), by name.
+    pub async fn list_buckets(&self) -> crate::backend::Result<Vec<BucketInfo>> {
+        match self {
+            Endpoint::S3(e) => e.list_buckets().await,
+            Endpoint::Azure(e) => Ok(e
+                .list_containers()
+                .await?
+                .into_iter()
+                .map(|name| BucketInfo {
+                    name,
+                    created: None,
+                })
+                .collect()),
+        }
+    }
+
+    pub async fn create_bucket(&self, name: &str) -> crate::backend::Result<()> {
+        match self {
+            Endpoint::S3(e) => e.create_bucket(name).await,
+            Endpoint::Azure(e) => e.create_container(name).await,
+        }
+    }
+
+    pub async fn delete_bucket(&self, name: &str) -> crate::backend::Result<()> {
+        match self {
+            Endpoint::S3(e) => e.delete_bucket(name).await,
+            Endpoint::Azure(e) => e.delete_container(name).await,
+        }
+    }
+
+    /// `NotFound` when the bucket does not exist.
+    pub async fn head_bucket(&self, name: &str) -> crate::backend::Result<()> {
+        match self {
+            Endpoint::S3(e) => e.head_bucket(name).await,
+            Endpoint::Azure(e) => e.head_container(name).await,
+        }
+    }
+}
+
 /// Opens stores, reusing one client per alias.
 #[derive(Debug, Default)]
 pub struct Stores {
-    endpoints: HashMap<String, S3Endpoint>,
+    endpoints: HashMap<String, Endpoint>,
 }
 
 impl Stores {
@@ -258,18 +326,17 @@ impl Stores {
         &mut self,
         alias: &str,
         entry: &AliasEntry,
-    ) -> Result<S3Endpoint, LocationError> {
+    ) -> Result<Endpoint, LocationError> {
         if let Some(ep) = self.endpoints.get(alias) {
             return Ok(ep.clone());
         }
-        entry.validate(alias)?;
-        let ep = S3Endpoint::connect(&entry.s3_config(alias)).await?;
+        let ep = Endpoint::connect(alias, entry).await?;
         self.endpoints.insert(alias.to_owned(), ep.clone());
         Ok(ep)
     }
 
     /// The bucket store of a remote location.
-    pub async fn bucket(&mut self, loc: &Location) -> Result<S3Store, LocationError> {
+    pub async fn bucket(&mut self, loc: &Location) -> Result<Arc<dyn ObjectStore>, LocationError> {
         match loc {
             Location::Remote {
                 alias,
@@ -294,7 +361,7 @@ impl Stores {
         match loc {
             Location::Remote { key, .. } => {
                 let store = self.bucket(loc).await?;
-                Ok((Arc::new(store), key.clone()))
+                Ok((store, key.clone()))
             }
             Location::Local { path, .. } => {
                 if as_folder {

@@ -40,7 +40,8 @@ pub(crate) fn map(path: &str, e: azure_core::Error) -> Error {
                         "AuthenticationFailed: the server refused the signature (wrong account key, or an expired SAS)",
                     ),
                 },
-                403 if code == "AuthorizationFailure" => Error::PermissionDenied {
+                // Azurite's answer to a wrong key; Azure's to its network rules.
+                403 if code == "AuthorizationFailure" => Error::Unauthenticated {
                     path,
                     source: msg(
                         "AuthorizationFailure: the server refused this request (a wrong account key on Azurite, a SAS without this permission, or the account's network rules)",
