@@ -100,6 +100,10 @@ mon data = $dir/mon/ceph-\$id
 mon warn on pool no redundancy = false
 [mon]
 paxos propose interval = 0.05
+# A throwaway test cluster: a machine at 95 % disk (a build cache) must not stop its monitor,
+# which refuses to start below 5 % free by default.
+mon data avail crit = 1
+mon data avail warn = 2
 [osd]
 osd data = $dir/osd/\$id
 osd objectstore = memstore
@@ -133,10 +137,16 @@ monmaptool --create --fsid "$fsid" --addv a "[v2:127.0.0.1:$mon_port]" "$dir/mon
 ceph-mon "${conf[@]}" --mkfs -i a --monmap "$dir/monmap" --keyring "$dir/keyring" \
   >"$dir/mkfs-mon.log" 2>&1 || fail "ceph-mon --mkfs failed"
 ceph-mon "${conf[@]}" -i a -f >"$dir/mon.out.log" 2>&1 &
-echo $! >>"$dir/pids"
+mon_pid=$!
+echo $mon_pid >>"$dir/pids"
 
 ceph_() { timeout 20 ceph "${conf[@]}" "$@"; }
-for _ in $(seq 1 100); do ceph_ mon stat >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 1 100); do
+  # A monitor that exited will never answer: say why at once instead of timing out 100 times.
+  kill -0 "$mon_pid" 2>/dev/null || fail "the monitor exited: $(tail -n 3 "$dir/mon.out.log")"
+  ceph_ mon stat >/dev/null 2>&1 && break
+  sleep 0.1
+done
 ceph_ mon stat >/dev/null 2>&1 || fail "the monitor did not answer"
 
 osd_uuid=$(python3 -c 'import uuid; print(uuid.uuid4())')

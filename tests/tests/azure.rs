@@ -121,3 +121,64 @@ fn cli_copies_local_to_azure_to_s3_and_back_byte_identical() {
     assert_eq!(listed.lines().count(), 4, "{listed}");
     ferry.fails(&["mb", "az/Not_Valid"], &["Not_Valid"]);
 }
+
+/// ferryd with an Azure target: a job mirrors a milvus-backup root from a local folder into a
+/// container (its alias written inline in ferryd.toml), the backups arrive whole and listed
+/// as such, byte-identical, and each is restored exactly once by the job's exec trigger.
+#[test]
+fn ferryd_mirrors_backups_into_azure_and_restores_each_once() {
+    use ferry_tests::milvus::{Backup, Spec, Version};
+    use ferry_tests::{Ferry, tree_hashes};
+    let azurite = Azurite::start();
+    let ferry = Ferry::new();
+    let url = azurite.url();
+    let (account, key) = (ferry_tests::azurite::ACCOUNT, ferry_tests::azurite::KEY);
+    ferry.ok(&["alias", "set", "az", &url, account, key, "--api", "azure"]);
+    ferry.ok(&["mb", "az/milvus-copy"]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let root = dir.path().join("bucket/backup");
+    for (name, seed) in [("b1", 41), ("b2", 42)] {
+        Backup::generate(&Spec::small(name, Version::V0_5_12, seed)).write(&root);
+    }
+    let calls = dir.path().join("calls.txt");
+    let addr = format!("127.0.0.1:{}", ferry_tests::free_port());
+    let config = format!(
+        "state_dir = \"{}\"\nalias_dir = \"{}\"\n[control]\nlisten = \"{addr}\"\n\
+         [aliases.azc]\nurl = \"{url}\"\napi = \"azure\"\naccess_key = \"{account}\"\nsecret_key = \"{key}\"\n\
+         [[jobs]]\nname = \"to-azure\"\nsource = \"{}/\"\ntarget = \"azc/milvus-copy/backup/\"\n\
+         [jobs.restore]\nkind = \"exec\"\ncommand = [\"sh\", \"-c\", \"echo $0 >> {}\", \"{{backup}}\"]\n",
+        dir.path().join("state").display(),
+        dir.path().join("aliases").display(),
+        root.display(),
+        calls.display(),
+    );
+    let _d = ferry_tests::Ferryd::start(dir.path(), &addr, &config);
+    ferry.ok(&[
+        "sync",
+        "--wait",
+        "--daemon",
+        &format!("http://{addr}"),
+        "to-azure",
+    ]);
+    let listed = ferry.ok(&["backups", "ls", "az/milvus-copy/backup/"]);
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    assert!(!listed.contains("incomplete"), "{listed}");
+    let back = dir.path().join("back");
+    ferry.ok(&[
+        "cp",
+        "-r",
+        "az/milvus-copy/backup/",
+        &format!("{}/", back.display()),
+    ]);
+    assert_eq!(tree_hashes(&root), tree_hashes(&back));
+    ferry_tests::wait_for(std::time::Duration::from_secs(30), "two restores", || {
+        std::fs::read_to_string(&calls).is_ok_and(|c| c.lines().count() == 2)
+    });
+    let mut fired: Vec<String> = std::fs::read_to_string(&calls)
+        .expect("calls")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    fired.sort();
+    assert_eq!(fired, ["b1", "b2"]);
+}

@@ -87,6 +87,9 @@ impl Config {
             let r = a.get_ref();
             let mut entry = AliasEntry::new(&r.url, &r.access_key, &r.secret_key);
             entry.session_token = r.session_token.clone();
+            if let Some(api) = &r.api {
+                entry.api = api.clone();
+            }
             if let Some(p) = &r.path {
                 entry.path = p.clone();
             }

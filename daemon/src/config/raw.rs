@@ -37,6 +37,7 @@ pub(super) struct RawAlias {
     #[serde(default)]
     pub(super) secret_key: String,
     pub(super) session_token: Option<String>,
+    pub(super) api: Option<String>,
     pub(super) path: Option<String>,
     pub(super) region: Option<String>,
     pub(super) ca_cert: Option<String>,
