@@ -37,8 +37,11 @@ fn done(ctx: &Ctx, verb: &str, name: &str) -> anyhow::Result<Status> {
 
 async fn set(ctx: &Ctx, a: AliasSetArgs) -> anyhow::Result<Status> {
     alias::validate_name(&a.name)?;
+    // An Azure alias may name its account alone: its key then comes from the environment
+    // (AZURE_STORAGE_KEY, AZURE_STORAGE_CONNECTION_STRING) or it reads anonymously.
+    let azure = a.api.eq_ignore_ascii_case("azure") || AliasEntry::new(&a.url, "", "").is_azure();
     let secret = match (a.access_key.as_deref(), a.secret_key.as_deref()) {
-        (Some(_), None) => bail!(
+        (Some(_), None) if !azure => bail!(
             "alias {:?}: an access key needs its secret key (give SECRET, or - to read it from standard input)",
             a.name
         ),

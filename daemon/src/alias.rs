@@ -74,6 +74,9 @@ pub enum AliasError {
         url: String,
         reason: String,
     },
+    /// An Azure connection string that cannot be used.
+    #[error("{}: not a usable Azure connection string: {reason}", path.display())]
+    InvalidConnectionString { path: PathBuf, reason: String },
     /// An invalid setting value.
     #[error("invalid {key} {value:?} for alias {alias:?}: {reason}")]
     InvalidValue {
@@ -273,7 +276,16 @@ impl AliasEntry {
                 "name the storage account (as the access key, or in the URL)",
             ));
         }
-        let secret = self.secret_key.trim();
+        // An empty secret is looked up in the environment, as Azure's own tools do.
+        let from_env = if self.secret_key.trim().is_empty() {
+            crate::backend::azure::connstr::secret_from_env(&account, &|k| {
+                std::env::var(k).ok().filter(|v| !v.is_empty())
+            })
+            .map(|(s, _)| s)
+        } else {
+            None
+        };
+        let secret = from_env.as_deref().unwrap_or(self.secret_key.trim());
         let credentials = if secret.is_empty() {
             AzureCredentials::Anonymous
         } else if secret.contains("sig=") {
@@ -550,6 +562,21 @@ pub fn parse_host_env(value: &str) -> Option<AliasEntry> {
 /// Reads what `alias import` accepts: a single alias object (`alias export`'s output, mc's
 /// too), or a whole mc/ferry `config.json` holding `name`.
 pub fn parse_import(name: &str, source: &str, bytes: &[u8]) -> Result<AliasEntry, AliasError> {
+    // An Azure connection string (the portal's, or `AZURE_STORAGE_CONNECTION_STRING`'s).
+    if let Ok(text) = std::str::from_utf8(bytes)
+        && crate::backend::azure::connstr::is_connection_string(text)
+    {
+        let c = crate::backend::azure::connstr::parse(text).map_err(|reason| {
+            AliasError::InvalidConnectionString {
+                path: PathBuf::from(source),
+                reason,
+            }
+        })?;
+        let mut entry = AliasEntry::new(&c.endpoint, &c.account, &c.secret);
+        entry.api = "azure".to_owned();
+        entry.validate(name)?;
+        return Ok(entry);
+    }
     let value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| AliasError::Parse {
             path: PathBuf::from(source),

@@ -202,6 +202,28 @@ impl AzureStore {
             .block_blob_client()
     }
 
+    /// How many uncommitted blocks `key` holds (what interrupted block uploads left; the
+    /// service drops them at the blob's next commit, or after 7 days).
+    pub async fn uncommitted_blocks(&self, key: &str) -> Result<usize> {
+        let path = self.path(key);
+        self.blob_url(key)?;
+        match self
+            .block_client(key)
+            .get_block_list(BlockListType::Uncommitted, None)
+            .await
+        {
+            Ok(r) => Ok(r
+                .into_model()
+                .map_err(|e| map(&path, e))?
+                .uncommitted_blocks
+                .map_or(0, |b| b.len())),
+            Err(e) => {
+                let e = map(&path, e);
+                if e.is_not_found() { Ok(0) } else { Err(e) }
+            }
+        }
+    }
+
     /// Waits for a Copy Blob that answered `pending`.
     async fn wait_copy(&self, url: &Url, path: &str) -> Result<()> {
         for _ in 0..600 {
@@ -371,13 +393,7 @@ impl ObjectStore for AzureStore {
             .await
         {
             Ok(r) => r.into_model().map_err(|e| map(&path, e))?,
-            Err(e) => {
-                let e = map(&path, e);
-                if e.is_not_found() {
-                    return Err(e);
-                }
-                return Err(e);
-            }
+            Err(e) => return Err(map(&path, e)),
         };
         let mut parts: Vec<StoredPart> = list
             .uncommitted_blocks
