@@ -77,6 +77,11 @@ impl Azurite {
         a
     }
 
+    /// Its port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// The blob service URL, path style: `http://127.0.0.1:PORT/devstoreaccount1`.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}/{ACCOUNT}", self.port)

@@ -122,14 +122,17 @@ fn cli_copies_local_to_azure_to_s3_and_back_byte_identical() {
     ferry.fails(&["mb", "az/Not_Valid"], &["Not_Valid"]);
 }
 
-/// ferryd with an Azure target: a job mirrors a milvus-backup root from a local folder into a
+/// ferryd with an Azure target: a job mirrors a milvus-backup root from an S3 bucket into a
 /// container (its alias written inline in ferryd.toml), the backups arrive whole and listed
 /// as such, byte-identical, and each is restored exactly once by the job's exec trigger.
 #[test]
 fn ferryd_mirrors_backups_into_azure_and_restores_each_once() {
     use ferry_tests::milvus::{Backup, Spec, Version};
+    use ferry_tests::s3s_server::S3sServer;
     use ferry_tests::{Ferry, tree_hashes};
     let azurite = Azurite::start();
+    let s3 = S3sServer::start("AKIAAZURE3", "azure-test-secret-3");
+    s3.create_bucket("milvus-a");
     let ferry = Ferry::new();
     let url = azurite.url();
     let (account, key) = (ferry_tests::azurite::ACCOUNT, ferry_tests::azurite::KEY);
@@ -140,17 +143,27 @@ fn ferryd_mirrors_backups_into_azure_and_restores_each_once() {
     for (name, seed) in [("b1", 41), ("b2", 42)] {
         Backup::generate(&Spec::small(name, Version::V0_5_12, seed)).write(&root);
     }
+    ferry.alias("s3", &s3);
+    ferry.ok(&[
+        "cp",
+        "-r",
+        &format!("{}/", root.display()),
+        "s3/milvus-a/backup/",
+    ]);
     let calls = dir.path().join("calls.txt");
     let addr = format!("127.0.0.1:{}", ferry_tests::free_port());
     let config = format!(
         "state_dir = \"{}\"\nalias_dir = \"{}\"\n[control]\nlisten = \"{addr}\"\n\
+         [aliases.s3a]\nurl = \"{s3url}\"\naccess_key = \"{s3ak}\"\nsecret_key = \"{s3sk}\"\n\
          [aliases.azc]\nurl = \"{url}\"\napi = \"azure\"\naccess_key = \"{account}\"\nsecret_key = \"{key}\"\n\
-         [[jobs]]\nname = \"to-azure\"\nsource = \"{}/\"\ntarget = \"azc/milvus-copy/backup/\"\n\
+         [[jobs]]\nname = \"to-azure\"\nsource = \"s3a/milvus-a/backup/\"\ntarget = \"azc/milvus-copy/backup/\"\n\
          [jobs.restore]\nkind = \"exec\"\ncommand = [\"sh\", \"-c\", \"echo $0 >> {}\", \"{{backup}}\"]\n",
         dir.path().join("state").display(),
         dir.path().join("aliases").display(),
-        root.display(),
         calls.display(),
+        s3url = s3.url(),
+        s3ak = s3.access_key(),
+        s3sk = s3.secret_key(),
     );
     let _d = ferry_tests::Ferryd::start(dir.path(), &addr, &config);
     ferry.ok(&[
@@ -336,5 +349,94 @@ fn kill9_during_block_uploads_converges_with_no_stray_blocks() {
     assert_eq!(stray, 0, "uncommitted blocks left");
     ferry_tests::report(&format!(
         "Azure crash loop: {cycles} runs, {killed} killed mid-way (block uploads of up to 40 MiB in 5 MiB blocks), converged, byte-identical, 0 uncommitted blocks left"
+    ));
+}
+
+/// S3 → Azure with the manifest: the first mirror copies everything, a second one sends no
+/// request at all to Azure (counted by a pass-through proxy in front of Azurite), and a change
+/// at the source costs one upload. Then 5 % of Azure's answers are faults (500, 503, resets,
+/// cut bodies, stalls) and the mirror still converges byte-identical.
+#[test]
+fn s3_to_azure_mirror_is_incremental_and_a_no_op_sends_no_request_to_azure() {
+    use ferry_tests::fault_proxy::{FaultProxy, Faults};
+    use ferry_tests::s3s_server::S3sServer;
+    use ferry_tests::{Ferry, data, tree_hashes};
+    let azurite = Azurite::start();
+    let proxy = FaultProxy::start(
+        &format!("http://127.0.0.1:{}", azurite.port()),
+        Faults::all(0, 0xA2),
+    );
+    let s3 = S3sServer::start("AKIAAZURE2", "azure-test-secret-2");
+    let src_root = s3.create_bucket("src");
+    for i in 0..30u64 {
+        let len = if i == 0 {
+            9 * 1024 * 1024
+        } else {
+            1000 + i as usize * 37
+        };
+        ferry_tests::milvus::write_file(
+            &src_root,
+            &format!("d{}/f{i}", i % 3),
+            &data(300 + i, len),
+        );
+    }
+    let ferry = Ferry::new();
+    ferry.alias("s3", &s3);
+    let (account, key) = (ferry_tests::azurite::ACCOUNT, ferry_tests::azurite::KEY);
+    let via_proxy = format!("{}/{account}", proxy.url());
+    ferry.ok(&[
+        "alias", "set", "az", &via_proxy, account, key, "--api", "azure",
+    ]);
+    ferry.ok(&["mb", "az/incr"]);
+    let (code, out, err) = ferry.run(&["mirror", "s3/src/", "az/incr/m/"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        format!("{out}{err}").contains("Copied 30 objects"),
+        "{out}{err}"
+    );
+    let before = proxy.counts().requests;
+    let again = ferry.ok(&["mirror", "s3/src/", "az/incr/m/"]);
+    assert_eq!(
+        proxy.counts().requests,
+        before,
+        "a no-op mirror sent requests to Azure: {again}"
+    );
+    ferry_tests::milvus::write_file(&src_root, "d1/f1", &data(999, 4321));
+    let before = proxy.counts().requests;
+    let changed = ferry.ok(&["mirror", "s3/src/", "az/incr/m/"]);
+    assert!(changed.contains("d1/f1"), "{changed}");
+    let sent = proxy.counts().requests - before;
+    assert!(
+        sent <= 2,
+        "one changed object cost {sent} requests to Azure"
+    );
+
+    // Faults on the Azure side: the mirror retries and converges.
+    for i in 0..150u64 {
+        ferry_tests::milvus::write_file(&src_root, &format!("d2/new{i}"), &data(400 + i, 20_000));
+    }
+    proxy.set_per_mille(50);
+    let mut runs = 0;
+    loop {
+        runs += 1;
+        let (code, _, _) = ferry.run(&["mirror", "s3/src/", "az/incr/m/"]);
+        if code == 0 || runs == 6 {
+            break;
+        }
+    }
+    proxy.set_per_mille(0);
+    ferry.ok(&["mirror", "s3/src/", "az/incr/m/"]);
+    assert!(proxy.counts().faults() > 0, "no fault was injected");
+    let back = tempfile::tempdir().expect("back");
+    ferry.ok(&[
+        "cp",
+        "-r",
+        "az/incr/m/",
+        &format!("{}/", back.path().display()),
+    ]);
+    assert_eq!(tree_hashes(&src_root), tree_hashes(back.path()));
+    ferry_tests::report(&format!(
+        "S3 -> Azure with 5 % faults on Azure's side: converged after {runs} runs, {}",
+        proxy.counts().summary()
     ));
 }
