@@ -440,3 +440,50 @@ fn s3_to_azure_mirror_is_incremental_and_a_no_op_sends_no_request_to_azure() {
         proxy.counts().summary()
     ));
 }
+
+/// ferryd with an Azure source: polled every interval, new and changed blobs reach the local
+/// target, and with `remove` a deleted blob goes too.
+#[test]
+fn ferryd_polls_an_azure_source() {
+    use ferry_tests::{Ferry, data};
+    let azurite = Azurite::start();
+    let ferry = Ferry::new();
+    let (account, key) = (ferry_tests::azurite::ACCOUNT, ferry_tests::azurite::KEY);
+    let url = azurite.url();
+    ferry.ok(&["alias", "set", "az", &url, account, key, "--api", "azure"]);
+    ferry.ok(&["mb", "az/source"]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let put = |name: &str, seed: u64| {
+        let f = ferry_tests::milvus::write_file(&dir.path().join("work"), name, &data(seed, 5000));
+        ferry.ok(&[
+            "cp",
+            f.to_str().expect("utf-8"),
+            &format!("az/source/in/{name}"),
+        ]);
+    };
+    put("a.bin", 1);
+    let out = dir.path().join("out");
+    let addr = format!("127.0.0.1:{}", ferry_tests::free_port());
+    let config = format!(
+        "state_dir = \"{}\"\nalias_dir = \"{}\"\n[control]\nlisten = \"{addr}\"\n\
+         [aliases.azc]\nurl = \"{url}\"\napi = \"azure\"\naccess_key = \"{account}\"\nsecret_key = \"{key}\"\n\
+         [[jobs]]\nname = \"from-azure\"\nlayout = \"plain\"\nsource = \"azc/source/in/\"\ntarget = \"{}/\"\n\
+         interval = \"1s\"\nremove = true\n",
+        dir.path().join("state").display(),
+        dir.path().join("aliases").display(),
+        out.display(),
+    );
+    let _d = ferry_tests::Ferryd::start(dir.path(), &addr, &config);
+    let wait = |what: &str, f: &dyn Fn() -> bool| {
+        ferry_tests::wait_for(std::time::Duration::from_secs(30), what, || f());
+    };
+    wait("the first blob", &|| out.join("a.bin").exists());
+    put("b.bin", 2);
+    put("a.bin", 3);
+    wait("a new and a changed blob", &|| {
+        std::fs::read(out.join("b.bin")).ok() == Some(data(2, 5000))
+            && std::fs::read(out.join("a.bin")).ok() == Some(data(3, 5000))
+    });
+    ferry.ok(&["rm", "az/source/in/b.bin"]);
+    wait("the deletion", &|| !out.join("b.bin").exists());
+}
