@@ -423,6 +423,11 @@ pub struct TransferArgs {
     /// `800KiB/s`, `1.5GB`), like ferryd's `bandwidth` (rclone's --bwlimit).
     #[arg(long, visible_alias = "bwlimit", value_name = "RATE", value_parser = parse_rate)]
     pub bandwidth: Option<u64>,
+    /// S3 source, Azure target: Azure reads each object itself through a presigned URL (Put
+    /// Blob From URL), and the bytes never pass through ferry. The source must be reachable
+    /// from Azure; where the service cannot do it, ferry streams.
+    #[arg(long)]
+    pub from_url: bool,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

@@ -15,6 +15,7 @@ use crate::args::CpArgs;
 use crate::{Ctx, Status, output};
 
 pub async fn run(ctx: &mut Ctx, a: CpArgs) -> anyhow::Result<Status> {
+    ctx.stores.copy_from_url(a.transfer.from_url);
     let (dst_arg, src_args) = a
         .paths
         .split_last()

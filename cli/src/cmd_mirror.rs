@@ -18,6 +18,7 @@ use crate::args::{DiffArgs, MirrorArgs, VerifyArgs};
 use crate::{Ctx, Status, output};
 
 pub async fn run(ctx: &mut Ctx, a: MirrorArgs) -> anyhow::Result<Status> {
+    ctx.stores.copy_from_url(a.transfer.from_url);
     let src = if a.backups {
         backup_root(ctx, &a.source, true).await?
     } else {

@@ -313,12 +313,20 @@ impl Endpoint {
 #[derive(Debug, Default)]
 pub struct Stores {
     endpoints: HashMap<String, Endpoint>,
+    /// Azure containers opened from here copy S3 sources through presigned URLs.
+    azure_from_url: bool,
 }
 
 impl Stores {
     /// An empty cache.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Azure targets opened from now on have Azure read S3 sources itself (presigned URLs):
+    /// `--from-url`, a job's `from_url = true`.
+    pub fn copy_from_url(&mut self, on: bool) {
+        self.azure_from_url = on;
     }
 
     /// The endpoint (client) for an alias.
@@ -343,7 +351,12 @@ impl Stores {
                 entry,
                 bucket: Some(bucket),
                 ..
-            } => Ok(self.endpoint(alias, entry).await?.bucket(bucket)),
+            } => Ok(match self.endpoint(alias, entry).await? {
+                Endpoint::Azure(a) => {
+                    Arc::new(a.container(bucket).with_copy_from_url(self.azure_from_url))
+                }
+                other => other.bucket(bucket),
+            }),
             other => Err(LocationError::NoBucket {
                 target: other.display(),
             }),

@@ -487,3 +487,91 @@ fn ferryd_polls_an_azure_source() {
     ferry.ok(&["rm", "az/source/in/b.bin"]);
     wait("the deletion", &|| !out.join("b.bin").exists());
 }
+
+/// `--from-url`: for an S3 source, the Azure target is first asked to read each object itself
+/// through a presigned GET URL (Put Blob From URL). Azurite answers 501 to that, so each copy
+/// costs exactly one refused request more and then streams: the result is byte-identical. The
+/// presigned URL itself is what another service would read: a plain GET of it returns the
+/// object.
+#[test]
+fn from_url_asks_azure_to_read_s3_itself_and_streams_where_it_cannot() {
+    use ferry_engine::backend::s3::{S3Config, S3Credentials, S3Endpoint};
+    use ferry_tests::fault_proxy::{FaultProxy, Faults};
+    use ferry_tests::s3s_server::S3sServer;
+    use ferry_tests::{Ferry, data, tree_hashes};
+    let azurite = Azurite::start();
+    let proxy = FaultProxy::start(
+        &format!("http://127.0.0.1:{}", azurite.port()),
+        Faults::all(0, 1),
+    );
+    let s3 = S3sServer::start("AKIAAZURE4", "azure-test-secret-4");
+    let src_root = s3.create_bucket("fromurl");
+    for i in 0..12u64 {
+        ferry_tests::milvus::write_file(
+            &src_root,
+            &format!("f{i}"),
+            &data(500 + i, 3000 + i as usize),
+        );
+    }
+    ferry_tests::milvus::write_file(&src_root, "hello.txt", b"read me through a presigned URL");
+    let ferry = Ferry::new();
+    ferry.alias("s3", &s3);
+    let (account, key) = (ferry_tests::azurite::ACCOUNT, ferry_tests::azurite::KEY);
+    ferry.ok(&[
+        "alias",
+        "set",
+        "az",
+        &format!("{}/{account}", proxy.url()),
+        account,
+        key,
+        "--api",
+        "azure",
+    ]);
+    ferry.ok(&["mb", "az/streamed"]);
+    ferry.ok(&["mb", "az/fromurl"]);
+    let before = proxy.counts().requests;
+    ferry.ok(&["cp", "-r", "s3/fromurl/", "az/streamed/"]);
+    let streamed = proxy.counts().requests - before;
+    let before = proxy.counts().requests;
+    ferry.ok(&["cp", "-r", "--from-url", "s3/fromurl/", "az/fromurl/"]);
+    let asked = proxy.counts().requests - before;
+    assert_eq!(
+        asked,
+        streamed + 13,
+        "one Put Blob From URL per object, then the stream"
+    );
+    let back = tempfile::tempdir().expect("back");
+    ferry.ok(&[
+        "cp",
+        "-r",
+        "az/fromurl/",
+        &format!("{}/", back.path().display()),
+    ]);
+    assert_eq!(tree_hashes(&src_root), tree_hashes(back.path()));
+
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let url = rt.block_on(async {
+        let creds = S3Credentials::Static {
+            access_key: s3.access_key().to_owned(),
+            secret_key: s3.secret_key().to_owned(),
+            session_token: None,
+        };
+        let ep = S3Endpoint::connect(&S3Config::for_endpoint("t", &s3.url(), creds))
+            .await
+            .expect("client");
+        ep.bucket("fromurl")
+            .presign_get("hello.txt", std::time::Duration::from_secs(300))
+            .await
+            .expect("presign")
+    });
+    let u = url::Url::parse(&url).expect("url");
+    let addr = format!(
+        "{}:{}",
+        u.host_str().expect("host"),
+        u.port().expect("port")
+    );
+    let path = format!("{}?{}", u.path(), u.query().unwrap_or_default());
+    let (status, body) = ferry_tests::http(&addr, "GET", &path, None, b"");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.ends_with("read me through a presigned URL"), "{body}");
+}

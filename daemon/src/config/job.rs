@@ -231,6 +231,7 @@ impl Ctx<'_> {
             reconcile,
             workers,
             bandwidth,
+            from_url: j.from_url.as_ref().is_some_and(|v| *v.get_ref()),
         })
     }
 }

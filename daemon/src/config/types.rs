@@ -88,6 +88,8 @@ pub struct JobConfig {
     pub workers: usize,
     /// Bytes per second this job may read from its source (`None`: unlimited).
     pub bandwidth: Option<u64>,
+    /// S3 source, Azure target: Azure reads objects through presigned URLs (`from_url`).
+    pub from_url: bool,
     /// `layout = "milvus-backup"` (the default): the source is a backup root; each backup
     /// reaches the target whole, verified, `meta/backup_meta.json` last. `"plain"`: objects
     /// are mirrored one by one in any order.

@@ -55,6 +55,7 @@ pub struct OpenError {
 /// Opens a job's two ends.
 pub(super) async fn open_sides(config: &JobConfig) -> Result<(Side, Side), OpenError> {
     let mut stores = Stores::new();
+    stores.copy_from_url(config.from_url);
     let mut open = async |loc: &Location, end: &'static str| -> Result<Side, OpenError> {
         let (store, key) = stores.open(loc, true).await.map_err(|source| OpenError {
             end,

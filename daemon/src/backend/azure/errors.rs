@@ -49,6 +49,12 @@ pub(crate) fn map(path: &str, e: azure_core::Error) -> Error {
                 },
                 401 => Error::Unauthenticated { path, source },
                 403 => Error::PermissionDenied { path, source },
+                // The emulator's answer to what it does not implement (From-URL copies): the
+                // caller does it another way.
+                501 => Error::NotSupported {
+                    path,
+                    operation: "this request (the service answers 501 Not Implemented)",
+                },
                 408 | 429 | 500..=599 => Error::Transient { path, source },
                 _ => Error::Generic { path, source },
             }
