@@ -283,7 +283,7 @@ fn kill9_during_block_uploads_converges_with_no_stray_blocks() {
     let size = |i: u64| {
         if i == 0 {
             40 * MIB
-        } else if i % 2 == 0 {
+        } else if i.is_multiple_of(2) {
             12 * MIB
         } else {
             150_000
@@ -475,7 +475,7 @@ fn ferryd_polls_an_azure_source() {
     );
     let _d = ferry_tests::Ferryd::start(dir.path(), &addr, &config);
     let wait = |what: &str, f: &dyn Fn() -> bool| {
-        ferry_tests::wait_for(std::time::Duration::from_secs(30), what, || f());
+        ferry_tests::wait_for(std::time::Duration::from_secs(30), what, f);
     };
     wait("the first blob", &|| out.join("a.bin").exists());
     put("b.bin", 2);
