@@ -9,8 +9,8 @@ use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 
+use super::Account;
 use super::errors::map;
-use super::store::AzureStore;
 use crate::backend::error::msg;
 use crate::backend::{Error, ListEntry, ListOptions, ObjectMeta, Result};
 
@@ -84,7 +84,10 @@ struct PrefixXml {
 }
 
 struct State {
-    store: AzureStore,
+    account: std::sync::Arc<Account>,
+    container_url: Url,
+    /// `alias/container`, for messages.
+    label: String,
     prefix: String,
     options: ListOptions,
     marker: Option<String>,
@@ -93,12 +96,16 @@ struct State {
 
 /// The listing of `prefix` as a lazy stream.
 pub(super) fn list(
-    store: AzureStore,
+    account: std::sync::Arc<Account>,
+    container_url: Url,
+    label: String,
     prefix: String,
     options: ListOptions,
 ) -> BoxStream<'static, Result<ListEntry>> {
     let state = State {
-        store,
+        account,
+        container_url,
+        label,
         prefix,
         options,
         marker: None,
@@ -121,8 +128,8 @@ pub(super) fn list(
 }
 
 async fn page(s: &State) -> Result<(Vec<ListEntry>, Option<String>)> {
-    let path = format!("{}/{}", s.store, s.prefix);
-    let mut url: Url = s.store.container_url().clone();
+    let path = format!("{}/{}", s.label, s.prefix);
+    let mut url: Url = s.container_url.clone();
     {
         let mut q = url.query_pairs_mut();
         q.append_pair("restype", "container")
@@ -139,8 +146,8 @@ async fn page(s: &State) -> Result<(Vec<ListEntry>, Option<String>)> {
         }
     }
     let resp = s
-        .store
-        .raw(Method::Get, url, &[], Bytes::new(), &path)
+        .account
+        .send(Method::Get, url, &[], Bytes::new(), &path)
         .await?;
     let body = resp
         .into_body()

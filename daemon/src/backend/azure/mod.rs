@@ -118,6 +118,33 @@ pub(crate) struct Account {
     pub(crate) fingerprint: String,
 }
 
+impl Account {
+    /// Sends a raw request through the account's pipeline (its transport, signer and
+    /// retries); non-success statuses are errors, met at `path`.
+    pub(crate) async fn send(
+        &self,
+        method: azure_core::http::Method,
+        url: Url,
+        headers: &[(&'static str, String)],
+        body: bytes::Bytes,
+        path: &str,
+    ) -> Result<azure_core::http::AsyncRawResponse> {
+        let mut req = Request::new(url, method);
+        req.insert_header("x-ms-version", self.version.clone());
+        for (k, v) in headers {
+            req.insert_header(*k, v.clone());
+        }
+        if !body.is_empty() || matches!(method, azure_core::http::Method::Put) {
+            req.insert_header("content-length", body.len().to_string());
+            req.set_body(body);
+        }
+        self.pipeline
+            .stream(&Context::new(), &mut req, None)
+            .await
+            .map_err(|e| errors::map(path, e))
+    }
+}
+
 impl std::fmt::Debug for Account {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Account")

@@ -1,9 +1,10 @@
 //! One container as an [`ObjectStore`].
 //!
 //! Multipart uploads are block uploads: each part is a Put Block whose id carries the upload's
-//! id and the part number (`<16 hex>-<5 digits>`, so every id of a blob has the same length,
-//! as Azure requires), sent with its MD5 (the service checks it); completing is a Put Block
-//! List. Nothing is visible before it. Azure has no abort: staged blocks that are never
+//! id, the part number and the block's MD5 (`<16 hex>-<5 digits>-<32 hex>`, so every id of a
+//! blob has the same length, as Azure requires), sent with that MD5 (the service checks it);
+//! a part's id, as ferry's engine sees it, is that MD5, as an S3 part's ETag is. Completing is
+//! a Put Block List. Nothing is visible before it. Azure has no abort: staged blocks that are never
 //! committed are dropped by the service (after 7 days, or at the blob's next commit), and they
 //! never become the blob. An upload is reopened from Get Block List's uncommitted blocks with
 //! its id.
@@ -12,7 +13,7 @@ use std::any::Any;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use azure_core::http::{AsyncRawResponse, Context, Method, Request, RequestContent, Url};
+use azure_core::http::{AsyncRawResponse, Method, RequestContent, Url};
 use azure_storage_blob::models::{
     BlockBlobClientCommitBlockListOptions, BlockBlobClientStageBlockOptions, BlockListType,
     BlockLookupList,
@@ -88,16 +89,24 @@ impl std::fmt::Display for AzureStore {
     }
 }
 
-/// The raw id of part `number` of upload `upload`.
-fn block_id(upload: &str, number: u32) -> String {
-    format!("{upload}-{number:05}")
+/// The raw id of part `number` of upload `upload` whose bytes have MD5 `md5` (32 hex digits):
+/// every id of a blob has the same length, and a reopened upload knows each block's MD5 from
+/// its id, so a block holding the very bytes of a part is not sent again.
+fn block_id(upload: &str, number: u32, md5: &str) -> String {
+    format!("{upload}-{number:05}-{md5}")
 }
 
-fn parse_block_id(id: &[u8]) -> Option<(&str, u32)> {
+/// (upload, part number, MD5 hex) of a block id ferry wrote.
+fn parse_block_id(id: &[u8]) -> Option<(&str, u32, &str)> {
     let s = std::str::from_utf8(id).ok()?;
-    let (upload, n) = s.rsplit_once('-')?;
-    Some((upload, n.parse().ok()?))
+    let (rest, md5) = s.rsplit_once('-')?;
+    let (upload, n) = rest.rsplit_once('-')?;
+    (md5.len() == 32).then_some(())?;
+    Some((upload, n.parse().ok()?, md5))
 }
+
+/// The MD5 of blocks Azure fills from a URL (ferry never sees their bytes).
+const UNSEEN: &str = "00000000000000000000000000000000";
 
 fn header(resp: &AsyncRawResponse, name: &'static str) -> Option<String> {
     resp.headers()
@@ -134,10 +143,6 @@ impl AzureStore {
         self
     }
 
-    pub(super) fn container_url(&self) -> &Url {
-        &self.container_url
-    }
-
     pub(crate) fn path(&self, key: &str) -> String {
         format!("{self}/{key}")
     }
@@ -169,7 +174,7 @@ impl AzureStore {
     }
 
     /// Sends a raw request through the account's pipeline; non-success statuses are errors.
-    pub(super) async fn raw(
+    async fn raw(
         &self,
         method: Method,
         url: Url,
@@ -177,20 +182,7 @@ impl AzureStore {
         body: Bytes,
         path: &str,
     ) -> Result<AsyncRawResponse> {
-        let mut req = Request::new(url, method);
-        req.insert_header("x-ms-version", self.account.version.clone());
-        for (k, v) in headers {
-            req.insert_header(*k, v.clone());
-        }
-        if !body.is_empty() || matches!(method, Method::Put) {
-            req.insert_header("content-length", body.len().to_string());
-            req.set_body(body);
-        }
-        self.account
-            .pipeline
-            .stream(&Context::new(), &mut req, None)
-            .await
-            .map_err(|e| map(path, e))
+        self.account.send(method, url, headers, body, path).await
     }
 
     fn meta_from(&self, key: &str, resp: &AsyncRawResponse) -> ObjectMeta {
@@ -268,7 +260,7 @@ impl AzureStore {
         let mut number = 1;
         while offset < size {
             let end = (offset + block).min(size);
-            let id = block_id(&upload, number);
+            let id = block_id(&upload, number, UNSEEN);
             let mut block_url = url.clone();
             block_url
                 .query_pairs_mut()
@@ -287,7 +279,7 @@ impl AzureStore {
             .await?;
             ids.push(PartId {
                 number,
-                content_id: id,
+                content_id: UNSEEN.to_owned(),
             });
             offset = end;
             number += 1;
@@ -331,7 +323,13 @@ impl AzureStore {
 #[async_trait]
 impl ObjectStore for AzureStore {
     fn list(&self, prefix: &str, options: ListOptions) -> BoxStream<'static, Result<ListEntry>> {
-        super::listing::list(self.clone(), prefix.to_owned(), options)
+        super::listing::list(
+            self.account.clone(),
+            self.container_url.clone(),
+            self.to_string(),
+            prefix.to_owned(),
+            options,
+        )
     }
 
     async fn head(&self, key: &str) -> Result<ObjectMeta> {
@@ -489,11 +487,11 @@ impl ObjectStore for AzureStore {
             .into_iter()
             .filter_map(|b| {
                 let name = b.name?;
-                let (upload, number) = parse_block_id(&name)?;
+                let (upload, number, md5) = parse_block_id(&name)?;
                 (upload == upload_id).then(|| StoredPart {
                     number,
                     size: u64::try_from(b.size.unwrap_or(0)).unwrap_or(0),
-                    content_id: String::from_utf8_lossy(&name).into_owned(),
+                    content_id: md5.to_owned(),
                 })
             })
             .collect();
@@ -593,7 +591,7 @@ impl MultipartUpload for BlockUpload {
         let _ = offset;
         let client = self.store.block_client(&self.key);
         let path = self.store.path(&self.key);
-        let id = block_id(&self.id, number);
+        let upload = self.id.clone();
         Box::pin(async move {
             // The block's MD5, which the service checks, off the async threads (16 MiB take
             // ~20 ms).
@@ -607,6 +605,8 @@ impl MultipartUpload for BlockUpload {
                 path: path.clone(),
                 source: Box::new(e),
             })?;
+            let md5_hex = hex::encode(&md5);
+            let id = block_id(&upload, number, &md5_hex);
             let options = BlockBlobClientStageBlockOptions {
                 transactional_content_md5: Some(md5),
                 ..Default::default()
@@ -619,7 +619,7 @@ impl MultipartUpload for BlockUpload {
                 .map_err(|e| map(&path, e))?;
             Ok(PartId {
                 number,
-                content_id: id,
+                content_id: md5_hex,
             })
         })
     }
@@ -630,7 +630,7 @@ impl MultipartUpload for BlockUpload {
             latest: Some(
                 parts
                     .iter()
-                    .map(|p| p.content_id.as_bytes().to_vec())
+                    .map(|p| block_id(&self.id, p.number, &p.content_id).into_bytes())
                     .collect(),
             ),
             ..Default::default()
