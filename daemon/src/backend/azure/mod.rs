@@ -11,6 +11,7 @@
 //! Credentials: a Shared Key (signed by [`sharedkey`]), a SAS token (appended to every URL), or
 //! none (public containers).
 
+mod blocks;
 pub mod connstr;
 mod errors;
 mod listing;

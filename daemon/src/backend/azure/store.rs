@@ -13,14 +13,9 @@ use std::any::Any;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use azure_core::http::{AsyncRawResponse, Method, RequestContent, Url};
-use azure_storage_blob::models::{
-    BlockBlobClientCommitBlockListOptions, BlockBlobClientStageBlockOptions, BlockListType,
-    BlockLookupList,
-};
+use azure_core::http::{AsyncRawResponse, Method, Url};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 
@@ -29,10 +24,10 @@ use super::errors::map;
 use crate::backend::error::msg;
 use crate::backend::{
     DeleteFailure, Error, GetOptions, GetResult, Limits, ListEntry, ListOptions, MultipartUpload,
-    ObjectMeta, ObjectStore, PartId, PutResult, Result, StoredPart, same_kind,
+    ObjectMeta, ObjectStore, PutResult, Result, StoredPart, same_kind,
 };
 
-const MIB: u64 = 1024 * 1024;
+pub(super) const MIB: u64 = 1024 * 1024;
 
 /// Characters kept as they are in a blob's URL path: unreserved ones and `/`.
 const PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
@@ -89,26 +84,7 @@ impl std::fmt::Display for AzureStore {
     }
 }
 
-/// The raw id of part `number` of upload `upload` whose bytes have MD5 `md5` (32 hex digits):
-/// every id of a blob has the same length, and a reopened upload knows each block's MD5 from
-/// its id, so a block holding the very bytes of a part is not sent again.
-fn block_id(upload: &str, number: u32, md5: &str) -> String {
-    format!("{upload}-{number:05}-{md5}")
-}
-
-/// (upload, part number, MD5 hex) of a block id ferry wrote.
-fn parse_block_id(id: &[u8]) -> Option<(&str, u32, &str)> {
-    let s = std::str::from_utf8(id).ok()?;
-    let (rest, md5) = s.rsplit_once('-')?;
-    let (upload, n) = rest.rsplit_once('-')?;
-    (md5.len() == 32).then_some(())?;
-    Some((upload, n.parse().ok()?, md5))
-}
-
-/// The MD5 of blocks Azure fills from a URL (ferry never sees their bytes).
-const UNSEEN: &str = "00000000000000000000000000000000";
-
-fn header(resp: &AsyncRawResponse, name: &'static str) -> Option<String> {
+pub(super) fn header(resp: &AsyncRawResponse, name: &'static str) -> Option<String> {
     resp.headers()
         .get_optional_str(&azure_core::http::headers::HeaderName::from_static(name))
         .map(str::to_owned)
@@ -148,7 +124,7 @@ impl AzureStore {
     }
 
     /// The blob's URL, or why Azure cannot hold this key.
-    fn blob_url(&self, key: &str) -> Result<Url> {
+    pub(super) fn blob_url(&self, key: &str) -> Result<Url> {
         let bad = |reason| Error::InvalidKey {
             path: self.to_string(),
             key: key.to_owned(),
@@ -174,7 +150,7 @@ impl AzureStore {
     }
 
     /// Sends a raw request through the account's pipeline; non-success statuses are errors.
-    async fn raw(
+    pub(super) async fn raw(
         &self,
         method: Method,
         url: Url,
@@ -199,98 +175,12 @@ impl AzureStore {
         }
     }
 
-    fn block_client(&self, key: &str) -> azure_storage_blob::BlockBlobClient {
+    pub(super) fn block_client(&self, key: &str) -> azure_storage_blob::BlockBlobClient {
         self.account
             .service
             .blob_container_client(&self.container)
             .blob_client(key)
             .block_blob_client()
-    }
-
-    /// How many uncommitted blocks `key` holds (what interrupted block uploads left; the
-    /// service drops them at the blob's next commit, or after 7 days).
-    pub async fn uncommitted_blocks(&self, key: &str) -> Result<usize> {
-        let path = self.path(key);
-        self.blob_url(key)?;
-        match self
-            .block_client(key)
-            .get_block_list(BlockListType::Uncommitted, None)
-            .await
-        {
-            Ok(r) => Ok(r
-                .into_model()
-                .map_err(|e| map(&path, e))?
-                .uncommitted_blocks
-                .map_or(0, |b| b.len())),
-            Err(e) => {
-                let e = map(&path, e);
-                if e.is_not_found() { Ok(0) } else { Err(e) }
-            }
-        }
-    }
-
-    /// Writes `key` from a URL the service reads itself: one Put Blob From URL up to 4000 MiB,
-    /// else Put Block From URL per 1000 MiB range and a commit. A service that cannot (501)
-    /// is `NotSupported`, so the caller streams.
-    async fn put_from_url(&self, key: &str, source: &str, size: u64) -> Result<PutResult> {
-        let path = self.path(key);
-        let url = self.blob_url(key)?;
-        if size <= 4000 * MIB {
-            let resp = self
-                .raw(
-                    Method::Put,
-                    url,
-                    &[
-                        ("x-ms-blob-type", "BlockBlob".to_owned()),
-                        ("x-ms-copy-source", source.to_owned()),
-                    ],
-                    Bytes::new(),
-                    &path,
-                )
-                .await?;
-            return Ok(PutResult {
-                e_tag: header(&resp, "etag").map(|e| e.trim_matches('"').to_owned()),
-                version: header(&resp, "x-ms-version-id"),
-            });
-        }
-        let upload = format!("{:016x}", fastrand::u64(..));
-        let mut ids = Vec::new();
-        let block = 1000 * MIB;
-        let mut offset = 0;
-        let mut number = 1;
-        while offset < size {
-            let end = (offset + block).min(size);
-            let id = block_id(&upload, number, UNSEEN);
-            let mut block_url = url.clone();
-            block_url
-                .query_pairs_mut()
-                .append_pair("comp", "block")
-                .append_pair("blockid", &azure_core::base64::encode(id.as_bytes()));
-            self.raw(
-                Method::Put,
-                block_url,
-                &[
-                    ("x-ms-copy-source", source.to_owned()),
-                    ("x-ms-source-range", format!("bytes={offset}-{}", end - 1)),
-                ],
-                Bytes::new(),
-                &path,
-            )
-            .await?;
-            ids.push(PartId {
-                number,
-                content_id: UNSEEN.to_owned(),
-            });
-            offset = end;
-            number += 1;
-        }
-        Box::new(BlockUpload {
-            store: self.clone(),
-            key: key.to_owned(),
-            id: upload,
-        })
-        .complete(ids)
-        .await
     }
 
     /// Waits for a Copy Blob that answered `pending`.
@@ -401,13 +291,7 @@ impl ObjectStore for AzureStore {
     }
 
     async fn put_multipart(&self, key: &str) -> Result<Box<dyn MultipartUpload>> {
-        self.blob_url(key)?;
-        let id = format!("{:016x}", fastrand::u64(..));
-        Ok(Box::new(BlockUpload {
-            store: self.clone(),
-            key: key.to_owned(),
-            id,
-        }))
+        self.start_blocks(key)
     }
 
     async fn copy_from(
@@ -471,39 +355,7 @@ impl ObjectStore for AzureStore {
         key: &str,
         upload_id: &str,
     ) -> Result<(Box<dyn MultipartUpload>, Vec<StoredPart>)> {
-        let path = self.path(key);
-        self.blob_url(key)?;
-        let list = match self
-            .block_client(key)
-            .get_block_list(BlockListType::Uncommitted, None)
-            .await
-        {
-            Ok(r) => r.into_model().map_err(|e| map(&path, e))?,
-            Err(e) => return Err(map(&path, e)),
-        };
-        let mut parts: Vec<StoredPart> = list
-            .uncommitted_blocks
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|b| {
-                let name = b.name?;
-                let (upload, number, md5) = parse_block_id(&name)?;
-                (upload == upload_id).then(|| StoredPart {
-                    number,
-                    size: u64::try_from(b.size.unwrap_or(0)).unwrap_or(0),
-                    content_id: md5.to_owned(),
-                })
-            })
-            .collect();
-        parts.sort_by_key(|p| p.number);
-        Ok((
-            Box::new(BlockUpload {
-                store: self.clone(),
-                key: key.to_owned(),
-                id: upload_id.to_owned(),
-            }),
-            parts,
-        ))
+        self.resume_blocks(key, upload_id).await
     }
 
     async fn list_multipart(&self, key: &str) -> Result<Vec<String>> {
@@ -565,90 +417,5 @@ impl ObjectStore for AzureStore {
 
     fn as_any(&self) -> &dyn Any {
         self
-    }
-}
-
-/// A block upload.
-#[derive(Debug)]
-struct BlockUpload {
-    store: AzureStore,
-    key: String,
-    id: String,
-}
-
-#[async_trait]
-impl MultipartUpload for BlockUpload {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn put_part(
-        &self,
-        number: u32,
-        offset: u64,
-        data: Bytes,
-    ) -> BoxFuture<'static, Result<PartId>> {
-        let _ = offset;
-        let client = self.store.block_client(&self.key);
-        let path = self.store.path(&self.key);
-        let upload = self.id.clone();
-        Box::pin(async move {
-            // The block's MD5, which the service checks, off the async threads (16 MiB take
-            // ~20 ms).
-            let hashed = data.clone();
-            let md5 = tokio::task::spawn_blocking(move || {
-                use md5::Digest;
-                md5::Md5::digest(&hashed).to_vec()
-            })
-            .await
-            .map_err(|e| Error::Generic {
-                path: path.clone(),
-                source: Box::new(e),
-            })?;
-            let md5_hex = hex::encode(&md5);
-            let id = block_id(&upload, number, &md5_hex);
-            let options = BlockBlobClientStageBlockOptions {
-                transactional_content_md5: Some(md5),
-                ..Default::default()
-            };
-            let len = data.len() as u64;
-            let body: RequestContent<Bytes, azure_core::http::NoFormat> = data.into();
-            client
-                .stage_block(id.as_bytes(), len, body, Some(options))
-                .await
-                .map_err(|e| map(&path, e))?;
-            Ok(PartId {
-                number,
-                content_id: md5_hex,
-            })
-        })
-    }
-
-    async fn complete(self: Box<Self>, parts: Vec<PartId>) -> Result<PutResult> {
-        let path = self.store.path(&self.key);
-        let list = BlockLookupList {
-            latest: Some(
-                parts
-                    .iter()
-                    .map(|p| block_id(&self.id, p.number, &p.content_id).into_bytes())
-                    .collect(),
-            ),
-            ..Default::default()
-        };
-        let body = RequestContent::try_from(list).map_err(|e| map(&path, e))?;
-        self.store
-            .block_client(&self.key)
-            .commit_block_list(body, Some(BlockBlobClientCommitBlockListOptions::default()))
-            .await
-            .map_err(|e| map(&path, e))?;
-        let meta = self.store.head(&self.key).await?;
-        Ok(PutResult {
-            e_tag: meta.e_tag,
-            version: meta.version,
-        })
-    }
-
-    async fn abort(self: Box<Self>) -> Result<()> {
-        Ok(())
     }
 }
