@@ -458,3 +458,46 @@ async fn unfinished_multipart_uploads_are_listed_and_removed() {
     ferry.ok(&["stat", "m/incomplete/dir/kept"]);
     drop(open);
 }
+
+/// S3 folder markers (empty `dir/` objects, as moto keeps them) copied into Azure (Azurite):
+/// Azure's flat namespace has no folders, so a marker is skipped, not refused; the objects
+/// under it arrive, and `cp -r` exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs external servers: tests/interop/run.sh"]
+async fn folder_markers_from_moto_are_skipped_into_azure() {
+    use ferry_engine::backend::ObjectStore;
+    use ferry_tests::azurite::{ACCOUNT, Azurite, KEY};
+    let m = server("MOTO");
+    let ep = endpoint(&m).await;
+    let _ = ep.create_bucket("markers-az").await;
+    let store = ep.bucket("markers-az");
+    for key in ["in/empty-dir/", "in/dir/", "in/dir/file"] {
+        let body = if key.ends_with('/') { &b""[..] } else { b"f" };
+        store
+            .put(key, bytes::Bytes::copy_from_slice(body))
+            .await
+            .expect("put");
+    }
+    let azurite = Azurite::start();
+    let ferry = Ferry::new();
+    ferry.ok(&["alias", "set", "m", &m.url, &m.access_key, &m.secret_key]);
+    ferry.ok(&[
+        "alias",
+        "set",
+        "az",
+        &azurite.url(),
+        ACCOUNT,
+        KEY,
+        "--api",
+        "azure",
+    ]);
+    ferry.ok(&["mb", "az/markers"]);
+    ferry.ok(&["cp", "-r", "m/markers-az/in/", "az/markers/"]);
+    let listed = conformance::list_keys(
+        &azurite.endpoint().container("markers"),
+        "",
+        Default::default(),
+    )
+    .await;
+    assert_eq!(listed, ["dir/file"]);
+}

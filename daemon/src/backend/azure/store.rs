@@ -269,6 +269,11 @@ impl ObjectStore for AzureStore {
 
     async fn put(&self, key: &str, payload: Bytes) -> Result<PutResult> {
         use md5::Digest;
+        // An S3 "folder marker" (an empty `dir/`): Azure's namespace is flat and would drop the
+        // slash, so there is nothing to write (as rclone's azureblob does by default).
+        if key.ends_with('/') && payload.is_empty() && !key.trim_end_matches('/').is_empty() {
+            return Ok(PutResult::default());
+        }
         let path = self.path(key);
         let url = self.blob_url(key)?;
         let md5 = azure_core::base64::encode(md5::Md5::digest(&payload));
