@@ -255,6 +255,28 @@ impl Ferry {
         )
     }
 
+    /// Starts `ferry ARGS` and kill -9s it after a random wait in `wait_ms`; true when it was
+    /// still running (killed mid-way), false when it had already finished.
+    pub fn run_killed_at_random(
+        &self,
+        args: &[String],
+        rng: &mut fastrand::Rng,
+        wait_ms: std::ops::Range<u64>,
+    ) -> bool {
+        let mut child = self
+            .process()
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn ferry");
+        std::thread::sleep(std::time::Duration::from_millis(rng.u64(wait_ms)));
+        let running = child.try_wait().ok().flatten().is_none();
+        let _ = child.kill();
+        let _ = child.wait();
+        running
+    }
+
     /// `ferry alias set NAME` for an in-process S3 server.
     pub fn alias(&self, name: &str, server: &s3s_server::S3sServer) {
         self.ok(&[

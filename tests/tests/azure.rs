@@ -316,19 +316,9 @@ fn kill9_during_block_uploads_converges_with_no_stray_blocks() {
     let mut rng = fastrand::Rng::with_seed(0xA2E);
     let mut killed = 0;
     for _ in 0..cycles {
-        let mut child = ferry
-            .process()
-            .args(&args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn");
-        std::thread::sleep(std::time::Duration::from_millis(rng.u64(100..1200)));
-        if child.try_wait().ok().flatten().is_none() {
+        if ferry.run_killed_at_random(&args, &mut rng, 100..1200) {
             killed += 1;
         }
-        let _ = child.kill();
-        let _ = child.wait();
         // The source keeps changing, so each run has block uploads to be killed in.
         let i = 2 * rng.u64(0..3);
         ferry_tests::milvus::write_file(&src, &format!("f{i}"), &data(rng.u64(..), size(i)));

@@ -569,19 +569,9 @@ fn kill9_during_multipart_uploads_to_rgw_converges_with_nothing_left_open() {
     let mut rng = fastrand::Rng::with_seed(0xCE9);
     let mut killed = 0;
     for _ in 0..cycles {
-        let mut child = ferry
-            .process()
-            .args(&args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn");
-        std::thread::sleep(Duration::from_millis(rng.u64(100..900)));
-        if child.try_wait().ok().flatten().is_none() {
+        if ferry.run_killed_at_random(&args, &mut rng, 100..900) {
             killed += 1;
         }
-        let _ = child.kill();
-        let _ = child.wait();
         // The source keeps changing, so each run has multipart work to be killed in.
         let i = 2 * rng.u64(0..4);
         ferry_tests::milvus::write_file(

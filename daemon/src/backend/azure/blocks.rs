@@ -13,7 +13,7 @@ use futures::future::BoxFuture;
 
 use super::errors::map;
 use super::store::{AzureStore, MIB, header};
-use crate::backend::{Error, MultipartUpload, ObjectStore, PartId, PutResult, Result, StoredPart};
+use crate::backend::{Error, MultipartUpload, PartId, PutResult, Result, StoredPart};
 
 /// The raw id of part `number` of upload `upload` whose bytes have MD5 `md5` (32 hex digits):
 /// every id of a blob has the same length, and a reopened upload knows each block's MD5 from
@@ -246,15 +246,21 @@ impl MultipartUpload for BlockUpload {
             ..Default::default()
         };
         let body = RequestContent::try_from(list).map_err(|e| map(&path, e))?;
-        self.store
+        let resp = self
+            .store
             .block_client(&self.key)
             .commit_block_list(body, Some(BlockBlobClientCommitBlockListOptions::default()))
             .await
             .map_err(|e| map(&path, e))?;
-        let meta = self.store.head(&self.key).await?;
+        // The commit's answer names the new blob's ETag: no HEAD after it.
+        use azure_storage_blob::models::BlockBlobClientCommitBlockListResultHeaders;
         Ok(PutResult {
-            e_tag: meta.e_tag,
-            version: meta.version,
+            e_tag: resp
+                .etag()
+                .ok()
+                .flatten()
+                .map(|e| e.to_string().trim_matches('"').to_owned()),
+            version: resp.version_id().ok().flatten(),
         })
     }
 

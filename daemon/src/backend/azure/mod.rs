@@ -66,6 +66,22 @@ pub struct AzureConfig {
     pub ca_cert: Option<PathBuf>,
 }
 
+/// Hands a request to the rest of the pipeline (the transport is always last, after our
+/// policies).
+pub(crate) async fn send_next(
+    ctx: &Context<'_>,
+    request: &mut Request,
+    next: &[Arc<dyn Policy>],
+) -> PolicyResult {
+    match next.split_first() {
+        Some((first, rest)) => first.send(ctx, request, rest).await,
+        None => Err(azure_core::Error::with_message(
+            azure_core::error::ErrorKind::Other,
+            "no transport after ferry's policies",
+        )),
+    }
+}
+
 /// Appends a SAS token's parameters to every request URL.
 #[derive(Clone)]
 struct SasPolicy {
@@ -96,13 +112,7 @@ impl Policy for SasPolicy {
                 }
             }
         }
-        match next.split_first() {
-            Some((first, rest)) => first.send(ctx, request, rest).await,
-            None => Err(azure_core::Error::with_message(
-                azure_core::error::ErrorKind::Other,
-                "no transport after the SAS policy",
-            )),
-        }
+        send_next(ctx, request, next).await
     }
 }
 

@@ -148,13 +148,7 @@ impl Policy for SharedKeyPolicy {
             "authorization",
             format!("SharedKey {}:{signature}", self.account),
         );
-        match next.split_first() {
-            Some((first, rest)) => first.send(ctx, request, rest).await,
-            None => Err(azure_core::Error::with_message(
-                azure_core::error::ErrorKind::Other,
-                "no transport after the Shared Key policy",
-            )),
-        }
+        super::send_next(ctx, request, next).await
     }
 }
 
