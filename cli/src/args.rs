@@ -428,6 +428,12 @@ pub struct TransferArgs {
     /// from Azure; where the service cannot do it, ferry streams.
     #[arg(long)]
     pub from_url: bool,
+    /// Compute each object's whole MD5 on the way and store it with the object where the target
+    /// keeps one (an Azure blob's Content-MD5, which Azure does not compute for block uploads;
+    /// single-request writes carry it anyway), as mc's --md5. Costs a second hash over every
+    /// byte.
+    #[arg(long)]
+    pub md5: bool,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -656,6 +662,7 @@ impl TransferArgs {
                 part_concurrency: 4,
                 budget: ferry_engine::backend::MemoryBudget::new(self.memory * MIB),
             },
+            content_md5: self.md5,
             ..Default::default()
         }
     }

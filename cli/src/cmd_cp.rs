@@ -52,7 +52,11 @@ pub async fn run(ctx: &mut Ctx, a: CpArgs) -> anyhow::Result<Status> {
     let options = CpOptions {
         workers: a.transfer.workers(),
         dry_run: a.dry_run,
-        transfer: a.transfer.config(),
+        // cp keeps no manifest: no SHA-256 of large copies that nobody would read.
+        transfer: ferry_engine::sync::transfer::TransferConfig {
+            sha256: false,
+            ..a.transfer.config()
+        },
     };
     report(ctx, cp::run(jobs, options), a.dry_run).await
 }

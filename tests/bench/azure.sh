@@ -35,9 +35,21 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 account=devstoreaccount1
 key='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
 az_port=$(free_port)
-"$azurite" --blobHost 127.0.0.1 --blobPort "$az_port" --location "$work/azurite" \
-  --disableTelemetry --skipApiVersionCheck --loose --silent >"$work/azurite.log" 2>&1 &
-pids+=($!)
+az_pid=""
+# start_azurite: a new Azurite on $az_port over an empty folder. Azurite keeps the extents of
+# deleted containers on disk until its own collection runs, so each run gets a fresh one
+# (2 GiB per tool and run would otherwise fill the disk).
+start_azurite() {
+  if [ -n "$az_pid" ]; then kill "$az_pid" 2>/dev/null || true; wait "$az_pid" 2>/dev/null || true; fi
+  rm -rf "$work/azurite"
+  "$azurite" --blobHost 127.0.0.1 --blobPort "$az_port" --location "$work/azurite" \
+    --disableTelemetry --skipApiVersionCheck --loose --silent >>"$work/azurite.log" 2>&1 &
+  az_pid=$!
+  pids+=("$az_pid")
+  for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$az_port") 2>/dev/null && return; sleep 0.2; done
+  echo "Azurite did not start on port $az_port" >&2; exit 1
+}
+start_azurite
 az_url="http://127.0.0.1:$az_port/$account"
 "$bin/ferry-test-s3" "$work/srv-a" 127.0.0.1:0 AKA SKA >"$work/a.url" 2>"$work/a.log" &
 pids+=($!)
@@ -82,12 +94,11 @@ field() { grep "^$1|" "$results" | cut -d'|' -f"$2"; }
 med() { field "$1" 2 | median; }
 maxrss() { field "$1" 3 | sort -n | tail -1; }
 medcpu() { field "$1" 4 | median; }
-# fresh NAME: a new empty container for one run, named in $bk; the previous one is removed
-# (Azurite keeps blobs on disk).
+# fresh NAME: a new empty container for one run, named in $bk, in a fresh Azurite.
 serial=0
 bk=""
 fresh() {
-  [ -n "$bk" ] && "$bin/ferry" -q rb --force "az/$bk" >/dev/null 2>&1 || true
+  start_azurite
   serial=$((serial + 1))
   bk="$1-$serial"
   "$bin/ferry" -q mb "az/$bk"

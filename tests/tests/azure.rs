@@ -119,7 +119,47 @@ fn cli_copies_local_to_azure_to_s3_and_back_byte_identical() {
     assert_eq!(code, 0, "{out}{err}");
     let listed = ferry.ok(&["ls", "-r", "az/box/in/"]);
     assert_eq!(listed.lines().count(), 4, "{listed}");
+    // Block uploads carry no whole-blob MD5 unless asked (`--md5`); single writes always do.
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let store = azurite.endpoint().container("box");
+    let md5_of = |key: &str| rt.block_on(store.content_md5(key)).expect("HEAD");
+    let want = |p: &std::path::Path| {
+        use md5::Digest;
+        {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD
+                .encode(md5::Md5::digest(std::fs::read(p).expect("read")))
+        }
+    };
+    assert_eq!(md5_of("in/big.bin"), None, "block upload without --md5");
+    assert_eq!(
+        md5_of("in/sub dir/ü.bin").as_deref(),
+        Some(want(&src.join("sub dir/ü.bin")).as_str())
+    );
+    ferry.ok(&[
+        "cp",
+        "--md5",
+        &src.join("big.bin").display().to_string(),
+        "az/box/md5/big.bin",
+    ]);
+    ferry.ok(&[
+        "cp",
+        "--md5",
+        "s3/s3dst/from-azure/big.bin",
+        "az/box/md5/from-s3.bin",
+    ]);
+    for key in ["md5/big.bin", "md5/from-s3.bin"] {
+        assert_eq!(
+            md5_of(key).as_deref(),
+            Some(want(&src.join("big.bin")).as_str()),
+            "{key}: the whole blob's MD5 set at commit"
+        );
+    }
     ferry.fails(&["mb", "az/Not_Valid"], &["Not_Valid"]);
+    ferry.fails(
+        &["ls", "--incomplete", "az/box"],
+        &["listing unfinished uploads is not supported here"],
+    );
 }
 
 /// ferryd with an Azure target: a job mirrors a milvus-backup root from an S3 bucket into a

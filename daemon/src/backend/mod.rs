@@ -288,6 +288,10 @@ pub trait MultipartUpload: fmt::Debug + Send + Sync {
     fn put_part(&self, number: u32, offset: u64, data: Bytes)
     -> BoxFuture<'static, Result<PartId>>;
 
+    /// The whole object's MD5, for a store that keeps it with the object (Azure sets it as the
+    /// blob's Content-MD5 at commit); others ignore it. Called before [`Self::complete`].
+    fn set_content_md5(&mut self, _md5: [u8; 16]) {}
+
     /// Makes the object visible from these parts (in part-number order).
     async fn complete(self: Box<Self>, parts: Vec<PartId>) -> Result<PutResult>;
 

@@ -90,6 +90,9 @@ pub struct JobConfig {
     pub bandwidth: Option<u64>,
     /// S3 source, Azure target: Azure reads objects through presigned URLs (`from_url`).
     pub from_url: bool,
+    /// Each multipart copy's whole MD5 stored with the object where the target keeps one
+    /// (Azure's Content-MD5), `md5 = true`.
+    pub md5: bool,
     /// `layout = "milvus-backup"` (the default): the source is a backup root; each backup
     /// reaches the target whole, verified, `meta/backup_meta.json` last. `"plain"`: objects
     /// are mirrored one by one in any order.

@@ -118,6 +118,7 @@ pub async fn run(job: Arc<Job>, shared: Arc<Shared>) {
     let options = match options(&cfg, &shared) {
         Ok(mut o) => {
             o.transfer.in_flight = Some(job.in_flight.clone());
+            o.transfer.content_md5 = cfg.md5;
             o
         }
         Err(e) => {

@@ -42,7 +42,8 @@ pub struct Copied {
     pub method: Method,
     /// Bytes in the object.
     pub size: u64,
-    /// SHA-256 of the content (`None` after a server-side copy: no byte passed through).
+    /// SHA-256 of the content (`None` after a server-side copy, where no byte passed through,
+    /// and for large copies when [`TransferConfig::sha256`] is off).
     pub sha256: Option<[u8; 32]>,
     /// The target's ETag after the write.
     pub e_tag: Option<String>,
@@ -80,6 +81,16 @@ pub struct TransferConfig {
     pub stop: Option<tokio_util::sync::CancellationToken>,
     /// Where copies show their bytes done while they run (a ferryd job's status).
     pub in_flight: Option<Arc<InFlight>>,
+    /// Also compute each multipart copy's whole MD5 and hand it to the upload, for targets
+    /// that keep one with the object (Azure: the blob's Content-MD5, set at its commit). Off
+    /// by default: it costs a second hash over every byte. Single writes to Azure carry their
+    /// MD5 anyway.
+    pub content_md5: bool,
+    /// Hash large copies with SHA-256 on the way (`Copied::sha256`): what the manifest keeps
+    /// as an object's identity. `ferry cp`, which keeps no manifest, turns it off rather than
+    /// compute a hash nobody reads (single-request writes are still hashed: S3 signs them with
+    /// it).
+    pub sha256: bool,
 }
 
 impl Default for TransferConfig {
@@ -90,6 +101,8 @@ impl Default for TransferConfig {
             backoff: Duration::from_millis(200),
             stop: None,
             in_flight: None,
+            content_md5: false,
+            sha256: true,
         }
     }
 }
@@ -231,6 +244,35 @@ pub async fn hash_object(store: &dyn ObjectStore, key: &str) -> Result<[u8; 32],
     Ok(h.finalize().into())
 }
 
+/// The hashes of one copy, updated in order, each on request: SHA-256 (the manifest's
+/// identity) and MD5 (a whole-object Content-MD5).
+struct Hashers {
+    sha256: Option<Sha256>,
+    md5: Option<md5::Md5>,
+}
+
+impl Hashers {
+    fn new(config: &TransferConfig) -> Self {
+        Hashers {
+            sha256: config.sha256.then(Sha256::new),
+            md5: config.content_md5.then(md5::Md5::new),
+        }
+    }
+
+    fn wanted(&self) -> bool {
+        self.sha256.is_some() || self.md5.is_some()
+    }
+
+    fn update(&mut self, chunk: &[u8]) {
+        if let Some(s) = &mut self.sha256 {
+            s.update(chunk);
+        }
+        if let Some(m) = &mut self.md5 {
+            m.update(chunk);
+        }
+    }
+}
+
 /// A large object, part by part: each part is read with its own ranged GET (up to
 /// `part_concurrency` reads in flight, yielded in order), hashed in order, then uploaded by
 /// its own task (up to `part_concurrency` uploads in flight). Every part reserves its size
@@ -259,7 +301,7 @@ async fn copy_ranged(
             )),
         });
     };
-    let (upload, stored) = match resume(dst, dst_key, part_size, journal).await? {
+    let (mut upload, stored) = match resume(dst, dst_key, part_size, journal).await? {
         Some(resumed) => resumed,
         None => {
             if let Some(j) = journal {
@@ -311,7 +353,7 @@ async fn copy_ranged(
 
     let mut uploads: JoinSet<Result<PartId, Error>> = JoinSet::new();
     let mut parts = Vec::new();
-    let mut hasher = Some(Sha256::new());
+    let mut hasher = Some(Hashers::new(config));
     let mut expected: Option<(Option<String>, u64)> = None;
     let outcome: Result<(), Error> = async {
         loop {
@@ -337,19 +379,22 @@ async fn copy_ranged(
                 });
             }
             // Hash in order, off the async threads.
-            let h = hasher.take().unwrap_or_default();
-            let chunk = data.clone();
-            let h = tokio::task::spawn_blocking(move || {
-                let mut h = h;
-                h.update(&chunk);
-                h
-            })
-            .await
-            .map_err(|e| Error::Generic {
-                path: path.clone(),
-                source: Box::new(e),
-            })?;
-            hasher = Some(h);
+            if hasher.as_ref().is_some_and(Hashers::wanted) {
+                let h = hasher.take();
+                let chunk = data.clone();
+                hasher = tokio::task::spawn_blocking(move || {
+                    let mut h = h;
+                    if let Some(h) = &mut h {
+                        h.update(&chunk);
+                    }
+                    h
+                })
+                .await
+                .map_err(|e| Error::Generic {
+                    path: path.clone(),
+                    source: Box::new(e),
+                })?;
+            }
             while uploads.len() >= concurrency {
                 parts.push(join_part(uploads.join_next().await, &path)?);
             }
@@ -396,6 +441,9 @@ async fn copy_ranged(
     let result = match outcome {
         Ok(()) => {
             parts.sort_by_key(|p| p.number);
+            if let Some(md5) = hasher.as_mut().and_then(|h| h.md5.take()) {
+                upload.set_content_md5(md5.finalize().into());
+            }
             upload.complete(parts).await
         }
         Err(e) => {
@@ -445,7 +493,7 @@ async fn copy_ranged(
     Ok(Copied {
         method: Method::Streamed,
         size,
-        sha256: hasher.map(|h| h.finalize().into()),
+        sha256: hasher.and_then(|h| h.sha256).map(|h| h.finalize().into()),
         e_tag: put.e_tag,
         version: put.version,
     })

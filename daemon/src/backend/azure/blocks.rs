@@ -42,6 +42,7 @@ impl AzureStore {
             store: self.clone(),
             key: key.to_owned(),
             id: format!("{:016x}", fastrand::u64(..)),
+            content_md5: None,
         }))
     }
 
@@ -131,6 +132,7 @@ impl AzureStore {
             store: self.clone(),
             key: key.to_owned(),
             id: upload,
+            content_md5: None,
         })
         .complete(ids)
         .await
@@ -172,6 +174,7 @@ impl AzureStore {
                 store: self.clone(),
                 key: key.to_owned(),
                 id: upload_id.to_owned(),
+                content_md5: None,
             }),
             parts,
         ))
@@ -184,6 +187,9 @@ struct BlockUpload {
     store: AzureStore,
     key: String,
     id: String,
+    /// The whole blob's MD5, set as its Content-MD5 at commit (Azure does not compute one for
+    /// a block list).
+    content_md5: Option<[u8; 16]>,
 }
 
 #[async_trait]
@@ -234,6 +240,10 @@ impl MultipartUpload for BlockUpload {
         })
     }
 
+    fn set_content_md5(&mut self, md5: [u8; 16]) {
+        self.content_md5 = Some(md5);
+    }
+
     async fn complete(self: Box<Self>, parts: Vec<PartId>) -> Result<PutResult> {
         let path = self.store.path(&self.key);
         let list = BlockLookupList {
@@ -249,7 +259,13 @@ impl MultipartUpload for BlockUpload {
         let resp = self
             .store
             .block_client(&self.key)
-            .commit_block_list(body, Some(BlockBlobClientCommitBlockListOptions::default()))
+            .commit_block_list(
+                body,
+                Some(BlockBlobClientCommitBlockListOptions {
+                    blob_content_md5: self.content_md5.map(|m| m.to_vec()),
+                    ..Default::default()
+                }),
+            )
             .await
             .map_err(|e| map(&path, e))?;
         // The commit's answer names the new blob's ETag: no HEAD after it.

@@ -175,6 +175,17 @@ impl AzureStore {
         }
     }
 
+    /// The blob's Content-MD5 property (base64), when it has one: what a single Put Blob
+    /// carried, or what was set at a block list's commit (`--md5`).
+    pub async fn content_md5(&self, key: &str) -> Result<Option<String>> {
+        let path = self.path(key);
+        let url = self.blob_url(key)?;
+        let resp = self
+            .raw(Method::Head, url, &[], Bytes::new(), &path)
+            .await?;
+        Ok(header(&resp, "content-md5"))
+    }
+
     pub(super) fn block_client(&self, key: &str) -> azure_storage_blob::BlockBlobClient {
         self.account
             .service
