@@ -23,7 +23,7 @@ CRATE = os.path.join(ROOT, "daemon", "src")
 # Layers, lowest first: a module may depend on its own layer and those listed after "uses".
 # The first matching prefix names a module's layer.
 LAYERS = [
-    ("util", ["pause", "retry", "http", "clock", "lock"], []),
+    ("util", ["pause", "retry", "http", "clock", "lock", "tls"], []),
     ("backend", ["backend"], ["util"]),
     ("stores", ["alias", "location"], ["util", "backend"]),
     ("sync", ["sync"], ["util", "backend", "stores"]),

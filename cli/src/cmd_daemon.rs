@@ -236,13 +236,13 @@ async fn wait_for_restore(
         }
         last_state.clone_from(&now.state);
         match now.state.as_str() {
-            "restored" => {
+            "restored" | "verified" => {
                 if ctx.json {
                     output::json(&serde_json::to_value(&now)?)?;
                 }
                 return Ok(Status::Ok);
             }
-            "restore-failed" | "restore-skipped" => {
+            "restore-failed" | "restore-skipped" | "count-mismatch" | "verify-failed" => {
                 if ctx.json {
                     output::json(&serde_json::to_value(&now)?)?;
                 }
@@ -293,6 +293,12 @@ fn restore_line(r: &RestoreView) -> String {
         "{}  {}/{}  {}  attempts {}",
         r.id, r.job, r.backup, r.state, r.attempts,
     );
+    if !r.step.is_empty() {
+        line.push_str(&format!(", {}", r.step));
+    }
+    if let Some(j) = &r.job_ref {
+        line.push_str(&format!(", job {j}"));
+    }
     if r.state == "restoring" {
         line.push_str(&format!(", {}%", r.progress));
     }
@@ -313,7 +319,12 @@ pub async fn restore(ctx: &Ctx, a: RestoreArgs) -> anyhow::Result<Status> {
             for r in &list {
                 latest.insert((r.job.as_str(), r.backup.as_str()), r);
             }
-            let failed = latest.values().any(|r| r.state == "restore-failed");
+            let failed = latest.values().any(|r| {
+                matches!(
+                    r.state.as_str(),
+                    "restore-failed" | "count-mismatch" | "verify-failed"
+                )
+            });
             for r in &list {
                 if ctx.json {
                     output::json(&serde_json::to_value(r)?)?;

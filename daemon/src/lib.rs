@@ -22,4 +22,5 @@ pub mod milvus;
 pub mod pause;
 pub mod retry;
 pub mod sync;
+pub mod tls;
 pub mod watch;

@@ -761,6 +761,9 @@ mod tests {
             progress: 100,
             detail: "SUCCESS".into(),
             elapsed_ms: 0,
+            step: crate::schema::RestoreStep::None,
+            job_ref: None,
+            counts: Vec::new(),
         }
     }
 
@@ -777,8 +780,9 @@ mod tests {
             let mut b = Batch::new();
             b.put::<MetaSchema>(&MetaKey("format"), &MetaValue(1));
             for name in ["b1", "b10"] {
+                // A v3 value without its v3 fields (step, job, counts) and elapsed time.
                 let mut v1 = restore(&format!("r-{name}")).encode_value();
-                v1.truncate(v1.len() - 8);
+                v1.truncate(v1.len() - 6 - 8);
                 v1[0] = 1;
                 let mut key = pair.to_be_bytes().to_vec();
                 key.extend_from_slice(name.as_bytes());

@@ -12,7 +12,7 @@ pub mod schema;
 #[cfg(feature = "db")]
 pub use db::{Batch, FORMAT_VERSION, Manifest, Result, StateError};
 pub use schema::{
-    BackupKey, BackupRecord, BackupState, BackupsSchema, ObjectKey, ObjectRecord, ObjectsSchema,
-    PairId, PairRecord, PairsSchema, RestoreKey, RestoreOrigin, RestoreRecord, RestoreState,
-    RestoresSchema, UploadRecord, UploadState, UploadsSchema,
+    BackupKey, BackupRecord, BackupState, BackupsSchema, CollectionCount, ObjectKey, ObjectRecord,
+    ObjectsSchema, PairId, PairRecord, PairsSchema, RestoreKey, RestoreOrigin, RestoreRecord,
+    RestoreState, RestoreStep, RestoresSchema, UploadRecord, UploadState, UploadsSchema,
 };

@@ -42,6 +42,7 @@ pub type PairId = u32;
 
 const V1: u8 = 1;
 const V2: u8 = 2;
+const V3: u8 = 3;
 
 fn check_version(r: &mut Reader<'_>) -> Result<(), DecodeError> {
     match r.u8()? {
@@ -475,17 +476,32 @@ pub enum RestoreState {
     /// Never fired: the backup id it was for is no longer the one verified at the target (the
     /// backup was re-created before its turn came). The new id has its own restore.
     Skipped,
+    /// The trigger succeeded; the restored collections' row counts are being compared with
+    /// the backup's (a job with `[jobs.restore.verify]`).
+    Verifying,
+    /// The trigger succeeded and every restored collection holds the backup's row count.
+    Verified,
+    /// The trigger succeeded but a restored collection's row count differs from the backup's
+    /// (`counts` names each with both numbers).
+    CountMismatch,
+    /// The trigger succeeded but the counts could not be compared (the Milvus endpoint
+    /// refused the token, a collection is missing): see the detail.
+    VerifyFailed,
 }
 
 impl RestoreState {
-    /// Every state, in order.
-    pub const ALL: [RestoreState; 6] = [
+    /// Every state, in order (a state's tag is its index: new ones go last).
+    pub const ALL: [RestoreState; 10] = [
         RestoreState::Requested,
         RestoreState::Firing,
         RestoreState::Running,
         RestoreState::Restored,
         RestoreState::Failed,
         RestoreState::Skipped,
+        RestoreState::Verifying,
+        RestoreState::Verified,
+        RestoreState::CountMismatch,
+        RestoreState::VerifyFailed,
     ];
 
     /// Its name in status output.
@@ -497,6 +513,10 @@ impl RestoreState {
             RestoreState::Restored => "restored",
             RestoreState::Failed => "restore-failed",
             RestoreState::Skipped => "restore-skipped",
+            RestoreState::Verifying => "verifying",
+            RestoreState::Verified => "verified",
+            RestoreState::CountMismatch => "count-mismatch",
+            RestoreState::VerifyFailed => "verify-failed",
         }
     }
 
@@ -504,7 +524,24 @@ impl RestoreState {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            RestoreState::Restored | RestoreState::Failed | RestoreState::Skipped
+            RestoreState::Restored
+                | RestoreState::Failed
+                | RestoreState::Skipped
+                | RestoreState::Verified
+                | RestoreState::CountMismatch
+                | RestoreState::VerifyFailed
+        )
+    }
+
+    /// Whether the trigger succeeded (whatever the count check found after it).
+    pub fn restored(self) -> bool {
+        matches!(
+            self,
+            RestoreState::Restored
+                | RestoreState::Verifying
+                | RestoreState::Verified
+                | RestoreState::CountMismatch
+                | RestoreState::VerifyFailed
         )
     }
 
@@ -519,6 +556,55 @@ impl RestoreState {
             .copied()
             .ok_or(DecodeError::InvalidTag(t))
     }
+}
+
+/// Where a multi-step trigger stands inside `Firing` (a Zilliz Cloud migration uploads into a
+/// volume before it starts the job). Written before each step's side effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RestoreStep {
+    /// No step recorded: the trigger has one side effect (or has not begun).
+    #[default]
+    None,
+    /// Preparing what the start needs (applying for a volume, uploading into it): safe to do
+    /// again after a crash.
+    Preparing,
+    /// The start request is about to be sent: after a crash its outcome is unknown.
+    Starting,
+}
+
+impl RestoreStep {
+    fn from_tag(t: u8) -> Result<Self, DecodeError> {
+        match t {
+            0 => Ok(RestoreStep::None),
+            1 => Ok(RestoreStep::Preparing),
+            2 => Ok(RestoreStep::Starting),
+            t => Err(DecodeError::InvalidTag(t)),
+        }
+    }
+
+    fn tag(self) -> u8 {
+        self as u8
+    }
+
+    /// Its name in status output (`""` for none).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RestoreStep::None => "",
+            RestoreStep::Preparing => "preparing",
+            RestoreStep::Starting => "starting",
+        }
+    }
+}
+
+/// One restored collection's row count against the backup's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectionCount {
+    /// `db.collection` as restored (after suffix and renames).
+    pub collection: String,
+    /// Rows the backup holds for it (`num_of_rows` of its segments, L0 excluded).
+    pub expected: u64,
+    /// Rows the restored collection reports (`None`: not counted yet).
+    pub actual: Option<u64>,
 }
 
 /// Who asked for a restore.
@@ -563,11 +649,17 @@ pub struct RestoreRecord {
     /// How long the trigger has run, as measured by a monotonic clock and added up across
     /// ferryd restarts (ms): deadlines count this, never wall-clock time (v2; 0 in v1 values).
     pub elapsed_ms: u64,
+    /// The step inside `Firing` of a multi-step trigger (v3).
+    pub step: RestoreStep,
+    /// The job the trigger started at a service (a Zilliz Cloud job id) (v3).
+    pub job_ref: Option<String>,
+    /// The row counts compared after the restore (v3; empty until verifying).
+    pub counts: Vec<CollectionCount>,
 }
 
 impl ValueCodec for RestoreRecord {
     fn encode_value(&self) -> Vec<u8> {
-        let mut w = Writer::with_version(V2);
+        let mut w = Writer::with_version(V3);
         w.str(&self.id)
             .str(&self.backup_id)
             .u8(self.state as u8)
@@ -585,13 +677,23 @@ impl ValueCodec for RestoreRecord {
             .opt_i64(self.pid)
             .u8(self.progress)
             .str(&self.detail)
-            .u64(self.elapsed_ms);
+            .u64(self.elapsed_ms)
+            .u8(self.step.tag())
+            .opt_str(self.job_ref.as_deref())
+            .u32(u32::try_from(self.counts.len()).unwrap_or(u32::MAX));
+        for c in self.counts.iter().take(u32::MAX as usize) {
+            w.str(&c.collection).u64(c.expected);
+            match c.actual {
+                Some(n) => w.u8(1).u64(n),
+                None => w.u8(0),
+            };
+        }
         w.finish()
     }
     fn decode_value(bytes: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(bytes);
         let version = match r.u8()? {
-            v @ (V1 | V2) => v,
+            v @ (V1 | V2 | V3) => v,
             v => return Err(DecodeError::UnknownVersion(v)),
         };
         let id = r.string()?;
@@ -609,7 +711,7 @@ impl ValueCodec for RestoreRecord {
         for _ in 0..n {
             renames.push((r.string()?, r.string()?));
         }
-        let rec = RestoreRecord {
+        let mut rec = RestoreRecord {
             id,
             backup_id,
             state,
@@ -624,8 +726,33 @@ impl ValueCodec for RestoreRecord {
             pid: r.opt_i64()?,
             progress: r.u8()?,
             detail: r.string()?,
-            elapsed_ms: if version == V2 { r.u64()? } else { 0 },
+            elapsed_ms: if version >= V2 { r.u64()? } else { 0 },
+            step: RestoreStep::None,
+            job_ref: None,
+            counts: Vec::new(),
         };
+        if version >= V3 {
+            rec.step = RestoreStep::from_tag(r.u8()?)?;
+            rec.job_ref = r.opt_string()?;
+            let n = r.u32()?;
+            // Each count takes at least 13 bytes: a corrupt count cannot make us allocate much.
+            let mut counts = Vec::with_capacity((n as usize).min(r.remaining() / 13));
+            for _ in 0..n {
+                let collection = r.string()?;
+                let expected = r.u64()?;
+                let actual = match r.u8()? {
+                    0 => None,
+                    1 => Some(r.u64()?),
+                    t => return Err(DecodeError::InvalidTag(t)),
+                };
+                counts.push(CollectionCount {
+                    collection,
+                    expected,
+                    actual,
+                });
+            }
+            rec.counts = counts;
+        }
         r.end()?;
         Ok(rec)
     }
@@ -761,22 +888,32 @@ mod tests {
         }
 
         #[test]
-        fn restore_record_round_trips(id in ".{0,40}", backup_id in ".{0,40}", state in 0u8..6, manual in any::<bool>(),
+        fn restore_record_round_trips(id in ".{0,40}", backup_id in ".{0,40}", state in 0u8..10, manual in any::<bool>(),
             suffix in opt_str(), renames in proptest::collection::vec((".{0,20}", ".{0,20}"), 0..4),
             attempts in any::<u32>(), t in any::<i64>(), o in any::<[Option<i64>; 4]>(), progress in any::<u8>(), detail in ".{0,80}",
-            elapsed_ms in any::<u64>()) {
+            elapsed_ms in any::<u64>(), step in 0u8..3, job_ref in opt_str(),
+            counts in proptest::collection::vec((".{0,30}", any::<u64>(), any::<Option<u64>>()), 0..4)) {
             let rec = RestoreRecord {
                 id, backup_id, state: RestoreState::ALL[state as usize],
                 origin: if manual { RestoreOrigin::Manual } else { RestoreOrigin::Config },
                 suffix, renames, attempts, requested_ms: t,
                 fired_ms: o[0], ended_ms: o[1], next_try_ms: o[2], pid: o[3], progress, detail, elapsed_ms,
+                step: RestoreStep::from_tag(step).expect("tag"), job_ref,
+                counts: counts.into_iter().map(|(collection, expected, actual)| CollectionCount { collection, expected, actual }).collect(),
             };
-            prop_assert_eq!(RestoreRecord::decode_value(&rec.encode_value()).expect("decodes"), rec.clone());
-            // A v1 value (format 1) is the same without the elapsed time.
-            let mut v1 = rec.encode_value();
+            let bytes = rec.encode_value();
+            prop_assert_eq!(RestoreRecord::decode_value(&bytes).expect("decodes"), rec.clone());
+            // A v2 value is the same without the v3 fields; a v1 value also without the
+            // elapsed time.
+            let plain = RestoreRecord { step: RestoreStep::None, job_ref: None, counts: Vec::new(), ..rec.clone() };
+            let mut v2 = plain.encode_value();
+            v2.truncate(v2.len() - 1 - 1 - 4);
+            v2[0] = 2;
+            prop_assert_eq!(RestoreRecord::decode_value(&v2).expect("decodes v2"), plain.clone());
+            let mut v1 = v2.clone();
             v1.truncate(v1.len() - 8);
             v1[0] = 1;
-            prop_assert_eq!(RestoreRecord::decode_value(&v1).expect("decodes v1"), RestoreRecord { elapsed_ms: 0, ..rec });
+            prop_assert_eq!(RestoreRecord::decode_value(&v1).expect("decodes v1"), RestoreRecord { elapsed_ms: 0, ..plain });
         }
 
         #[test]

@@ -10,6 +10,7 @@ pub mod milvus;
 pub mod restore_server;
 pub mod s3s_server;
 pub mod server_thread;
+pub mod zilliz;
 
 use sha2::Digest;
 
@@ -579,6 +580,40 @@ impl Ferryd {
     }
 
     /// One job's status.
+    /// The latest restore request of `backup` (`GET /v1/restores`).
+    pub fn restore_of(&self, backup: &str) -> Option<serde_json::Value> {
+        self.get("/v1/restores", None)
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .rev()
+            .find(|r| r["backup"] == backup)
+    }
+
+    /// Waits (up to `secs`) until `backup`'s latest restore request is in `state`; returns it.
+    pub fn wait_restore(&self, backup: &str, state: &str, secs: u64) -> serde_json::Value {
+        let mut last = None;
+        wait_for(
+            std::time::Duration::from_secs(secs),
+            &format!("{backup} {state}"),
+            || {
+                last = self.restore_of(backup);
+                last.as_ref().is_some_and(|r| r["state"] == state)
+            },
+        );
+        last.expect("record")
+    }
+
+    /// Runs `ferry ARGS --daemon URL` against this ferryd.
+    pub fn ferry(&self, args: &[&str]) -> (i32, String, String) {
+        // --daemon belongs to the subcommand: it goes last.
+        let url = format!("http://{}", self.addr);
+        let mut v: Vec<&str> = args.to_vec();
+        v.extend(["--daemon", url.as_str()]);
+        Ferry::new().run(&v)
+    }
+
     pub fn job(&self, name: &str, token: Option<&str>) -> serde_json::Value {
         self.get(&format!("/v1/jobs/{name}"), token)
     }

@@ -79,6 +79,8 @@ pub struct Backup {
     pub id: String,
     /// Rows (sum of `num_of_rows`).
     pub rows: u64,
+    /// Each collection (`coll_<n>`, database `default`) with its rows.
+    pub collection_rows: Vec<(String, u64)>,
 }
 
 impl Backup {
@@ -92,6 +94,7 @@ impl Backup {
         let mut data = Vec::new();
         let mut sparse = Vec::new();
         let mut rows_total = 0u64;
+        let mut collection_rows = Vec::new();
         let mut size_total = 0u64;
         let mut collections = Vec::new();
         let mut seg_level = Vec::new();
@@ -106,6 +109,7 @@ impl Backup {
             let coll: u64 = 449_000_000_000_000_000 + u64::from(c) * 1_000 + rng.u64(..1000);
             let part = coll + 1;
             let mut segments = Vec::new();
+            let mut coll_rows = 0u64;
             for s in 0..spec.segments {
                 let seg = coll + 10 + u64::from(s);
                 let group = match v {
@@ -114,6 +118,7 @@ impl Backup {
                 };
                 let rows = rng.u64(100..100_000);
                 rows_total += rows;
+                coll_rows += rows;
                 // Where milvus-backup puts a log (`tail`: `<field>/<log>` or `<log>`) and the
                 // meta entry naming it (log_path is the key in Milvus's own bucket).
                 let key = |kind: &str, tail: &str| match v {
@@ -180,6 +185,7 @@ impl Backup {
                 }
                 segments.push(segment);
             }
+            collection_rows.push((format!("coll_{c}"), coll_rows));
             seg_level.extend(segments.iter().cloned());
             let partition = json!({
                 "partition_id": part, "partition_name": "_default", "collection_id": coll,
@@ -272,6 +278,7 @@ impl Backup {
             meta,
             id,
             rows: rows_total,
+            collection_rows,
         }
     }
 

@@ -39,9 +39,28 @@ impl S3sServer {
     /// Starts a server serving the folder `root` on `bind` (e.g. `127.0.0.1:0`).
     pub fn start_at(root: &Path, bind: &str, access_key: &str, secret_key: &str) -> S3sServer {
         crate::register_secret(secret_key);
+        Self::start_with_auth(
+            root,
+            bind,
+            SimpleAuth::from_single(access_key, secret_key),
+            access_key,
+            secret_key,
+        )
+    }
+
+    /// Starts a server over `root` whose keys `auth` decides (keys that come and go, as a
+    /// service's temporary credentials do); `access_key`/`secret_key` are what
+    /// [`S3sServer::access_key`] reports.
+    pub fn start_with_auth(
+        root: &Path,
+        bind: &str,
+        auth: impl s3s::auth::S3Auth,
+        access_key: &str,
+        secret_key: &str,
+    ) -> S3sServer {
         let fs = s3s_fs::FileSystem::new(root).expect("s3s-fs root");
         let mut b = S3ServiceBuilder::new(fs);
-        b.set_auth(SimpleAuth::from_single(access_key, secret_key));
+        b.set_auth(auth);
         b.set_route(ListUploadsRoute {
             root: root.to_path_buf(),
         });

@@ -406,6 +406,7 @@ fn restore_config(trigger: Trigger) -> RestoreConfig {
         timeout: std::time::Duration::from_secs(60),
         bucket: "b".into(),
         path: "backup".into(),
+        verify: None,
     }
 }
 

@@ -94,6 +94,29 @@ async fn check_job_into(job: &JobConfig, problems: &mut Vec<Problem>) {
                 }
                 Err(e) => report("jobs.restore.url", display_chain(&e)),
             },
+            Trigger::Zilliz(t) => {
+                use crate::milvus::zilliz::{ZillizClient, ZillizError};
+                // A job id that cannot exist: a known key gets "not found", a wrong one is
+                // refused.
+                match ZillizClient::new(&t.endpoint, t.api_key.expose()) {
+                    Ok(c) => match c.job("ferry-check-config").await {
+                        Ok(_) | Err(ZillizError::Api { .. }) => {}
+                        Err(e) => report("jobs.restore.api_key_file", display_chain(&e)),
+                    },
+                    Err(e) => report("jobs.restore.endpoint", display_chain(&e)),
+                }
+            }
+        }
+        if let Some(v) = &restore.verify {
+            let token = v.token.as_ref().map(|t| t.expose());
+            match crate::milvus::counts::MilvusClient::new(&v.url, token) {
+                Ok(c) => {
+                    if let Err(e) = c.collections("default").await {
+                        report("jobs.restore.verify.url", display_chain(&e));
+                    }
+                }
+                Err(e) => report("jobs.restore.verify.url", display_chain(&e)),
+            }
         }
     }
 }

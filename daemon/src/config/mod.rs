@@ -21,6 +21,8 @@ mod raw;
 mod restore;
 mod types;
 mod units;
+mod zilliz;
+pub use zilliz::ZILLIZ_ENDPOINT;
 
 use diag::{Ctx, readable_by_others};
 use raw::Raw;
@@ -213,6 +215,139 @@ mod tests {
                 );
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn zilliz_cloud_triggers_and_count_checks_parse_and_bad_ones_are_refused() {
+        use crate::milvus::restore::{Trigger, ZillizMode};
+        use std::os::unix::fs::PermissionsExt;
+        let keys = tempfile::tempdir().expect("tmp");
+        let key = keys.path().join("zilliz.key");
+        std::fs::write(&key, "zk-SECRET-1234\n").expect("write");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let open = keys.path().join("open.key");
+        std::fs::write(&open, "zk-open").expect("write");
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let job = format!(
+            "{ALIAS}[[jobs]]\nname = \"z\"\nsource = \"s/bkt/backup/\"\ntarget = \"/t/\"\n[jobs.restore]\nkind = \"zilliz-cloud\"\n"
+        );
+        let c = parse(&format!(
+            "{job}cluster_id = \"in01-abc\"\napi_key_file = {key:?}\n[jobs.restore.verify]\nurl = \"http://milvus:19530/\"\ntoken_file = {key:?}\n"
+        ))
+        .expect("valid");
+        let r = c.jobs[0].restore.as_ref().expect("restore");
+        let Trigger::Zilliz(z) = &r.trigger else {
+            panic!("{:?}", r.trigger)
+        };
+        assert_eq!(
+            (
+                z.endpoint.as_str(),
+                z.cluster_id.as_str(),
+                z.api_key.expose()
+            ),
+            (ZILLIZ_ENDPOINT, "in01-abc", "zk-SECRET-1234")
+        );
+        assert!(
+            matches!(z.mode, ZillizMode::Volume),
+            "volume is the default"
+        );
+        assert!(
+            !format!("{c:?}").contains("zk-SECRET"),
+            "secrets never in Debug"
+        );
+        let v = r.verify.as_ref().expect("verify");
+        assert_eq!(v.url, "http://milvus:19530");
+        let c = parse(&format!(
+            "{job}cluster_id = \"in01-abc\"\napi_key_file = {key:?}\nmode = \"remote\"\nsource_url = \"s3://bkt/backup\"\naccess_key = \"AK\"\nsecret_key_file = {key:?}\nendpoint = \"http://127.0.0.1:9/\"\n"
+        ))
+        .expect("valid");
+        let Some(Trigger::Zilliz(z)) = c.jobs[0].restore.as_ref().map(|r| &r.trigger) else {
+            panic!()
+        };
+        assert!(
+            matches!(&z.mode, ZillizMode::Remote { url, access_key: Some(a), secret_key: Some(_) } if url == "s3://bkt/backup/" && a == "AK")
+        );
+        assert_eq!(z.endpoint, "http://127.0.0.1:9");
+        let cases: Vec<(String, &[&str])> = vec![
+            (
+                format!("{job}api_key_file = {key:?}\n"),
+                &["jobs.restore.cluster_id", "needs cluster_id"],
+            ),
+            (
+                format!("{job}cluster_id = \"c\"\n"),
+                &["api_key_file", "api_key_env"],
+            ),
+            (
+                format!("{job}cluster_id = \"c\"\napi_key_file = {open:?}\n"),
+                &["jobs.restore.api_key_file", "others may read", "chmod 600"],
+            ),
+            (
+                format!("{job}cluster_id = \"c\"\napi_key_env = \"FERRY_TEST_NO_SUCH_VARIABLE\"\n"),
+                &[
+                    "jobs.restore.api_key_env",
+                    "FERRY_TEST_NO_SUCH_VARIABLE",
+                    "not set",
+                ],
+            ),
+            (
+                format!("{job}cluster_id = \"c\"\napi_key_file = {key:?}\nmode = \"remote\"\n"),
+                &["jobs.restore.source_url", "needs source_url"],
+            ),
+            (
+                format!(
+                    "{job}cluster_id = \"c\"\napi_key_file = {key:?}\nmode = \"remote\"\nsource_url = \"ftp://x/\"\n"
+                ),
+                &["jobs.restore.source_url", "ftp://x/"],
+            ),
+            (
+                format!(
+                    "{job}cluster_id = \"c\"\napi_key_file = {key:?}\nmode = \"remote\"\nsource_url = \"s3://b/p/\"\naccess_key = \"AK\"\n"
+                ),
+                &["jobs.restore.access_key", "secret_key_file"],
+            ),
+            (
+                format!(
+                    "{job}cluster_id = \"c\"\napi_key_file = {key:?}\nsource_url = \"s3://b/p/\"\n"
+                ),
+                &["jobs.restore.source_url", "only for mode = \"remote\""],
+            ),
+            (
+                format!("{job}cluster_id = \"c\"\napi_key_file = {key:?}\nmode = \"push\"\n"),
+                &["jobs.restore.mode", "\"push\""],
+            ),
+            (
+                format!(
+                    "{job}cluster_id = \"c\"\napi_key_file = {key:?}\nendpoint = \"api.cloud.zilliz.com\"\n"
+                ),
+                &["jobs.restore.endpoint", "http(s)://HOST"],
+            ),
+            (
+                format!(
+                    "{job}cluster_id = \"c\"\napi_key_file = {key:?}\n[jobs.restore.verify]\nurl = \"milvus:19530\"\n"
+                ),
+                &["jobs.restore.verify.url"],
+            ),
+            (
+                format!(
+                    "{ALIAS}[[jobs]]\nname = \"z\"\nsource = \"s/bkt/backup/\"\ntarget = \"/t/\"\n[jobs.restore]\nkind = \"exec\"\ncommand = [\"x\"]\ncluster_id = \"c\"\n"
+                ),
+                &[
+                    "jobs.restore.cluster_id",
+                    "only for kind = \"zilliz-cloud\"",
+                ],
+            ),
+            (
+                format!("{job}cluster_id = \"c\"\napi_key_file = {key:?}\nsuffix = \"_bak\"\n"),
+                &["jobs.restore.suffix", "keep collection names"],
+            ),
+        ];
+        for (text, needles) in cases {
+            let e = err(&text);
+            for n in needles {
+                assert!(e.contains(n), "{n:?} not in {e:?}\n--- config:\n{text}");
+            }
+            assert!(!e.contains("zk-SECRET"), "{e}");
         }
     }
 

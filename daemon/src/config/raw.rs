@@ -80,4 +80,24 @@ pub(super) struct RawRestore {
     pub(super) poll: Option<Spanned<String>>,
     pub(super) bucket: Option<Spanned<String>>,
     pub(super) path: Option<Spanned<String>>,
+    // kind = "zilliz-cloud"
+    pub(super) cluster_id: Option<Spanned<String>>,
+    pub(super) api_key_file: Option<Spanned<String>>,
+    pub(super) api_key_env: Option<Spanned<String>>,
+    pub(super) endpoint: Option<Spanned<String>>,
+    pub(super) mode: Option<Spanned<String>>,
+    pub(super) source_url: Option<Spanned<String>>,
+    pub(super) access_key: Option<Spanned<String>>,
+    pub(super) secret_key_file: Option<Spanned<String>>,
+    pub(super) secret_key_env: Option<Spanned<String>>,
+    pub(super) verify: Option<Spanned<RawVerify>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawVerify {
+    pub(super) url: Spanned<String>,
+    pub(super) token_file: Option<Spanned<String>>,
+    pub(super) token_env: Option<Spanned<String>>,
+    pub(super) timeout: Option<Spanned<String>>,
 }

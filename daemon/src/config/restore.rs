@@ -94,13 +94,43 @@ impl Ctx<'_> {
                     poll,
                 }
             }
+            "zilliz-cloud" => {
+                if let Some(c) = &r.command {
+                    return self.err(
+                        Some(c.span()),
+                        format!("jobs.restore.command of job {job:?}: only for kind = \"exec\""),
+                    );
+                }
+                if let Some(u) = &r.url {
+                    return self.err(
+                        Some(u.span()),
+                        format!("jobs.restore.url of job {job:?}: only for kind = \"milvus-backup-rest\" (Zilliz Cloud's control plane is `endpoint`)"),
+                    );
+                }
+                Trigger::Zilliz(self.zilliz(job, r)?)
+            }
             other => {
                 return self.err(
                     Some(r.kind.span()),
-                    format!("jobs.restore.kind of job {job:?}: {other:?} is not \"exec\" or \"milvus-backup-rest\""),
+                    format!("jobs.restore.kind of job {job:?}: {other:?} is not \"exec\", \"milvus-backup-rest\" or \"zilliz-cloud\""),
                 );
             }
         };
+        if matches!(trigger, Trigger::Zilliz(_)) {
+            if let Some(s) = r
+                .suffix
+                .as_ref()
+                .map(|s| s.span())
+                .or(r.renames.as_ref().map(|s| s.span()))
+            {
+                return self.err(
+                    Some(s),
+                    format!("jobs.restore.suffix of job {job:?}: Zilliz Cloud migrations keep collection names (no suffix or renames)"),
+                );
+            }
+        } else {
+            self.no_zilliz_keys(job, r)?;
+        }
         let patterns = match &r.backups {
             Some(b) => {
                 self.globs(job, "restore.backups", b)?;
@@ -150,6 +180,10 @@ impl Ctx<'_> {
         if let Some(p) = &r.path {
             path = p.get_ref().trim_end_matches('/').to_owned();
         }
+        let verify = match &r.verify {
+            Some(v) => Some(self.verify(job, v)?),
+            None => None,
+        };
         Ok(RestoreConfig {
             trigger,
             backups: filter,
@@ -159,6 +193,7 @@ impl Ctx<'_> {
             timeout,
             bucket,
             path,
+            verify,
         })
     }
 }

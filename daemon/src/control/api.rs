@@ -284,7 +284,9 @@ pub struct RestoreView {
     pub id: String,
     /// The backup id it restores.
     pub backup_id: String,
-    /// `requested`, `firing`, `restoring`, `restored`, `restore-failed`, `skipped`.
+    /// `restore-requested`, `restore-firing`, `restoring`, `restored`, `restore-failed`,
+    /// `restore-skipped`, and after a count check `verifying`, `verified`, `count-mismatch`,
+    /// `verify-failed`.
     pub state: String,
     /// `config` (a trigger) or `manual` (`ferry restore`).
     pub origin: String,
@@ -304,6 +306,30 @@ pub struct RestoreView {
     pub progress: u8,
     /// What happened.
     pub detail: String,
+    /// The trigger's kind (`exec`, `milvus-backup-rest`, `zilliz-cloud`; empty when the job
+    /// has none any more).
+    #[serde(default)]
+    pub kind: String,
+    /// The step of a firing multi-step trigger (`preparing`, `starting`), else empty.
+    #[serde(default)]
+    pub step: String,
+    /// The job the trigger started at a service (a Zilliz Cloud job id).
+    #[serde(default)]
+    pub job_ref: Option<String>,
+    /// Row counts compared after the restore.
+    #[serde(default)]
+    pub counts: Vec<CountView>,
+}
+
+/// One restored collection's row count against the backup's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountView {
+    /// `db.collection` as restored.
+    pub collection: String,
+    /// Rows in the backup.
+    pub expected: u64,
+    /// Rows the restored collection reports (`None`: missing, or not counted yet).
+    pub actual: Option<u64>,
 }
 
 impl RestoreView {
@@ -330,7 +356,25 @@ impl RestoreView {
             next_try_ms: r.next_try_ms,
             progress: r.progress,
             detail: r.detail.clone(),
+            kind: String::new(),
+            step: r.step.as_str().to_owned(),
+            job_ref: r.job_ref.clone(),
+            counts: r
+                .counts
+                .iter()
+                .map(|c| CountView {
+                    collection: c.collection.clone(),
+                    expected: c.expected,
+                    actual: c.actual,
+                })
+                .collect(),
         }
+    }
+
+    /// The same, naming the trigger's kind.
+    pub fn with_kind(mut self, kind: &str) -> Self {
+        kind.clone_into(&mut self.kind);
+        self
     }
 }
 

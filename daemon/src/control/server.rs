@@ -362,7 +362,7 @@ async fn restores(State(d): State<Arc<Daemon>>) -> Answer<Vec<RestoreView>> {
         let list = r.list().map_err(manifest_failure)?;
         out.extend(
             list.iter()
-                .map(|(b, seq, rec)| RestoreView::of(j.name(), b, *seq, rec)),
+                .map(|(b, seq, rec)| RestoreView::of(j.name(), b, *seq, rec).with_kind(r.kind())),
         );
     }
     Ok(Json(out))
@@ -394,7 +394,7 @@ async fn restore_request(
     match r.request(&b.backup, b.suffix, renames, b.when_synced, b.again) {
         Ok((seq, rec)) => Ok((
             StatusCode::ACCEPTED,
-            Json(RestoreView::of(&name, &b.backup, seq, &rec)),
+            Json(RestoreView::of(&name, &b.backup, seq, &rec).with_kind(r.kind())),
         )),
         Err(e @ RestoreError::State(_)) => {
             Err(error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
@@ -442,7 +442,7 @@ async fn restore_retry(
             Ok(Some((backup, seq, rec))) => {
                 return Ok((
                     StatusCode::ACCEPTED,
-                    Json(RestoreView::of(j.name(), &backup, seq, &rec)),
+                    Json(RestoreView::of(j.name(), &backup, seq, &rec).with_kind(r.kind())),
                 ));
             }
             Ok(None) => {}

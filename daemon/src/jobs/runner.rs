@@ -207,6 +207,7 @@ pub async fn run(job: Arc<Job>, shared: Arc<Shared>) {
                                         shared.exe.clone(),
                                         shared.shutdown.clone(),
                                     )
+                                    .with_target(s.1.clone())
                                     .on_end(move || {
                                         if let Some(j) = weak.upgrade() {
                                             j.request_full(false);

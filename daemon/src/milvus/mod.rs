@@ -9,9 +9,11 @@
 //!   once per verified backup; [`rest`]: the REST server's restore API.
 
 pub mod backup_yaml;
+pub mod counts;
 pub mod gate;
 pub mod inspect;
 pub mod layout;
 pub mod rest;
 pub mod restore;
 pub mod root;
+pub mod zilliz;

@@ -12,3 +12,4 @@ mod newuser;
 mod restores;
 mod safety;
 mod transfer;
+mod zilliz;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use ferry_tests::milvus::{Backup, Spec, Version};
 use ferry_tests::restore_server::{Behaviour, RestoreServer};
 use ferry_tests::s3s_server::S3sServer;
-use ferry_tests::{Ferry, Ferryd, free_port, wait_for};
+use ferry_tests::{Ferryd, free_port, wait_for};
 
 /// A ferryd with one backup job `bk` (local source → `t/dst/backup/`) and `restore` as its
 /// `[jobs.restore]` table body.
@@ -59,29 +59,13 @@ impl Site {
     }
     /// The backup's latest restore request.
     fn restore_of(&self, backup: &str) -> Option<serde_json::Value> {
-        self.restores()
-            .into_iter()
-            .rev()
-            .find(|r| r["backup"] == backup)
+        self.d.restore_of(backup)
     }
     fn wait_state(&self, backup: &str, state: &str) -> serde_json::Value {
-        let mut last = None;
-        wait_for(
-            Duration::from_secs(60),
-            &format!("{backup} {state}"),
-            || {
-                last = self.restore_of(backup);
-                last.as_ref().is_some_and(|r| r["state"] == state)
-            },
-        );
-        last.expect("record")
+        self.d.wait_restore(backup, state, 60)
     }
     fn ferry(&self, args: &[&str]) -> (i32, String, String) {
-        // --daemon belongs to the subcommand: it goes last.
-        let url = format!("http://{}", self.d.addr);
-        let mut v: Vec<&str> = args.to_vec();
-        v.extend(["--daemon", url.as_str()]);
-        Ferry::new().run(&v)
+        self.d.ferry(args)
     }
 }
 

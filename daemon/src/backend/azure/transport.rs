@@ -3,7 +3,6 @@
 //! alias's `--ca-cert`.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use azure_core::error::ErrorKind;
@@ -14,10 +13,9 @@ use bytes::Bytes;
 use futures::TryStreamExt;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-type Https = hyper_rustls::HttpsConnector<HttpConnector>;
+type Https = crate::tls::Https;
 
 /// hyper over rustls, as the SDK's [`HttpClient`].
 #[derive(Clone)]
@@ -31,62 +29,12 @@ impl std::fmt::Debug for HyperTransport {
     }
 }
 
-/// Why a TLS setup failed.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum TlsError {
-    #[error("cannot read CA certificate {}", path.display())]
-    Read {
-        path: std::path::PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("CA certificate {}: no PEM certificate in it", path.display())]
-    NoCertificate { path: std::path::PathBuf },
-    #[error("TLS setup")]
-    Rustls(#[source] rustls::Error),
-}
+pub(crate) use crate::tls::TlsError;
 
 impl HyperTransport {
     /// A client trusting the system's roots and, when given, the PEM certificates of `ca_cert`.
     pub(crate) fn new(ca_cert: Option<&Path>) -> Result<Self, TlsError> {
-        use rustls::pki_types::CertificateDer;
-        use rustls::pki_types::pem::PemObject;
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in rustls_native_certs::load_native_certs().certs {
-            // A system root rustls cannot parse is skipped, as curl does.
-            let _ = roots.add(cert);
-        }
-        if let Some(path) = ca_cert {
-            let pem = std::fs::read(path).map_err(|source| TlsError::Read {
-                path: path.to_owned(),
-                source,
-            })?;
-            let mut added = 0;
-            for cert in CertificateDer::pem_slice_iter(&pem).flatten() {
-                roots.add(cert).map_err(TlsError::Rustls)?;
-                added += 1;
-            }
-            if added == 0 {
-                return Err(TlsError::NoCertificate {
-                    path: path.to_owned(),
-                });
-            }
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(TlsError::Rustls)?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(std::time::Duration::from_secs(10)));
-        http.set_nodelay(true);
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
+        let https = crate::tls::https_connector(ca_cert, std::time::Duration::from_secs(10))?;
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(std::time::Duration::from_secs(30))
             .build(https);

@@ -75,6 +75,21 @@ pub struct BackupMeta {
     pub expected: Vec<Expected>,
     /// The snapshot format: data under `bundle/`, not listed in the meta.
     pub bundle: bool,
+    /// Each collection with the rows the backup holds for it, in the meta's order.
+    pub collection_rows: Vec<CollectionRows>,
+}
+
+/// One collection of a backup and its rows: `num_of_rows` summed over its segments, L0
+/// segments (which hold only deletes) excluded. Deleted rows are not subtracted: they live in
+/// delta logs, which hold primary keys, not counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CollectionRows {
+    /// Its database (`default` when the meta names none).
+    pub db: String,
+    /// Its name at backup time.
+    pub name: String,
+    /// Inserted rows.
+    pub rows: u64,
 }
 
 /// Accepts an integer as a JSON number or a string (protobuf JSON writes int64 as strings).
@@ -129,6 +144,10 @@ struct JCollection {
     #[serde(deserialize_with = "int")]
     collection_id: i64,
     #[serde(deserialize_with = "null_as_default")]
+    db_name: String,
+    #[serde(deserialize_with = "null_as_default")]
+    collection_name: String,
+    #[serde(deserialize_with = "null_as_default")]
     partition_backups: Vec<JPartition>,
     #[serde(deserialize_with = "null_as_default")]
     l0_segments: Vec<JSegment>,
@@ -162,6 +181,8 @@ struct JSegment {
     deltalogs: Vec<JFieldBinlog>,
     #[serde(deserialize_with = "int")]
     group_id: i64,
+    #[serde(deserialize_with = "null_as_default")]
+    is_l0: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -212,11 +233,15 @@ struct Seg<'a> {
     s: &'a JSegment,
     /// A collection-level L0 segment: `delta_log/<coll>/-1/<seg>/<log>`, no group level.
     collection_l0: bool,
+    /// An L0 segment (deletes only): its rows are not inserted rows.
+    l0: bool,
 }
 
 struct Builder {
     file: MetaFile,
     meta: BackupMeta,
+    /// Inserted rows per collection id (L0 segments excluded).
+    rows: BTreeMap<i64, u64>,
 }
 
 impl Builder {
@@ -240,7 +265,11 @@ impl Builder {
             seg.part
         };
         self.meta.segments += 1;
-        self.meta.rows += u64::try_from(s.num_of_rows.max(0)).unwrap_or(0);
+        let rows = u64::try_from(s.num_of_rows.max(0)).unwrap_or(0);
+        self.meta.rows += rows;
+        if !seg.l0 && !s.is_l0 {
+            *self.rows.entry(coll).or_default() += rows;
+        }
         for (kind, logs) in [("insert_log", &s.binlogs), ("delta_log", &s.deltalogs)] {
             for field in logs {
                 for log in &field.binlogs {
@@ -285,6 +314,22 @@ impl Builder {
         Ok(())
     }
 
+    /// Names the collections and gives each its rows.
+    fn collections<'a>(&mut self, colls: impl IntoIterator<Item = &'a JCollection>) {
+        for c in colls {
+            let db = if c.db_name.is_empty() {
+                "default".to_owned()
+            } else {
+                c.db_name.clone()
+            };
+            self.meta.collection_rows.push(CollectionRows {
+                db,
+                name: c.collection_name.clone(),
+                rows: self.rows.get(&c.collection_id).copied().unwrap_or(0),
+            });
+        }
+    }
+
     fn finish(mut self, b: JBackup) -> Result<BackupMeta, MetaError> {
         self.meta.id = b.id;
         self.meta.name = b.name;
@@ -322,6 +367,7 @@ pub fn parse_full(bytes: &[u8]) -> Result<BackupMeta, MetaError> {
     let mut builder = Builder {
         file: MetaFile::Full,
         meta: BackupMeta::default(),
+        rows: BTreeMap::new(),
     };
     for c in &b.collection_backups {
         builder.meta.collections += 1;
@@ -337,6 +383,7 @@ pub fn parse_full(bytes: &[u8]) -> Result<BackupMeta, MetaError> {
                     part: p.partition_id,
                     s,
                     collection_l0: false,
+                    l0: false,
                 })?;
             }
         }
@@ -352,9 +399,11 @@ pub fn parse_full(bytes: &[u8]) -> Result<BackupMeta, MetaError> {
                 part,
                 s,
                 collection_l0: part == -1,
+                l0: true,
             })?;
         }
     }
+    builder.collections(&b.collection_backups);
     builder.finish(b)
 }
 
@@ -412,6 +461,7 @@ pub fn parse_levels(
     let mut builder = Builder {
         file: MetaFile::Segment,
         meta: BackupMeta::default(),
+        rows: BTreeMap::new(),
     };
     builder.meta.collections = u32::try_from(colls.infos.len()).unwrap_or(u32::MAX);
     // Partition ids are unique within a collection: the level file links segments to them.
@@ -431,7 +481,9 @@ pub fn parse_levels(
             part: s.partition_id,
             s,
             collection_l0: s.partition_id == -1,
+            l0: s.partition_id == -1,
         })?;
     }
+    builder.collections(&colls.infos);
     builder.finish(b)
 }

@@ -24,7 +24,7 @@ mod complete;
 mod meta;
 
 pub use complete::Completeness;
-pub use meta::{BackupMeta, Expected, MetaError, parse, parse_full, parse_levels};
+pub use meta::{BackupMeta, CollectionRows, Expected, MetaError, parse, parse_full, parse_levels};
 
 /// A backup's meta files, in the order milvus-backup writes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -256,6 +256,15 @@ mod tests {
             (m.id.as_str(), m.collections, m.segments, m.rows),
             ("c2d9a6f0", 1, 2, 1000)
         );
+        // The L0 segment's deletes are not inserted rows.
+        assert_eq!(
+            m.collection_rows,
+            [CollectionRows {
+                db: "default".into(),
+                name: "c".into(),
+                rows: 1000
+            }]
+        );
         let keys: Vec<_> = m
             .expected
             .iter()
@@ -299,12 +308,20 @@ mod tests {
     #[test]
     fn level_files_without_full_meta() {
         let backup = br#"{"id":"old","name":"b0","backup_timestamp":5}"#;
-        let colls = br#"{"infos":[{"collection_id":1}]}"#;
+        let colls = br#"{"infos":[{"collection_id":1,"collection_name":"old_c"}]}"#;
         let parts = br#"{"infos":[{"partition_id":2,"collection_id":1}]}"#;
         let segs = br#"{"infos":[{"segment_id":3,"partition_id":2,"num_of_rows":9,
             "binlogs":[{"fieldID":100,"binlogs":[{"log_path":"a/b/44","log_size":12}]}]}]}"#;
         let m = parse_levels(backup, colls, parts, segs).expect("test value");
         assert_eq!((m.collections, m.segments, m.rows), (1, 1, 9));
+        assert_eq!(
+            (
+                m.collection_rows[0].db.as_str(),
+                m.collection_rows[0].name.as_str(),
+                m.collection_rows[0].rows
+            ),
+            ("default", "old_c", 9)
+        );
         let c = Completeness::check(&m, |k| {
             (k == "binlogs/insert_log/1/2/3/100/44").then_some(12)
         });

@@ -2,7 +2,7 @@
 //! supervisor; `rest`: milvus-backup's REST server). A driver fires a claimed request, or picks
 //! up one a killed ferryd left firing or running, and returns how it ended; it moves the
 //! record only through [`Firing::advance`] (started, progress), the restorer does the rest.
-//! A new kind of trigger (a Zilliz Cloud migration job) is one more driver.
+//! `zilliz-cloud`: a Zilliz Cloud migration job (`zilliz_trigger`).
 
 use std::path::Path;
 
@@ -52,6 +52,8 @@ pub(super) struct Firing<'a> {
     pub(super) shutdown: &'a CancellationToken,
     /// The restorer's writer of transitions.
     pub(super) advance: &'a Advance<'a>,
+    /// The job's target (the backup's files, for an upload into a volume).
+    pub(super) target: Option<&'a crate::sync::side::Side>,
 }
 
 impl Firing<'_> {
@@ -78,5 +80,62 @@ impl Firing<'_> {
     /// This executable (it runs the exec supervisor).
     pub(super) fn exe(&self) -> &Path {
         self.exe
+    }
+}
+
+/// The bookkeeping of a restore that is polled to its end: the time polled, by a monotonic
+/// clock added up across restarts (`elapsed_ms`: a wall clock that jumps cannot fail a restore
+/// that still runs), and the failed polls in a row (backoff).
+pub(super) struct Polling {
+    started: std::time::Instant,
+    before: u64,
+    limit: u64,
+    /// Failed polls in a row.
+    pub(super) failures: u32,
+}
+
+impl Polling {
+    /// Starts counting for `rec` under the trigger's timeout.
+    pub(super) fn new(f: &Firing<'_>, rec: &RestoreRecord) -> Polling {
+        Polling {
+            started: std::time::Instant::now(),
+            before: rec.elapsed_ms,
+            limit: u64::try_from(f.cfg.timeout.as_millis()).unwrap_or(u64::MAX),
+            failures: 0,
+        }
+    }
+
+    /// After a poll: records `progress` and the time polled; past the timeout, the restore
+    /// fails with `timed_out(timeout)`; else waits `poll` (or the backoff after failures).
+    /// `None`: poll again.
+    pub(super) async fn next(
+        &self,
+        f: &Firing<'_>,
+        rec: &mut RestoreRecord,
+        progress: u8,
+        poll: std::time::Duration,
+        timed_out: impl FnOnce(String) -> String,
+    ) -> Result<Option<Fired>, StepError> {
+        let ran = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        f.advance(
+            rec,
+            Transition::Progress {
+                progress,
+                elapsed_ms: self.before.saturating_add(ran),
+            },
+        )?;
+        if rec.elapsed_ms > self.limit {
+            let limit = humantime::format_duration(f.cfg.timeout).to_string();
+            return Ok(Some(Fired::Done(Outcome::Failed, timed_out(limit))));
+        }
+        let wait = if self.failures > 0 {
+            crate::retry::daemon_delay(self.failures).min(std::time::Duration::from_secs(60))
+        } else {
+            poll
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => Ok(None),
+            _ = f.shutdown().cancelled() => Ok(Some(Fired::Stopped)),
+        }
     }
 }

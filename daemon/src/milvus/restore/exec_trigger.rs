@@ -114,6 +114,7 @@ impl Driver for ExecTrigger<'_> {
             rec,
             Transition::Started {
                 pid: Some(i64::from(pid)),
+                job_ref: None,
             },
         )?;
         tracing::info!(job = %f.job(), backup = %f.name, id = %rec.id, argv = ?spec.argv, "restore started");

@@ -7,17 +7,22 @@
 //! | requested | [`Transition::Wait`] | requested | — (why it waits: its backup is not verified) |
 //! | requested | [`Transition::Skip`] | skipped | — (its backup id left the target: never fires) |
 //! | requested | [`Transition::Claim`] | firing | the driver starts anything (a supervisor, a POST) |
-//! | firing | [`Transition::Started`] | running | waiting on it (the supervisor's pid; the server accepted it) |
+//! | firing | [`Transition::Expect`] | firing | the trigger fires (the backup's row counts, for the count check) |
+//! | firing | [`Transition::Step`] | firing | the step's side effect (a volume upload; the start request) |
+//! | firing | [`Transition::Started`] | running | waiting on it (the supervisor's pid; the server accepted it; its job id) |
 //! | firing | [`Transition::PutOff`] | requested | — (nothing ran: safe to fire again later) |
 //! | running | [`Transition::Progress`] | running | — (not durable: losing it costs nothing) |
-//! | firing, running | [`Transition::End`] | restored, failed | the job may change the backup again |
+//! | firing, running | [`Transition::End`] | restored, verifying, failed | the job may change the backup again |
+//! | verifying | [`Transition::CountLater`] | verifying | — (the Milvus endpoint did not answer) |
+//! | verifying | [`Transition::Counted`] | verified, count-mismatch, verify-failed | — |
 //! | requested, firing, running | [`Transition::Unconfigured`] | failed | — (the trigger was removed) |
+//! | verifying | [`Transition::Unconfigured`] | verify-failed | — (the count check was removed) |
 //!
 //! A driver (`exec`, `rest`) never sets a state itself: it returns what happened and the
 //! restorer applies the transition. Any other move is an [`IllegalTransition`], an error,
 //! never a silent change.
 
-use ferry_state::{RestoreRecord, RestoreState, StateError};
+use ferry_state::{CollectionCount, RestoreRecord, RestoreState, RestoreStep, StateError};
 
 use crate::clock::now_ms;
 
@@ -26,6 +31,8 @@ use crate::clock::now_ms;
 pub(crate) enum Outcome {
     /// It ran and succeeded.
     Restored,
+    /// It ran and succeeded; the row counts are compared next.
+    Verify,
     /// It failed, or its outcome is unknown (a person checks Milvus and retries).
     Failed,
 }
@@ -50,10 +57,22 @@ pub(crate) enum Transition {
         /// The backup id verified at the target.
         backup_id: String,
     },
+    /// The backup's row counts, read before the trigger fires, for the count check after it.
+    Expect {
+        /// Per restored collection, `actual` not known yet.
+        counts: Vec<CollectionCount>,
+    },
+    /// A multi-step trigger moves on to `step`.
+    Step {
+        /// The next step.
+        step: RestoreStep,
+    },
     /// The driver started it (a supervisor's pid, or the server accepted it).
     Started {
         /// The supervisor's process id (exec triggers).
         pid: Option<i64>,
+        /// The job the service started (a Zilliz Cloud job id).
+        job_ref: Option<String>,
     },
     /// Polling: progress and time spent, by a monotonic clock added up across restarts.
     Progress {
@@ -76,8 +95,35 @@ pub(crate) enum Transition {
         /// What happened.
         detail: String,
     },
+    /// The counts could not be read yet: try again at `next_try_ms`.
+    CountLater {
+        /// When (ms since the epoch).
+        next_try_ms: i64,
+        /// Why.
+        detail: String,
+    },
+    /// The counts were compared.
+    Counted {
+        /// What the comparison found.
+        outcome: CountOutcome,
+        /// Each collection with both numbers.
+        counts: Vec<CollectionCount>,
+        /// What happened.
+        detail: String,
+    },
     /// The job no longer has a restore trigger.
     Unconfigured,
+}
+
+/// What a count check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CountOutcome {
+    /// Every restored collection holds the backup's rows.
+    Verified,
+    /// A collection's count differs.
+    Mismatch,
+    /// The counts could not be compared.
+    Failed,
 }
 
 /// A transition that is not one from the record's state: a bug, reported, never applied.
@@ -111,17 +157,24 @@ impl Transition {
             Transition::Wait { .. } => "wait",
             Transition::Skip { .. } => "skip",
             Transition::Claim { .. } => "claim",
+            Transition::Expect { .. } => "expect",
+            Transition::Step { .. } => "step",
             Transition::Started { .. } => "started",
             Transition::Progress { .. } => "progress",
             Transition::PutOff { .. } => "put off",
             Transition::End { .. } => "end",
+            Transition::CountLater { .. } => "count later",
+            Transition::Counted { .. } => "counted",
             Transition::Unconfigured => "unconfigured",
         }
     }
 
     /// Whether the record must be on disk before the side effect that follows.
     pub(crate) fn durable(&self) -> bool {
-        !matches!(self, Transition::Progress { .. })
+        !matches!(
+            self,
+            Transition::Progress { .. } | Transition::CountLater { .. }
+        )
     }
 
     /// Applies it to `rec`, or refuses it (`rec` unchanged).
@@ -132,7 +185,14 @@ impl Transition {
                 Transition::Wait { .. } | Transition::Skip { .. } | Transition::Claim { .. },
                 S::Requested,
             ) => true,
-            (Transition::Started { .. } | Transition::PutOff { .. }, S::Firing) => true,
+            (
+                Transition::Expect { .. }
+                | Transition::Step { .. }
+                | Transition::Started { .. }
+                | Transition::PutOff { .. },
+                S::Firing,
+            ) => true,
+            (Transition::CountLater { .. } | Transition::Counted { .. }, S::Verifying) => true,
             (Transition::Progress { .. }, S::Running) => true,
             (Transition::End { .. }, S::Firing | S::Running) => true,
             (Transition::Unconfigured, s) => !s.is_terminal(),
@@ -161,10 +221,15 @@ impl Transition {
                 rec.pid = None;
                 rec.detail = String::new();
             }
-            Transition::Started { pid } => {
+            Transition::Expect { counts } => rec.counts = counts,
+            Transition::Step { step } => rec.step = step,
+            Transition::Started { pid, job_ref } => {
                 rec.state = S::Running;
                 if pid.is_some() {
                     rec.pid = pid;
+                }
+                if job_ref.is_some() {
+                    rec.job_ref = job_ref;
                 }
             }
             Transition::Progress {
@@ -179,22 +244,50 @@ impl Transition {
                 detail,
             } => {
                 rec.state = S::Requested;
+                rec.step = RestoreStep::None;
                 rec.next_try_ms = Some(next_try_ms);
                 rec.detail = detail;
             }
             Transition::End { outcome, detail } => {
                 rec.state = match outcome {
                     Outcome::Restored => S::Restored,
+                    Outcome::Verify => S::Verifying,
                     Outcome::Failed => S::Failed,
                 };
                 rec.detail = detail;
                 rec.ended_ms = Some(now_ms());
                 rec.next_try_ms = None;
             }
+            Transition::CountLater {
+                next_try_ms,
+                detail,
+            } => {
+                rec.next_try_ms = Some(next_try_ms);
+                rec.detail = detail;
+            }
+            Transition::Counted {
+                outcome,
+                counts,
+                detail,
+            } => {
+                rec.state = match outcome {
+                    CountOutcome::Verified => S::Verified,
+                    CountOutcome::Mismatch => S::CountMismatch,
+                    CountOutcome::Failed => S::VerifyFailed,
+                };
+                rec.counts = counts;
+                rec.detail = detail;
+                rec.next_try_ms = None;
+            }
             Transition::Unconfigured => {
-                rec.state = S::Failed;
-                rec.ended_ms = Some(now_ms());
-                rec.detail = "the job no longer has a restore trigger configured".into();
+                rec.ended_ms.get_or_insert_with(now_ms);
+                if rec.state == S::Verifying {
+                    rec.state = S::VerifyFailed;
+                    rec.detail = "the job no longer has a count check configured".into();
+                } else {
+                    rec.state = S::Failed;
+                    rec.detail = "the job no longer has a restore trigger configured".into();
+                }
             }
         }
         Ok(())
@@ -223,6 +316,9 @@ mod tests {
             progress: 0,
             detail: String::new(),
             elapsed_ms: 0,
+            step: ferry_state::RestoreStep::None,
+            job_ref: None,
+            counts: Vec::new(),
         }
     }
 
@@ -241,9 +337,12 @@ mod tests {
             (r.state, r.attempts, r.id.as_str()),
             (RestoreState::Firing, 1, "r1")
         );
-        Transition::Started { pid: Some(42) }
-            .apply(&mut r)
-            .expect("started");
+        Transition::Started {
+            pid: Some(42),
+            job_ref: None,
+        }
+        .apply(&mut r)
+        .expect("started");
         assert_eq!((r.state, r.pid), (RestoreState::Running, Some(42)));
         Transition::Progress {
             progress: 250,
@@ -260,6 +359,54 @@ mod tests {
         .expect("end");
         assert_eq!(r.state, RestoreState::Restored);
         assert!(r.ended_ms.is_some());
+    }
+
+    #[test]
+    fn a_counted_restore_goes_verifying_then_verified_or_count_mismatch() {
+        for (outcome, state) in [
+            (CountOutcome::Verified, RestoreState::Verified),
+            (CountOutcome::Mismatch, RestoreState::CountMismatch),
+            (CountOutcome::Failed, RestoreState::VerifyFailed),
+        ] {
+            let mut r = requested();
+            claim().apply(&mut r).expect("claim");
+            let counts = vec![CollectionCount {
+                collection: "default.c1_bak".into(),
+                expected: 10,
+                actual: None,
+            }];
+            Transition::Expect {
+                counts: counts.clone(),
+            }
+            .apply(&mut r)
+            .expect("expect");
+            Transition::End {
+                outcome: Outcome::Verify,
+                detail: "ok".into(),
+            }
+            .apply(&mut r)
+            .expect("end");
+            assert_eq!((r.state, r.counts.len()), (RestoreState::Verifying, 1));
+            assert!(!r.state.is_terminal() && r.state.restored() && !r.state.is_active());
+            Transition::CountLater {
+                next_try_ms: 5,
+                detail: "unreachable".into(),
+            }
+            .apply(&mut r)
+            .expect("later");
+            Transition::Counted {
+                outcome,
+                counts: vec![CollectionCount {
+                    actual: Some(9),
+                    ..counts[0].clone()
+                }],
+                detail: "d".into(),
+            }
+            .apply(&mut r)
+            .expect("counted");
+            assert_eq!((r.state, r.counts[0].actual), (state, Some(9)));
+            assert!(r.state.is_terminal() && r.state.restored());
+        }
     }
 
     #[test]
@@ -287,7 +434,14 @@ mod tests {
                 Transition::Wait { detail: "w".into() },
                 Transition::Skip { detail: "s".into() },
                 claim(),
-                Transition::Started { pid: None },
+                Transition::Expect { counts: Vec::new() },
+                Transition::Step {
+                    step: RestoreStep::Preparing,
+                },
+                Transition::Started {
+                    pid: None,
+                    job_ref: None,
+                },
                 Transition::Progress {
                     progress: 1,
                     elapsed_ms: 1,
@@ -300,6 +454,15 @@ mod tests {
                     outcome,
                     detail: "e".into(),
                 },
+                Transition::CountLater {
+                    next_try_ms: 1,
+                    detail: "l".into(),
+                },
+                Transition::Counted {
+                    outcome: CountOutcome::Mismatch,
+                    counts: Vec::new(),
+                    detail: "c".into(),
+                },
                 Transition::Unconfigured,
             ]
         };
@@ -310,12 +473,26 @@ mod tests {
             ),
             (
                 RestoreState::Firing,
-                &["started", "put off", "end", "unconfigured"],
+                &[
+                    "expect",
+                    "step",
+                    "started",
+                    "put off",
+                    "end",
+                    "unconfigured",
+                ],
             ),
             (RestoreState::Running, &["progress", "end", "unconfigured"]),
             (RestoreState::Restored, &[]),
             (RestoreState::Failed, &[]),
             (RestoreState::Skipped, &[]),
+            (
+                RestoreState::Verifying,
+                &["count later", "counted", "unconfigured"],
+            ),
+            (RestoreState::Verified, &[]),
+            (RestoreState::CountMismatch, &[]),
+            (RestoreState::VerifyFailed, &[]),
         ];
         for (state, ok) in legal {
             for t in all(Outcome::Failed) {

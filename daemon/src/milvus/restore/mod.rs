@@ -42,6 +42,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::now_ms;
 
+mod check;
 mod driver;
 mod exec_trigger;
 mod machine;
@@ -49,6 +50,8 @@ mod requests;
 mod rest_trigger;
 mod spec;
 mod supervisor;
+mod volume;
+mod zilliz_trigger;
 
 use driver::{Driver, Fired, Firing};
 use exec_trigger::ExecTrigger;
@@ -57,7 +60,10 @@ use machine::{Outcome, Transition};
 pub use requests::on_verified;
 use requests::{next_seq, of_id, requested, shown_id};
 use rest_trigger::RestTrigger;
-pub use spec::{PLACEHOLDERS, RestoreConfig, Trigger, render_argv, restore_id};
+pub use spec::{
+    PLACEHOLDERS, RestoreConfig, Secret, Trigger, VerifyConfig, ZillizMode, ZillizTrigger,
+    render_argv, restore_id,
+};
 pub use supervisor::{ExecResult, ExecSpec, supervise};
 
 /// Why a restore request is refused.
@@ -91,6 +97,11 @@ pub enum RestoreError {
     /// No restore has that id.
     #[error("no restore with id {0:?} (see `ferry restore status`)")]
     UnknownId(String),
+    /// The job's trigger cannot rename collections.
+    #[error(
+        "job {0:?} restores into Zilliz Cloud, whose migrations keep collection names: no suffix or renames"
+    )]
+    NoRenames(String),
     /// Only failed restores can be retried.
     #[error("restore {id} is {state}: only a failed restore can be retried")]
     NotFailed { id: String, state: &'static str },
@@ -126,6 +137,7 @@ fn driver_of(trigger: &Trigger) -> Box<dyn Driver + '_> {
     match trigger {
         Trigger::Exec { argv } => Box::new(ExecTrigger { argv }),
         Trigger::Rest { url, poll } => Box::new(RestTrigger { url, poll: *poll }),
+        Trigger::Zilliz(t) => Box::new(zilliz_trigger::ZillizDriver { t }),
     }
 }
 
@@ -146,6 +158,9 @@ pub struct Restorer {
     on_end: Option<Box<dyn Fn() + Send + Sync>>,
     /// Tests only: where to simulate a crash (see [`Restorer::crash_at`]).
     crash_at: Option<Box<CrashPoint>>,
+    /// The job's target: uploads into a Zilliz Cloud volume read from it, and the count check
+    /// reads the backup's meta there.
+    target: Option<crate::sync::side::Side>,
 }
 
 /// Before or after a transition's write.
@@ -201,7 +216,19 @@ impl Restorer {
             shutdown,
             on_end: None,
             crash_at: None,
+            target: None,
         }
+    }
+
+    /// The kind of the job's trigger (`""` when it has none).
+    pub fn kind(&self) -> &'static str {
+        self.config.as_ref().map_or("", |c| c.trigger.kind())
+    }
+
+    /// The job's target (see [`Restorer`]'s field).
+    pub fn with_target(mut self, target: crate::sync::side::Side) -> Self {
+        self.target = Some(target);
+        self
     }
 
     /// Tests only: the restorer panics (its task dies, as a killed ferryd would: what was
@@ -297,6 +324,9 @@ impl Restorer {
         let Some(cfg) = &self.config else {
             return Err(RestoreError::NoTrigger(self.job.clone()));
         };
+        if matches!(cfg.trigger, Trigger::Zilliz(_)) && (suffix.is_some() || !renames.is_empty()) {
+            return Err(RestoreError::NoRenames(self.job.clone()));
+        }
         let _lock = self.manifest.backup_lock();
         let backup = self
             .manifest
@@ -328,7 +358,7 @@ impl Restorer {
             && let Some((_, done)) = history
                 .iter()
                 .rev()
-                .find(|(_, r)| r.backup_id == *id && r.state == RestoreState::Restored)
+                .find(|(_, r)| r.backup_id == *id && r.state.restored())
         {
             return Err(RestoreError::AlreadyRestored {
                 name: name.to_owned(),
@@ -494,6 +524,12 @@ impl Restorer {
                 self.advance(&name, seq, &mut rec, Transition::Unconfigured)?;
                 continue;
             };
+            if rec.state == RestoreState::Verifying {
+                if let Some(wait) = self.count(cfg, &name, seq, &mut rec).await? {
+                    next = Some(next.map_or(wait, |n| n.min(wait)));
+                }
+                continue;
+            }
             if rec.state == RestoreState::Requested {
                 if let Some(t) = rec.next_try_ms {
                     // Wall-clock time, so bounded: a clock set back cannot stall it for longer
@@ -510,6 +546,17 @@ impl Restorer {
                     Claim::Wait => continue,
                 }
             }
+            // The backup's row counts, read while the backup is held for this restore.
+            if cfg.verify.is_some() && rec.state == RestoreState::Firing && rec.counts.is_empty() {
+                match check::expected(self.target.as_ref(), &name, &rec).await {
+                    Ok(counts) => {
+                        self.advance(&name, seq, &mut rec, Transition::Expect { counts })?;
+                    }
+                    Err(e) => {
+                        tracing::warn!(job = %self.job, backup = %name, id = %rec.id, error = %e, "cannot read the backup's row counts before the restore; they are read after it");
+                    }
+                }
+            }
             let advance = |rec: &mut RestoreRecord, t| self.advance(&name, seq, rec, t);
             let firing = Firing {
                 job: &self.job,
@@ -519,11 +566,17 @@ impl Restorer {
                 exe: &self.exe,
                 shutdown: &self.shutdown,
                 advance: &advance,
+                target: self.target.as_ref(),
             };
             match driver_of(&cfg.trigger).drive(&firing, &mut rec).await? {
                 Fired::Done(outcome, detail) => {
+                    let outcome = if outcome == Outcome::Restored && cfg.verify.is_some() {
+                        Outcome::Verify
+                    } else {
+                        outcome
+                    };
                     self.advance(&name, seq, &mut rec, Transition::End { outcome, detail })?;
-                    if outcome == Outcome::Restored {
+                    if outcome != Outcome::Failed {
                         tracing::info!(job = %self.job, backup = %name, id = %rec.id, "restored");
                     } else {
                         tracing::warn!(job = %self.job, backup = %name, id = %rec.id, error = %rec.detail, "restore failed");
@@ -555,6 +608,46 @@ impl Restorer {
             }
         }
         Ok(next)
+    }
+
+    /// One count check of a verifying request; `Some(wait)` when it is to be tried again.
+    async fn count(
+        &self,
+        cfg: &RestoreConfig,
+        name: &str,
+        seq: u32,
+        rec: &mut RestoreRecord,
+    ) -> Result<Option<Duration>, StepError> {
+        let Some(verify) = &cfg.verify else {
+            self.advance(name, seq, rec, Transition::Unconfigured)?;
+            return Ok(None);
+        };
+        if let Some(t) = rec.next_try_ms {
+            let wait = (t - now_ms()).min(MAX_WAIT.as_millis() as i64);
+            if wait > 0 {
+                return Ok(Some(Duration::from_millis(wait as u64)));
+            }
+        }
+        let t = check::check(verify, self.target.as_ref(), name, rec).await;
+        let again = match &t {
+            Transition::CountLater { next_try_ms, .. } => Some(Duration::from_millis(
+                u64::try_from(next_try_ms - now_ms()).unwrap_or(0),
+            )),
+            _ => None,
+        };
+        self.advance(name, seq, rec, t)?;
+        match rec.state {
+            RestoreState::Verified => {
+                tracing::info!(job = %self.job, backup = %name, id = %rec.id, detail = %rec.detail, "restore verified by row counts");
+            }
+            RestoreState::Verifying => {
+                tracing::warn!(job = %self.job, backup = %name, id = %rec.id, detail = %rec.detail, "row counts not read yet");
+            }
+            _ => {
+                tracing::warn!(job = %self.job, backup = %name, id = %rec.id, state = rec.state.as_str(), detail = %rec.detail, "restore not verified by row counts");
+            }
+        }
+        Ok(again)
     }
 
     /// Decides, under the manifest's backup lock, whether a requested restore fires now: only

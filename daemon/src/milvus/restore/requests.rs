@@ -1,7 +1,7 @@
 //! Restore requests: which to write when a backup becomes verified at the target.
 
 use crate::clock::now_ms;
-use ferry_state::schema::{RestoreOrigin, RestoreRecord, RestoreState};
+use ferry_state::schema::{RestoreOrigin, RestoreRecord, RestoreState, RestoreStep};
 
 use super::spec::{RestoreConfig, restore_id};
 
@@ -106,5 +106,8 @@ pub(super) fn requested(
         progress: 0,
         detail: String::new(),
         elapsed_ms: 0,
+        step: RestoreStep::None,
+        job_ref: None,
+        counts: Vec::new(),
     }
 }

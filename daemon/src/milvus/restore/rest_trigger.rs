@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use ferry_state::{RestoreRecord, RestoreState};
 
-use super::driver::{Driver, Fired, Firing};
+use super::driver::{Driver, Fired, Firing, Polling};
 use super::machine::{Outcome, StepError, Transition};
 use crate::milvus::rest::TaskCode;
 
@@ -31,7 +31,13 @@ impl Driver for RestTrigger<'_> {
             match client.get_restore(&rec.id).await {
                 Ok(crate::milvus::rest::Task::Known(_)) => {
                     tracing::info!(job = %f.job(), backup = %f.name, id = %rec.id, "the restore server already has this restore; polling it");
-                    f.advance(rec, Transition::Started { pid: None })?;
+                    f.advance(
+                        rec,
+                        Transition::Started {
+                            pid: None,
+                            job_ref: None,
+                        },
+                    )?;
                 }
                 Ok(crate::milvus::rest::Task::NotFound(_)) => {}
                 Err(e) => return Ok(Fired::Later(e.to_string())),
@@ -50,7 +56,13 @@ impl Driver for RestTrigger<'_> {
             };
             match client.restore(&request).await {
                 Ok(()) => {
-                    f.advance(rec, Transition::Started { pid: None })?;
+                    f.advance(
+                        rec,
+                        Transition::Started {
+                            pid: None,
+                            job_ref: None,
+                        },
+                    )?;
                     tracing::info!(job = %f.job(), backup = %f.name, id = %rec.id, "restore accepted by the server");
                 }
                 Err(e) if e.is_transient() => return Ok(Fired::Later(e.to_string())),
@@ -60,14 +72,12 @@ impl Driver for RestTrigger<'_> {
         // Running: poll until an outcome. The deadline counts the time this restore has been
         // polled, by a monotonic clock, added up across restarts (`elapsed_ms`): a wall clock
         // that jumps cannot fail a restore the server still runs.
-        let limit = u64::try_from(f.cfg.timeout.as_millis()).unwrap_or(u64::MAX);
-        let (started, before) = (std::time::Instant::now(), rec.elapsed_ms);
-        let mut failures = 0u32;
+        let mut polling = Polling::new(f, rec);
         let mut progress = rec.progress;
         loop {
             match client.get_restore(&rec.id).await {
                 Ok(crate::milvus::rest::Task::Known(t)) => {
-                    failures = 0;
+                    polling.failures = 0;
                     match t.state {
                         TaskCode::Success => {
                             return Ok(Fired::Done(Outcome::Restored, "SUCCESS".into()));
@@ -99,36 +109,20 @@ impl Driver for RestTrigger<'_> {
                     ));
                 }
                 Err(e) => {
-                    failures += 1;
+                    polling.failures += 1;
                     tracing::warn!(job = %f.job(), id = %rec.id, error = %e, "polling the restore failed; polling on");
                 }
             }
-            let ran = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            f.advance(
-                rec,
-                Transition::Progress {
-                    progress,
-                    elapsed_ms: before.saturating_add(ran),
-                },
-            )?;
-            if rec.elapsed_ms > limit {
-                return Ok(Fired::Done(
-                    Outcome::Failed,
+            let id = rec.id.clone();
+            if let Some(fired) = polling
+                .next(f, rec, progress, self.poll, |limit| {
                     format!(
-                        "no outcome after {} of polling; the restore may still run on the server: check Milvus, then `ferry restore retry {}`",
-                        humantime::format_duration(f.cfg.timeout),
-                        rec.id
-                    ),
-                ));
-            }
-            let wait = if failures > 0 {
-                crate::retry::daemon_delay(failures).min(Duration::from_secs(60))
-            } else {
-                self.poll
-            };
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = f.shutdown().cancelled() => return Ok(Fired::Stopped),
+                        "no outcome after {limit} of polling; the restore may still run on the server: check Milvus, then `ferry restore retry {id}`"
+                    )
+                })
+                .await?
+            {
+                return Ok(fired);
             }
         }
     }

@@ -24,6 +24,77 @@ pub struct RestoreConfig {
     pub bucket: String,
     /// See `bucket`.
     pub path: String,
+    /// Row counts compared after each successful restore (`[jobs.restore.verify]`).
+    pub verify: Option<VerifyConfig>,
+}
+
+/// A secret read from a private file or the environment. Its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps `s`.
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+
+    /// The secret itself, for the one request header that carries it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Where a restored backup's collections are counted.
+#[derive(Debug, Clone)]
+pub struct VerifyConfig {
+    /// The Milvus (or Zilliz Cloud cluster) endpoint of the RESTful API v2,
+    /// `http(s)://host:port`.
+    pub url: String,
+    /// Its bearer token (`user:password` on Milvus, an API key on Zilliz Cloud).
+    pub token: Option<Secret>,
+    /// How long the counts may stay unreadable (endpoint down) before the check fails.
+    pub timeout: Duration,
+}
+
+/// A Zilliz Cloud migration job as a restore.
+#[derive(Debug, Clone)]
+pub struct ZillizTrigger {
+    /// The control plane, `https://api.cloud.zilliz.com` by default.
+    pub endpoint: String,
+    /// The API key (bearer).
+    pub api_key: Secret,
+    /// The destination cluster, `in01-…`.
+    pub cluster_id: String,
+    /// Where Zilliz reads the backup from.
+    pub mode: ZillizMode,
+    /// Time between job polls.
+    pub poll: Duration,
+}
+
+/// How Zilliz Cloud gets the backup's files.
+#[derive(Debug, Clone)]
+pub enum ZillizMode {
+    /// It reads the job's target itself (S3, GCS, Azure): `startByRemote` with the backup
+    /// folder's URL.
+    Remote {
+        /// The backup root as Zilliz reads it, ending in `/` (`s3://bucket/backup/`); the
+        /// backup's folder name is appended.
+        url: String,
+        /// The access key (an Azure account name) Zilliz uses, when the storage needs one.
+        access_key: Option<String>,
+        /// Its secret (an Azure account key).
+        secret_key: Option<Secret>,
+    },
+    /// ferry uploads the verified backup folder into a volume Zilliz grants (for storage
+    /// Zilliz cannot reach: an on-premises MinIO or Ceph, a local folder), then starts the job
+    /// from the volume.
+    Volume,
 }
 
 /// What runs a restore.
@@ -41,6 +112,8 @@ pub enum Trigger {
         /// Time between polls.
         poll: Duration,
     },
+    /// A Zilliz Cloud migration job.
+    Zilliz(ZillizTrigger),
 }
 
 impl Trigger {
@@ -49,6 +122,7 @@ impl Trigger {
         match self {
             Trigger::Exec { .. } => "exec",
             Trigger::Rest { .. } => "milvus-backup-rest",
+            Trigger::Zilliz(_) => "zilliz-cloud",
         }
     }
 }
