@@ -131,9 +131,10 @@ fn job_lines(j: &JobView, detail: bool) -> anyhow::Result<()> {
                 continue;
             }
             // The latest restore, when it is of the backup id the target holds now.
-            let state = match &b.restore {
-                Some(r) if r.backup_id == b.backup_id => format!("{}, {}", b.state, r.state),
-                _ => b.state.clone(),
+            let restore = b.restore.as_ref().filter(|r| r.backup_id == b.backup_id);
+            let state = match restore {
+                Some(r) => format!("{}, {}", b.state, restore_state(&r.state)),
+                None => b.state.clone(),
             };
             let mut line = format!(
                 "    {}  {state}  {} ({}), {}, {}",
@@ -145,6 +146,13 @@ fn job_lines(j: &JobView, detail: bool) -> anyhow::Result<()> {
             );
             if !b.detail.is_empty() {
                 line.push_str(&format!(": {}", b.detail));
+            } else if let Some(r) = restore.filter(|r| {
+                matches!(
+                    r.state.as_str(),
+                    "restore-failed" | "count-mismatch" | "verify-failed"
+                )
+            }) {
+                line.push_str(&format!(": {}", r.detail));
             }
             output::line(&line)?;
         }
@@ -215,6 +223,17 @@ pub async fn control(ctx: &Ctx, verb: &str, a: JobArgs) -> anyhow::Result<Status
         return wait_for_run(ctx, &c, &a.job, before).await;
     }
     Ok(Status::Ok)
+}
+
+/// A restore's state next to its backup's: the count check's states say they are about rows.
+fn restore_state(state: &str) -> String {
+    match state {
+        "verifying" => "restored, counting rows".into(),
+        "verified" => "restored, rows verified".into(),
+        "count-mismatch" => "restored, row count mismatch".into(),
+        "verify-failed" => "restored, rows not verified".into(),
+        other => other.to_owned(),
+    }
 }
 
 /// Waits for restore request `asked` (job, backup, seq) to end: restored (0) or not (1).

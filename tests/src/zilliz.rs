@@ -44,6 +44,8 @@ pub struct Behaviour {
     pub start_delay: Duration,
     /// Jobs report this unknown status on their first poll.
     pub odd_status: Option<String>,
+    /// Every request is answered 503 (the API is down).
+    pub down: bool,
 }
 
 impl Default for Behaviour {
@@ -55,6 +57,7 @@ impl Default for Behaviour {
             credential_uses: None,
             start_delay: Duration::ZERO,
             odd_status: None,
+            down: false,
         }
     }
 }
@@ -146,6 +149,12 @@ fn authorized(s: &Shared, headers: &HeaderMap) -> Result<(), Box<Response>> {
     let mut inner = s
         .lock()
         .map_err(|_| Box::new(answer(StatusCode::INTERNAL_SERVER_ERROR, json!({}))))?;
+    if inner.behaviour.down {
+        return Err(Box::new(answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"code": 503, "message": "service unavailable"}),
+        )));
+    }
     if given != inner.key {
         inner.refused += 1;
         return Err(Box::new(answer(

@@ -161,6 +161,12 @@ fn volume_mode_uploads_the_verified_backup_starts_one_migration_and_counts_rows(
         out.contains("verified") && out.contains(&started[0].job_id),
         "{out}"
     );
+    let (code, out, err) = s.ferry(&["status", "bk"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("nightly_1  verified, restored, rows verified"),
+        "{out}"
+    );
     assert!(
         !s.d.log().contains(KEY) && !s.d.log().contains(TOKEN),
         "no secret in the log"
@@ -237,6 +243,12 @@ fn remote_mode_reports_a_failed_job_with_its_reason_and_a_count_mismatch_after_a
         code, 1,
         "a count mismatch fails `ferry restore status`: {out}"
     );
+    let (_, out, _) = s.ferry(&["status", "bk"]);
+    assert!(
+        out.contains("nightly_2  verified, restored, row count mismatch  ")
+            && out.contains(": row counts differ: default.coll_0: backup"),
+        "{out}"
+    );
     assert!(
         !s.d.log().contains("remote-read-secret"),
         "no secret in the log"
@@ -294,6 +306,58 @@ fn a_wrong_api_key_or_token_is_a_clear_state_and_nothing_starts() {
             .is_some_and(|d| d.contains("refused the token")),
         "{r}"
     );
+    assert_eq!(zilliz.started().len(), 1);
+    drop(s);
+    // A cluster Zilliz does not know: the API's answer, nothing started.
+    let s = site_with(
+        &format!(
+            "kind = \"zilliz-cloud\"\ncluster_id = \"in01-nosuch\"\napi_key_file = \"{{key_file}}\"\nendpoint = \"{}\"\nmode = \"remote\"\nsource_url = \"s3://dst/backup/\"\n",
+            zilliz.url()
+        ),
+        KEY,
+        None,
+    );
+    s.write("nightly_9", 19);
+    let r = s.wait_state("nightly_9", "restore-failed");
+    assert!(
+        r["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("cluster not found")),
+        "{r}"
+    );
+    assert_eq!(zilliz.started().len(), 1);
+}
+
+/// The API down: the start is tried again with backoff (a 503 was not acted on), and the job
+/// starts once when the API is back.
+#[test]
+fn the_api_down_is_waited_out_and_the_job_starts_once() {
+    let zilliz = ZillizCloud::start(
+        KEY,
+        CLUSTER,
+        Behaviour {
+            down: true,
+            ..Behaviour::default()
+        },
+    );
+    let s = site(
+        &zilliz,
+        KEY,
+        "mode = \"remote\"\nsource_url = \"s3://dst/backup/\"\n",
+        None,
+    );
+    s.write("nightly_10", 20);
+    let r = s.wait_state("nightly_10", "restore-requested");
+    wait_for(Duration::from_secs(60), "a put-off attempt", || {
+        s.d.restore_of("nightly_10").is_some_and(|r| {
+            r["attempts"].as_u64() >= Some(1)
+                && r["detail"].as_str().is_some_and(|d| d.contains("503"))
+        })
+    });
+    let _ = r;
+    assert!(zilliz.started().is_empty());
+    zilliz.set(|b| b.down = false);
+    s.wait_state("nightly_10", "restored");
     assert_eq!(zilliz.started().len(), 1);
 }
 
