@@ -161,6 +161,27 @@ pub fn render_states(
     out
 }
 
+/// One running restore: job, backup, restore id, progress in percent.
+pub type Running = (String, String, String, u8);
+
+/// `ferry_restore_progress`: each running restore's progress as its trigger reports it
+/// (milvus-backup REST, a Zilliz Cloud job), by job, backup and restore id.
+pub fn render_progress(running: &[Running]) -> String {
+    let mut out = String::from(
+        "# HELP ferry_restore_progress Progress of each running restore in percent, as its trigger reports it.\n# TYPE ferry_restore_progress gauge\n",
+    );
+    for (job, backup, id, progress) in running {
+        let _ = writeln!(
+            out,
+            "ferry_restore_progress{{job=\"{}\",backup=\"{}\",id=\"{}\"}} {progress}",
+            label(job),
+            label(backup),
+            label(id)
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -226,7 +226,7 @@ async fn metrics(State(d): State<Arc<Daemon>>) -> Response {
     use ferry_state::{BackupState, RestoreState};
     let jobs: Vec<_> = d.jobs.iter().map(|j| j.view()).collect();
     let mut text = super::metrics::render(&jobs, d.started.elapsed().as_secs_f64());
-    let (mut backups, mut restores) = (Vec::new(), Vec::new());
+    let (mut backups, mut restores, mut running) = (Vec::new(), Vec::new(), Vec::new());
     for j in d.jobs.iter().filter(|j| j.config.backups) {
         let b = j.backups(&d.shared.manifest).unwrap_or_default();
         backups.push((
@@ -234,6 +234,11 @@ async fn metrics(State(d): State<Arc<Daemon>>) -> Response {
             b.iter().map(|(_, r)| r.state.as_str()).collect(),
         ));
         let r = j.restorer().and_then(|r| r.list().ok()).unwrap_or_default();
+        running.extend(
+            r.iter()
+                .filter(|(_, _, r)| r.state == RestoreState::Running)
+                .map(|(b, _, r)| (j.name().to_owned(), b.clone(), r.id.clone(), r.progress)),
+        );
         restores.push((
             j.name().to_owned(),
             r.iter().map(|(_, _, r)| r.state.as_str()).collect(),
@@ -254,6 +259,7 @@ async fn metrics(State(d): State<Arc<Daemon>>) -> Response {
             &states,
             &restores,
         ));
+        text.push_str(&super::metrics::render_progress(&running));
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

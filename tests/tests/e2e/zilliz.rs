@@ -379,6 +379,14 @@ fn kill9_at_each_step_never_starts_a_migration_twice() {
     let mut s = site(&zilliz, KEY, "", None);
     s.write("nightly_5", 15);
     s.wait_state("nightly_5", "restoring");
+    wait_for(Duration::from_secs(30), "progress in /metrics", || {
+        let (_, m) = ferry_tests::http(&s.d.addr, "GET", "/metrics", None, b"");
+        m.lines().any(|l| {
+            l.starts_with(
+                "ferry_restore_progress{job=\"bk\",backup=\"nightly_5\",id=\"ferry-bk-nightly_5-",
+            ) && !l.ends_with(" 0")
+        })
+    });
     s.d.kill();
     s.d.restart();
     let r = s.wait_state("nightly_5", "restored");
