@@ -18,7 +18,7 @@ const CLUSTER: &str = "in01-ferrytest";
 // Fields drop in order: ferryd first (its log lives in `dir`), the servers last.
 struct Site {
     d: Ferryd,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     src: PathBuf,
     _srv: S3sServer,
 }
@@ -74,7 +74,7 @@ fn site_with(restore: &str, key: &str, milvus: Option<(&MilvusRest, &str)>) -> S
     let d = Ferryd::start(dir.path(), &addr, &config);
     Site {
         _srv: srv,
-        _dir: dir,
+        dir,
         src,
         d,
     }
@@ -92,6 +92,20 @@ impl Site {
     fn ferry(&self, args: &[&str]) -> (i32, String, String) {
         self.d.ferry(args)
     }
+}
+
+/// `ferryd --check-config --connect` on the site's config: exit code and stderr.
+fn check_connect(s: &Site) -> (i32, String) {
+    let config = s.dir.path().join("ferryd.toml");
+    let out = std::process::Command::new(ferry_tests::bin_path("ferryd"))
+        .args(["--check-config", "--connect", "--config"])
+        .arg(&config)
+        .output()
+        .expect("ferryd");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// The backup's files relative to its folder, with sizes.
@@ -294,11 +308,25 @@ fn a_wrong_api_key_or_token_is_a_clear_state_and_nothing_starts() {
         "{r}"
     );
     assert!(zilliz.started().is_empty() && zilliz.refused() >= 1);
+    // `ferryd --check-config --connect` says so before anything runs.
+    let (code, err) = check_connect(&s);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.lines().any(|l| l.contains("jobs.restore.api_key_file: ") && l.contains("refused the API key")),
+        "{err}"
+    );
     drop(s);
     // A Milvus endpoint that refuses the token: restored, not verified.
     let s = site(&zilliz, KEY, "", Some((&milvus, "root:wrong")));
     ferry_tests::register_secret("root:wrong");
     s.write("nightly_4", 14);
+    let (code, err) = check_connect(&s);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.contains("jobs.restore.verify.url: ") && l.contains("refused the token")),
+        "{err}"
+    );
     let r = s.wait_state("nightly_4", "verify-failed");
     assert!(
         r["detail"]
