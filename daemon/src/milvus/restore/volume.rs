@@ -17,8 +17,14 @@ use crate::milvus::zilliz::{Volume, ZillizClient, ZillizError};
 use crate::sync::side::Side;
 use crate::sync::transfer::{TransferConfig, copy_object};
 
-/// Credentials this close to their expiry are renewed before the next object.
+/// Credentials this close to their expiry are renewed before the next object (or a fifth of
+/// their lifetime, for short-lived ones).
 const RENEW_BEFORE: Duration = Duration::from_secs(120);
+
+/// Whether credentials with `left` of a `lifetime` are renewed before the next object.
+fn renew_due(left: Duration, lifetime: Duration) -> bool {
+    left < RENEW_BEFORE.min(lifetime / 5)
+}
 
 /// Why an upload into a volume stopped.
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +88,8 @@ struct Open {
     volume: Volume,
     store: Arc<dyn ObjectStore>,
     expires: Option<chrono::DateTime<chrono::Utc>>,
+    /// When they were granted.
+    granted: chrono::DateTime<chrono::Utc>,
 }
 
 async fn apply(client: &ZillizClient, cluster: &str, path: &str) -> Result<Open, VolumeError> {
@@ -108,13 +116,16 @@ async fn apply(client: &ZillizClient, cluster: &str, path: &str) -> Result<Open,
         store: endpoint.bucket(&volume.bucket_name),
         volume,
         expires,
+        granted: chrono::Utc::now(),
     })
 }
 
 impl Open {
     fn expiring(&self) -> bool {
         self.expires.is_some_and(|t| {
-            t - chrono::Utc::now() < chrono::Duration::from_std(RENEW_BEFORE).unwrap_or_default()
+            let left = (t - chrono::Utc::now()).to_std().unwrap_or_default();
+            let lifetime = (t - self.granted).to_std().unwrap_or_default();
+            renew_due(left, lifetime)
         })
     }
 
@@ -292,4 +303,22 @@ fn is_refusal(e: &StoreError) -> bool {
         e,
         StoreError::Unauthenticated { .. } | StoreError::PermissionDenied { .. }
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_renewed_two_minutes_or_a_fifth_of_their_life_before_expiry() {
+        let m = |s: u64| Duration::from_secs(s);
+        // An hour's credentials: renewed in their last two minutes.
+        assert!(!renew_due(m(121), m(3600)));
+        assert!(renew_due(m(119), m(3600)));
+        // One minute's: in their last 12 seconds, not before every object.
+        assert!(!renew_due(m(30), m(60)));
+        assert!(renew_due(m(11), m(60)));
+        // Expired (no time left): always.
+        assert!(renew_due(Duration::ZERO, m(60)));
+    }
 }
