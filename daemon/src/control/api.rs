@@ -206,6 +206,15 @@ pub struct StatusView {
     pub jobs: Vec<JobView>,
 }
 
+/// `GET /v1/events`: one `snapshot` event's data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// As `GET /v1/status`.
+    pub status: StatusView,
+    /// As `GET /v1/restores`.
+    pub restores: Vec<RestoreView>,
+}
+
 /// One backup at a job's target (`GET /v1/jobs/{name}/backups`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BackupView {
@@ -235,9 +244,44 @@ pub struct BackupView {
     /// Its latest restore, when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<RestoreBrief>,
+    /// While a run copies into it: bytes at the target of the bytes at the source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy: Option<CopyProgress>,
+}
+
+/// A backup's copy in the running run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CopyProgress {
+    /// Bytes at the target (held before the run, and copied in it).
+    pub done: u64,
+    /// Bytes at the source (`None` until its listing ends).
+    pub total: Option<u64>,
 }
 
 impl BackupView {
+    /// A backup a run is copying for the first time (no record yet).
+    pub fn copying(name: &str) -> Self {
+        let now = chrono::Utc::now().timestamp_millis();
+        BackupView {
+            name: name.to_owned(),
+            state: ferry_state::BackupState::Syncing.as_str().to_owned(),
+            backup_id: String::new(),
+            objects: 0,
+            bytes: 0,
+            segments: 0,
+            rows: 0,
+            collections: 0,
+            created_ms: 0,
+            discovered_ms: now,
+            updated_ms: now,
+            synced_ms: None,
+            verified_ms: None,
+            detail: "copying: first sync (its meta reaches the target last)".to_owned(),
+            restore: None,
+            copy: None,
+        }
+    }
+
     /// A backup's record as the API shows it.
     pub fn of(name: &str, r: &ferry_state::BackupRecord) -> Self {
         BackupView {
@@ -256,6 +300,7 @@ impl BackupView {
             verified_ms: r.verified_ms,
             detail: r.detail.clone(),
             restore: None,
+            copy: None,
         }
     }
 }

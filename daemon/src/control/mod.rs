@@ -9,12 +9,17 @@
 //! | `POST /v1/jobs/{name}/sync` | full scan now (`?check_target=true`: also list the target) |
 //! | `POST /v1/jobs/{name}/pause`, `/resume` | stop / restart starting runs |
 //! | `POST /v1/webhook`, `/v1/webhook/{name}` | S3 event notifications (MinIO, Ceph, AWS via SNS) |
+//! | `GET /v1/events` | server-sent events: every job and restore, at once and on each change |
 //! | `GET /metrics` | Prometheus text format |
+//! | `GET /` | the job center page ([`page`]) |
 //!
-//! With a token configured every request needs `Authorization: Bearer <token>`.
+//! With a token configured every request needs `Authorization: Bearer <token>` (or the job
+//! center's session cookie). State-changing requests marked cross-site by the browser are
+//! refused.
 
 pub mod api;
 pub mod client;
 pub mod metrics;
+pub mod page;
 pub mod server;
 pub mod webhook;

@@ -5,17 +5,21 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Extension, FromRef, Path, Query, Request, State};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::api::{
-    ApiError, BackupView, JobView, PauseAnswer, RestoreBrief, RestoreLog, RestoreRequest,
-    RestoreView, StatusView, SyncAnswer, WebhookAnswer,
+    ApiError, BackupView, CopyProgress, JobView, PauseAnswer, RestoreBrief, RestoreLog,
+    RestoreRequest, RestoreView, Snapshot, StatusView, SyncAnswer, WebhookAnswer,
 };
+use super::page::{self, Sessions, same_secret};
 use super::webhook::{self, Body};
 use crate::jobs::{Daemon, Job};
 use crate::location::Location;
@@ -42,44 +46,118 @@ type Answer<T> = Result<Json<T>, Failure>;
 /// What a handler that queues work answers (202 Accepted).
 type Accepted<T> = Result<(StatusCode, Json<T>), Failure>;
 
-/// Compares without stopping at the first differing byte.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// The server's state: the daemon, and the job center's signed-in browsers.
+#[derive(Clone)]
+pub struct Control {
+    daemon: Arc<Daemon>,
+    sessions: Arc<Sessions>,
 }
 
-async fn auth(
-    State(d): State<Arc<Daemon>>,
-    headers: HeaderMap,
-    req: Request,
-    next: Next,
-) -> Response {
-    if let Some(token) = &d.config.control.token {
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        match given {
-            Some(g) if same_secret(g.as_bytes(), token.as_bytes()) => {}
-            Some(_) => {
-                return error(StatusCode::UNAUTHORIZED, "wrong bearer token").into_response();
-            }
-            None => {
-                return error(
-                    StatusCode::UNAUTHORIZED,
-                    "this ferryd needs a token: Authorization: Bearer <token> (ferry --token-file)",
-                )
-                .into_response();
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Control").finish_non_exhaustive()
+    }
+}
+
+impl FromRef<Control> for Arc<Daemon> {
+    fn from_ref(c: &Control) -> Self {
+        c.daemon.clone()
+    }
+}
+
+impl FromRef<Control> for Arc<Sessions> {
+    fn from_ref(c: &Control) -> Self {
+        c.sessions.clone()
+    }
+}
+
+/// How a request was let in (a request extension, for handlers that care).
+#[derive(Debug, Clone)]
+pub enum Via {
+    /// No token is configured.
+    Open,
+    /// `Authorization: Bearer`.
+    Bearer,
+    /// The job center's session cookie (its id).
+    Session(String),
+}
+
+/// Cross-site and DNS-rebinding checks for every request, then the credentials: a bearer
+/// token, or the page's session cookie (with its CSRF header on state-changing requests).
+async fn auth(State(c): State<Control>, mut req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    let changes = !matches!(*req.method(), Method::GET | Method::HEAD);
+    if changes && let Some(why) = page::cross_site(headers) {
+        return error(StatusCode::FORBIDDEN, why).into_response();
+    }
+    let token = c.daemon.config.control.token.as_deref();
+    if token.is_none() && !page::local_host(headers) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "this ferryd has no token: it answers only requests addressed to localhost or a loopback address (set control.token_file to serve other names)",
+        )
+        .into_response();
+    }
+    if page::public(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let via = match token {
+        None => Via::Open,
+        Some(token) => {
+            let given = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(str::trim);
+            match (given, page::session_cookie(headers)) {
+                (Some(g), _) if same_secret(g.as_bytes(), token.as_bytes()) => Via::Bearer,
+                (Some(_), _) => {
+                    return error(StatusCode::UNAUTHORIZED, "wrong bearer token").into_response();
+                }
+                (None, Some(id)) => {
+                    let Some(csrf) = c.sessions.check(id) else {
+                        return error(
+                            StatusCode::UNAUTHORIZED,
+                            "the job center's session ended (ferryd restarted, or it was idle): sign in again",
+                        )
+                        .into_response();
+                    };
+                    let sent = headers
+                        .get(page::CSRF_HEADER)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    if changes && !same_secret(sent.as_bytes(), csrf.as_bytes()) {
+                        return error(
+                            StatusCode::FORBIDDEN,
+                            "missing or wrong X-Ferry-CSRF header: a session's changes come from its page",
+                        )
+                        .into_response();
+                    }
+                    Via::Session(id.to_owned())
+                }
+                (None, None) => {
+                    return error(
+                        StatusCode::UNAUTHORIZED,
+                        "this ferryd needs a token: Authorization: Bearer <token> (ferry --token-file)",
+                    )
+                    .into_response();
+                }
             }
         }
-    }
+    };
+    req.extensions_mut().insert(via);
     next.run(req).await
 }
 
-/// The API's routes over a running daemon.
+/// The API's routes over a running daemon, and the job center page.
 pub fn router(daemon: Arc<Daemon>) -> Router {
+    let control = Control {
+        daemon,
+        sessions: Arc::new(Sessions::default()),
+    };
     Router::new()
         .route("/v1/status", get(status))
+        .route("/v1/events", get(events))
         .route("/v1/jobs", get(jobs))
         .route("/v1/jobs/{name}", get(job))
         .route("/v1/jobs/{name}/backups", get(backups))
@@ -93,10 +171,11 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/v1/webhook", post(webhook_all))
         .route("/v1/webhook/{name}", post(webhook_job))
         .route("/metrics", get(metrics))
+        .merge(page::routes())
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint (see /v1/status)") })
-        .layer(middleware::from_fn_with_state(daemon.clone(), auth))
+        .layer(middleware::from_fn_with_state(control.clone(), auth))
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(daemon)
+        .with_state(control)
 }
 
 fn find<'a>(d: &'a Daemon, name: &str) -> Result<&'a Arc<Job>, Failure> {
@@ -122,13 +201,83 @@ fn job_views(d: &Daemon) -> Result<Vec<JobView>, Failure> {
     d.jobs.iter().map(|j| job_view(d, j)).collect()
 }
 
-async fn status(State(d): State<Arc<Daemon>>) -> Answer<StatusView> {
-    Ok(Json(StatusView {
+fn status_view(d: &Daemon) -> Result<StatusView, Failure> {
+    Ok(StatusView {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         uptime_seconds: d.started.elapsed().as_secs_f64(),
         state_dir: d.config.state_dir.display().to_string(),
-        jobs: job_views(&d)?,
-    }))
+        jobs: job_views(d)?,
+    })
+}
+
+async fn status(State(d): State<Arc<Daemon>>) -> Answer<StatusView> {
+    status_view(&d).map(Json)
+}
+
+/// How often `/v1/events` looks for changes.
+const EVENTS_EVERY: Duration = Duration::from_secs(1);
+
+/// `GET /v1/events`: server-sent events, a `snapshot` (every job, every restore) at once and
+/// again whenever it changes (looked at every second; the uptime does not count as a change).
+/// The stream ends when ferryd stops or the page's session ends.
+async fn events(
+    State(d): State<Arc<Daemon>>,
+    State(sessions): State<Arc<Sessions>>,
+    via: Option<Extension<Via>>,
+) -> Sse<impl futures::Stream<Item = Result<Event, std::convert::Infallible>>> {
+    let session = match via.map(|Extension(v)| v) {
+        Some(Via::Session(id)) => Some(id),
+        _ => None,
+    };
+    let state = (d, String::new(), true);
+    let stream = futures::stream::unfold(state, move |(d, last, first)| {
+        let (sessions, session) = (sessions.clone(), session.clone());
+        async move {
+            let mut last = last;
+            let mut first = first;
+            loop {
+                if !first {
+                    tokio::select! {
+                        () = tokio::time::sleep(EVENTS_EVERY) => {}
+                        () = d.shared.shutdown.cancelled() => return None,
+                    }
+                }
+                first = false;
+                if session.as_deref().is_some_and(|id| !sessions.alive(id)) {
+                    return None;
+                }
+                let event = match snapshot(&d) {
+                    Ok(mut snap) => {
+                        let uptime = std::mem::take(&mut snap.status.uptime_seconds);
+                        let same = serde_json::to_string(&snap).unwrap_or_default();
+                        if same == last {
+                            continue;
+                        }
+                        last = same;
+                        snap.status.uptime_seconds = uptime;
+                        Event::default()
+                            .event("snapshot")
+                            .json_data(&snap)
+                            .unwrap_or_default()
+                    }
+                    Err(Failure(_, why)) => {
+                        last.clear();
+                        Event::default().event("problem").data(why)
+                    }
+                };
+                return Some((Ok(event), (d, last, first)));
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+/// What `/v1/events` sends.
+fn snapshot(d: &Daemon) -> Result<Snapshot, Failure> {
+    Ok(Snapshot {
+        status: status_view(d)?,
+        restores: restore_views(d)?,
+    })
 }
 
 async fn jobs(State(d): State<Arc<Daemon>>) -> Answer<Vec<JobView>> {
@@ -157,7 +306,8 @@ fn backup_list(d: &Daemon, j: &Job) -> Result<Vec<BackupView>, Failure> {
         .into_iter()
         .map(|(name, _, r)| (name, r))
         .collect();
-    Ok(list
+    let copying = j.folders_progress();
+    let mut out: Vec<BackupView> = list
         .iter()
         .map(|(n, r)| {
             let mut v = BackupView::of(n, r);
@@ -169,7 +319,23 @@ fn backup_list(d: &Daemon, j: &Job) -> Result<Vec<BackupView>, Failure> {
             });
             v
         })
-        .collect())
+        .collect();
+    // Backups the running run copies into: progress for known ones, and new ones shown as
+    // syncing before their first record (written when the run settles them).
+    for (name, p) in copying {
+        let copy = Some(CopyProgress {
+            done: p.done,
+            total: p.total,
+        });
+        match out.iter_mut().find(|v| v.name == name) {
+            Some(v) => v.copy = copy,
+            None => out.push(BackupView {
+                copy,
+                ..BackupView::copying(&name)
+            }),
+        }
+    }
+    Ok(out)
 }
 
 async fn backups(
@@ -362,6 +528,10 @@ fn restorer_of(j: &Job) -> Result<&Arc<crate::milvus::restore::Restorer>, Failur
 }
 
 async fn restores(State(d): State<Arc<Daemon>>) -> Answer<Vec<RestoreView>> {
+    restore_views(&d).map(Json)
+}
+
+fn restore_views(d: &Daemon) -> Result<Vec<RestoreView>, Failure> {
     let mut out = Vec::new();
     for j in &d.jobs {
         let Some(r) = j.restorer() else { continue };
@@ -371,7 +541,7 @@ async fn restores(State(d): State<Arc<Daemon>>) -> Answer<Vec<RestoreView>> {
                 .map(|(b, seq, rec)| RestoreView::of(j.name(), b, *seq, rec).with_kind(r.kind())),
         );
     }
-    Ok(Json(out))
+    Ok(out)
 }
 
 async fn restore_request(

@@ -73,6 +73,11 @@ impl Job {
             },
             dirty_since_ms: None,
         };
+        let in_flight = Arc::new(if config.backups {
+            InFlight::with_folders()
+        } else {
+            InFlight::default()
+        });
         Job {
             config,
             pending: Mutex::new(Pending::default()),
@@ -81,7 +86,7 @@ impl Job {
             status: Mutex::new(status),
             pair: std::sync::OnceLock::new(),
             restorer: std::sync::OnceLock::new(),
-            in_flight: Arc::new(InFlight::default()),
+            in_flight,
         }
     }
 
@@ -104,6 +109,16 @@ impl Job {
             Some(p) => manifest.backups(p),
             None => Ok(Vec::new()),
         }
+    }
+
+    /// The running run's progress per backup (empty between runs and for plain jobs).
+    pub fn folders_progress(
+        &self,
+    ) -> std::collections::BTreeMap<String, crate::sync::progress::FolderProgress> {
+        self.in_flight
+            .folders()
+            .map(|f| f.snapshot())
+            .unwrap_or_default()
     }
 
     /// The job's name.

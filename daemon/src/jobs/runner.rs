@@ -502,12 +502,19 @@ pub(super) async fn run_once(
             });
         }
     };
+    let folders = job.in_flight.folders();
+    if let Some(f) = folders {
+        f.begin_run();
+    }
     let result = if work.full {
         mirror::mirror(&shared.manifest, src, dst, &options, &mut on_event).await
     } else {
         let keys: Vec<String> = work.keys.iter().cloned().collect();
         mirror::mirror_keys(&shared.manifest, src, dst, &options, keys, &mut on_event).await
     };
+    if let Some(f) = folders {
+        f.end_run();
+    }
     let seconds = started.elapsed().as_secs_f64();
     let summary: Summary = match result {
         Ok(s) => s,

@@ -9,6 +9,7 @@ mod disk;
 mod faults;
 mod mirror;
 mod newuser;
+mod page;
 mod restores;
 mod safety;
 mod transfer;

@@ -14,9 +14,10 @@ use super::journal::Journal;
 use super::options::MirrorOptions;
 use super::stale::Stale;
 use crate::backend::error::{display_chain, msg};
-use crate::backend::{Error, ObjectMeta};
+use crate::backend::{Error, ListEntry, ListOptions, ObjectMeta};
 use crate::sync::plan::{Action, Reason, Work, ms, same_md5};
 use crate::sync::policy::{Engine, RunPolicy};
+use crate::sync::progress::folder_of;
 use crate::sync::report::{Event, ObjectError, OnEvent, Summary, manifest_error};
 use crate::sync::side::Side;
 use crate::sync::transfer::{self};
@@ -309,6 +310,52 @@ impl<'a> Ctx<'a> {
         })
     }
 
+    /// The first copy into a top-level folder in this run, for a job that follows its folders'
+    /// progress (a backup job's status: "copied 1.2GiB of 2.0GiB"): what the manifest says the
+    /// target holds of it now, and (one listing, in the background) what the source holds.
+    fn follow_folder(&self, rel: &str) {
+        let Some(flight) = self.options.transfer.in_flight.as_ref() else {
+            return;
+        };
+        let (Some(folders), Some(folder)) = (flight.folders(), folder_of(rel)) else {
+            return;
+        };
+        let Some(run) = folders.claim(folder) else {
+            return;
+        };
+        let prefix = format!("{folder}/");
+        let (mut held, mut after) = (0u64, None::<String>);
+        while let Ok(page) = self
+            .manifest
+            .objects_under(self.pair, &prefix, after.as_deref(), 1000)
+        {
+            let Some((last, _)) = page.last() else { break };
+            after = Some(last.clone());
+            held += page.iter().map(|(_, r)| r.size).sum::<u64>();
+        }
+        folders.held(run, folder, held);
+        let (store, key) = (self.src.store.clone(), self.src.key(&prefix));
+        let (flight, folder) = (flight.clone(), folder.to_owned());
+        tokio::spawn(async move {
+            let mut total = 0u64;
+            let mut listing = store.list(&key, ListOptions::default());
+            loop {
+                match listing.next().await {
+                    Some(Ok(ListEntry::Object(m))) => total += m.size,
+                    Some(Ok(ListEntry::Prefix(_))) => {}
+                    Some(Err(e)) => {
+                        tracing::debug!(prefix = %key, error = %display_chain(&e), "cannot measure the folder for its progress");
+                        return;
+                    }
+                    None => break,
+                }
+            }
+            if let Some(f) = flight.folders() {
+                f.measured(run, &folder, total);
+            }
+        });
+    }
+
     pub(super) async fn copy(self, rel: String, meta: ObjectMeta, reason: Reason) -> Event {
         let (manifest, src, dst, options) = (self.manifest, self.src, self.dst, self.options);
         let src_key = meta.key.clone();
@@ -328,6 +375,7 @@ impl<'a> Ctx<'a> {
         if let Err(e) = self.policy.before_write(&self, &rel).await {
             return e;
         }
+        self.follow_folder(&rel);
         let resume = self
             .stale
             .and_then(|s| s.take_resumable(&rel))
@@ -423,6 +471,14 @@ impl<'a> Ctx<'a> {
         };
         if let Err(e) = self.record(&rel, &record) {
             return e;
+        }
+        if let Some(f) = options
+            .transfer
+            .in_flight
+            .as_ref()
+            .and_then(|f| f.folders())
+        {
+            f.copied(&rel, copied.size);
         }
         Event::Copied {
             source,
