@@ -414,8 +414,12 @@ pub struct TransferArgs {
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub max_workers: u16,
     /// Multipart part size in MiB (objects above it are uploaded in parallel parts).
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(5..=5120), value_name = "MIB")]
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(5..=5120), value_name = "MIB")]
     pub part_size: u64,
+    /// Parts of one object in memory at once, being read or uploaded (rclone's
+    /// --s3-upload-concurrency): with --part-size, what one large copy holds.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=256), value_name = "N")]
+    pub part_concurrency: u16,
     /// Memory for buffered parts, shared by all workers, in MiB.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(16..=65536), value_name = "MIB")]
     pub memory: u64,
@@ -659,7 +663,7 @@ impl TransferArgs {
             upload: ferry_engine::backend::UploadConfig {
                 multipart_threshold: self.part_size * MIB,
                 part_size: self.part_size * MIB,
-                part_concurrency: 4,
+                part_concurrency: usize::from(self.part_concurrency),
                 budget: ferry_engine::backend::MemoryBudget::new(self.memory * MIB),
             },
             content_md5: self.md5,

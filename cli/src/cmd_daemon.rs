@@ -144,6 +144,9 @@ fn job_lines(j: &JobView, detail: bool) -> anyhow::Result<()> {
                 output::count(b.segments, "segment"),
                 output::count(b.rows, "row"),
             );
+            if b.state == "verified" && b.evidence != Default::default() {
+                line.push_str(&format!(" [{}]", b.evidence.describe()));
+            }
             if !b.detail.is_empty() {
                 line.push_str(&format!(": {}", b.detail));
             } else if let Some(r) = restore.filter(|r| {

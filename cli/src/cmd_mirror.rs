@@ -467,13 +467,21 @@ fn print_event(json: bool, quiet: bool, dry_run: bool, e: Event) -> anyhow::Resu
             unit: name,
             state,
             detail,
+            evidence,
         } => {
             if json {
                 output::json(
-                    &json!({"status":"success","op":"backup","backup":name,"state":state,"detail":detail}),
+                    &json!({"status":"success","op":"backup","backup":name,"state":state,"detail":detail,
+                        "checkedByTarget": evidence.upload_checked, "readBack": evidence.read_back}),
                 )?;
             } else if !quiet {
-                if detail.is_empty() {
+                if detail.is_empty() && evidence != ferry_state::Evidence::default() {
+                    let e = ferry_engine::control::api::EvidenceView {
+                        upload_checked: evidence.upload_checked,
+                        read_back: evidence.read_back,
+                    };
+                    output::line(&format!("Backup `{name}`: {state} ({}).", e.describe()))?;
+                } else if detail.is_empty() {
                     output::line(&format!("Backup `{name}`: {}.", state))?;
                 } else {
                     output::line(&format!("Backup `{name}`: {}: {detail}", state))?;

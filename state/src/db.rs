@@ -516,6 +516,7 @@ impl Manifest {
                 last_scan_ms: None,
                 objects: 0,
                 bytes: 0,
+                target_check: None,
             },
         );
         b.put::<MetaSchema>(&MetaKey("next_pair"), &MetaValue(next + 1));
@@ -655,6 +656,7 @@ mod tests {
 
     fn rec(size: u64) -> ObjectRecord {
         ObjectRecord {
+            upload_checked: false,
             size,
             src_etag: Some(format!("e{size}")),
             src_mtime_ms: Some(1),

@@ -12,7 +12,8 @@ pub mod schema;
 #[cfg(feature = "db")]
 pub use db::{Batch, FORMAT_VERSION, Manifest, Result, StateError};
 pub use schema::{
-    BackupKey, BackupRecord, BackupState, BackupsSchema, CollectionCount, ObjectKey, ObjectRecord,
-    ObjectsSchema, PairId, PairRecord, PairsSchema, RestoreKey, RestoreOrigin, RestoreRecord,
-    RestoreState, RestoreStep, RestoresSchema, UploadRecord, UploadState, UploadsSchema,
+    BackupKey, BackupRecord, BackupState, BackupsSchema, CollectionCount, Evidence, ObjectKey,
+    ObjectRecord, ObjectsSchema, PairId, PairRecord, PairsSchema, RestoreKey, RestoreOrigin,
+    RestoreRecord, RestoreState, RestoreStep, RestoresSchema, TargetCheck, UploadRecord,
+    UploadState, UploadsSchema,
 };

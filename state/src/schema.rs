@@ -124,30 +124,79 @@ pub struct PairRecord {
     pub objects: u64,
     /// Bytes at the source at the last complete scan.
     pub bytes: u64,
+    /// What a probe of the target found: whether it refuses a body that does not match its
+    /// signed SHA-256 (since v2; `None`: not probed).
+    pub target_check: Option<TargetCheck>,
+}
+
+/// The answer of a target to a deliberately wrong payload hash, and who answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetCheck {
+    /// It refused the body (so it checks every signed body it stores).
+    pub checks_sha256: bool,
+    /// When it was probed (ms since the epoch).
+    pub probed_ms: i64,
+    /// The endpoint's identity when probed (its URL and `Server` header): a different one
+    /// at the same URL is probed again.
+    pub identity: String,
+    /// What it answered, for `ferry status`.
+    pub detail: String,
 }
 
 impl ValueCodec for PairRecord {
     fn encode_value(&self) -> Vec<u8> {
-        let mut w = Writer::with_version(V1);
+        let mut w = Writer::with_version(V2);
         w.str(&self.source)
             .str(&self.target)
             .i64(self.created_ms)
             .opt_i64(self.last_scan_ms)
             .u64(self.objects)
             .u64(self.bytes);
+        match &self.target_check {
+            None => {
+                w.u8(0);
+            }
+            Some(c) => {
+                w.u8(1)
+                    .u8(u8::from(c.checks_sha256))
+                    .i64(c.probed_ms)
+                    .str(&c.identity)
+                    .str(&c.detail);
+            }
+        }
         w.finish()
     }
     fn decode_value(bytes: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(bytes);
-        check_version(&mut r)?;
-        let rec = PairRecord {
+        let version = match r.u8()? {
+            v @ (V1 | V2) => v,
+            v => return Err(DecodeError::UnknownVersion(v)),
+        };
+        let mut rec = PairRecord {
             source: r.string()?,
             target: r.string()?,
             created_ms: r.i64()?,
             last_scan_ms: r.opt_i64()?,
             objects: r.u64()?,
             bytes: r.u64()?,
+            target_check: None,
         };
+        if version >= V2 {
+            rec.target_check = match r.u8()? {
+                0 => None,
+                1 => Some(TargetCheck {
+                    checks_sha256: match r.u8()? {
+                        0 => false,
+                        1 => true,
+                        t => return Err(DecodeError::InvalidTag(t)),
+                    },
+                    probed_ms: r.i64()?,
+                    identity: r.string()?,
+                    detail: r.string()?,
+                }),
+                t => return Err(DecodeError::InvalidTag(t)),
+            };
+        }
         r.end()?;
         Ok(rec)
     }
@@ -201,24 +250,36 @@ pub struct ObjectRecord {
     pub dst_version: Option<String>,
     /// When the target confirmed the write (ms since the epoch).
     pub synced_ms: i64,
+    /// Every request that wrote it carried the SHA-256 of its bytes for the target to check
+    /// (one PUT signed with it, or each part signed with its own), hashed from the very
+    /// buffers sent, and the whole object's SHA-256 above was computed over the same buffers.
+    /// On a target that refuses a body not matching its signed hash (the pair's
+    /// [`TargetCheck`]), that is proof it holds these bytes without reading them back.
+    /// `false` (since v2; v1 values read as `false`): adopted, copied server-side, written
+    /// to a local folder or Azure, or unknown.
+    pub upload_checked: bool,
 }
 
 impl ValueCodec for ObjectRecord {
     fn encode_value(&self) -> Vec<u8> {
-        let mut w = Writer::with_version(V1);
+        let mut w = Writer::with_version(V2);
         w.u64(self.size)
             .opt_str(self.src_etag.as_deref())
             .opt_i64(self.src_mtime_ms)
             .opt_arr32(self.sha256.as_ref())
             .opt_str(self.dst_etag.as_deref())
             .opt_str(self.dst_version.as_deref())
-            .i64(self.synced_ms);
+            .i64(self.synced_ms)
+            .u8(u8::from(self.upload_checked));
         w.finish()
     }
     fn decode_value(bytes: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(bytes);
-        check_version(&mut r)?;
-        let rec = ObjectRecord {
+        let version = match r.u8()? {
+            v @ (V1 | V2) => v,
+            v => return Err(DecodeError::UnknownVersion(v)),
+        };
+        let mut rec = ObjectRecord {
             size: r.u64()?,
             src_etag: r.opt_string()?,
             src_mtime_ms: r.opt_i64()?,
@@ -226,7 +287,15 @@ impl ValueCodec for ObjectRecord {
             dst_etag: r.opt_string()?,
             dst_version: r.opt_string()?,
             synced_ms: r.i64()?,
+            upload_checked: false,
         };
+        if version >= V2 {
+            rec.upload_checked = match r.u8()? {
+                0 => false,
+                1 => true,
+                t => return Err(DecodeError::InvalidTag(t)),
+            };
+        }
         r.end()?;
         Ok(rec)
     }
@@ -411,11 +480,22 @@ pub struct BackupRecord {
     pub verified_ms: Option<i64>,
     /// What is missing, or why it failed; empty otherwise.
     pub detail: String,
+    /// What its last verification rested on (since v2; zeros in v1 values).
+    pub evidence: Evidence,
+}
+
+/// What a backup's verification rested on, in data objects.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Evidence {
+    /// Uploaded by ferry with signed SHA-256s to a target that checks them: not read back.
+    pub upload_checked: u64,
+    /// Read back from the target and their SHA-256 compared.
+    pub read_back: u64,
 }
 
 impl ValueCodec for BackupRecord {
     fn encode_value(&self) -> Vec<u8> {
-        let mut w = Writer::with_version(V1);
+        let mut w = Writer::with_version(V2);
         w.u8(self.state.tag())
             .str(&self.backup_id)
             .u64(self.objects)
@@ -428,13 +508,18 @@ impl ValueCodec for BackupRecord {
             .i64(self.updated_ms)
             .opt_i64(self.synced_ms)
             .opt_i64(self.verified_ms)
-            .str(&self.detail);
+            .str(&self.detail)
+            .u64(self.evidence.upload_checked)
+            .u64(self.evidence.read_back);
         w.finish()
     }
     fn decode_value(bytes: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(bytes);
-        check_version(&mut r)?;
-        let rec = BackupRecord {
+        let version = match r.u8()? {
+            v @ (V1 | V2) => v,
+            v => return Err(DecodeError::UnknownVersion(v)),
+        };
+        let mut rec = BackupRecord {
             state: BackupState::from_tag(r.u8()?)?,
             backup_id: r.string()?,
             objects: r.u64()?,
@@ -448,7 +533,14 @@ impl ValueCodec for BackupRecord {
             synced_ms: r.opt_i64()?,
             verified_ms: r.opt_i64()?,
             detail: r.string()?,
+            evidence: Evidence::default(),
         };
+        if version >= V2 {
+            rec.evidence = Evidence {
+                upload_checked: r.u64()?,
+                read_back: r.u64()?,
+            };
+        }
         r.end()?;
         Ok(rec)
     }
@@ -836,7 +928,7 @@ mod tests {
         fn object_record()(size in any::<u64>(), src_etag in opt_str(), src_mtime_ms in any::<Option<i64>>(),
             sha256 in any::<Option<[u8; 32]>>(), dst_etag in opt_str(), dst_version in opt_str(), synced_ms in any::<i64>())
             -> ObjectRecord {
-            ObjectRecord { size, src_etag, src_mtime_ms, sha256, dst_etag, dst_version, synced_ms }
+            ObjectRecord { size, src_etag, src_mtime_ms, sha256, dst_etag, dst_version, synced_ms, upload_checked: size % 2 == 0 }
         }
     }
 
@@ -853,14 +945,28 @@ mod tests {
 
         #[test]
         fn object_record_round_trips(rec in object_record()) {
-            prop_assert_eq!(ObjectRecord::decode_value(&rec.encode_value()).expect("decodes"), rec);
+            prop_assert_eq!(ObjectRecord::decode_value(&rec.encode_value()).expect("decodes"), rec.clone());
+            // A v1 value (no upload_checked) reads as not checked.
+            let mut v1 = rec.encode_value();
+            v1.truncate(v1.len() - 1);
+            v1[0] = 1;
+            prop_assert_eq!(ObjectRecord::decode_value(&v1).expect("decodes v1"), ObjectRecord { upload_checked: false, ..rec });
         }
 
         #[test]
         fn pair_record_round_trips(source in ".{0,80}", target in ".{0,80}", created_ms in any::<i64>(),
             last_scan_ms in any::<Option<i64>>(), objects in any::<u64>(), bytes in any::<u64>()) {
-            let rec = PairRecord { source, target, created_ms, last_scan_ms, objects, bytes };
-            prop_assert_eq!(PairRecord::decode_value(&rec.encode_value()).expect("decodes"), rec);
+            let target_check = (objects % 3 != 0).then(|| TargetCheck {
+                checks_sha256: objects % 2 == 0, probed_ms: created_ms, identity: source.clone(), detail: target.clone(),
+            });
+            let rec = PairRecord { source, target, created_ms, last_scan_ms, objects, bytes, target_check };
+            prop_assert_eq!(PairRecord::decode_value(&rec.encode_value()).expect("decodes"), rec.clone());
+            // A v1 value: the same without the probe.
+            let plain = PairRecord { target_check: None, ..rec };
+            let mut v1 = plain.encode_value();
+            v1.truncate(v1.len() - 1);
+            v1[0] = 1;
+            prop_assert_eq!(PairRecord::decode_value(&v1).expect("decodes v1"), plain);
             prop_assert_eq!(PairKey::decode_key(&PairKey(objects as u32).encode_key()).expect("decodes"), PairKey(objects as u32));
         }
 
@@ -883,8 +989,15 @@ mod tests {
                 state: BackupState::ALL[state as usize], backup_id,
                 objects: n[0], bytes: n[1], segments: n[2], rows: n[3], collections: n[4],
                 created_ms: t[0], discovered_ms: t[1], updated_ms: t[2], synced_ms, verified_ms, detail,
+                evidence: Evidence { upload_checked: n[0] / 2, read_back: n[1] / 3 },
             };
-            prop_assert_eq!(BackupRecord::decode_value(&rec.encode_value()).expect("decodes"), rec);
+            prop_assert_eq!(BackupRecord::decode_value(&rec.encode_value()).expect("decodes"), rec.clone());
+            // A v1 value: the same without its evidence.
+            let plain = BackupRecord { evidence: Evidence::default(), ..rec };
+            let mut v1 = plain.encode_value();
+            v1.truncate(v1.len() - 16);
+            v1[0] = 1;
+            prop_assert_eq!(BackupRecord::decode_value(&v1).expect("decodes v1"), plain);
         }
 
         #[test]
@@ -963,12 +1076,13 @@ mod tests {
             dst_etag: None,
             dst_version: None,
             synced_ms: 0,
+            upload_checked: true,
         }
         .encode_value();
-        bytes[0] = 2;
+        bytes[0] = 3;
         assert_eq!(
             ObjectRecord::decode_value(&bytes),
-            Err(DecodeError::UnknownVersion(2))
+            Err(DecodeError::UnknownVersion(3))
         );
     }
 }

@@ -94,6 +94,9 @@ pub struct Faults {
     /// Requests signed with this session token (`x-amz-security-token`) are answered as AWS
     /// answers an expired one: `400 ExpiredToken` (no body to a HEAD).
     pub expired_token: Option<String>,
+    /// The first this many PUT requests with a body reach the server with one byte of it
+    /// changed (headers and signature untouched): what a flipped bit on the way looks like.
+    pub corrupt_puts: u32,
 }
 
 impl Faults {
@@ -106,6 +109,7 @@ impl Faults {
             seed,
             lose_creates: 0,
             expired_token: None,
+            corrupt_puts: 0,
         }
     }
 }
@@ -123,6 +127,10 @@ pub struct Counts {
     /// Requests whose body was sent `aws-chunked` (`Content-Encoding: aws-chunked`, or a
     /// `STREAMING-…` payload hash): some servers store such a body with its framing.
     pub aws_chunked: u64,
+    /// PUT bodies forwarded with a byte changed.
+    pub corrupted: u64,
+    /// Object reads (GET of a key, not a listing), by path, in order.
+    pub object_gets: Vec<String>,
 }
 
 impl Counts {
@@ -150,7 +158,12 @@ struct Shared {
     lost_creates: AtomicU64,
     aws_chunked: AtomicU64,
     lose_creates_left: std::sync::atomic::AtomicU32,
+    corrupt_left: std::sync::atomic::AtomicU32,
+    corrupted: AtomicU64,
+    object_gets: Mutex<Vec<String>>,
     client: Client<HttpConnector, Incoming>,
+    /// For bodies the proxy rewrites.
+    rewriting: Client<HttpConnector, http_body_util::Full<Bytes>>,
 }
 
 impl Shared {
@@ -189,6 +202,10 @@ impl FaultProxy {
             upstream: upstream.trim_end_matches('/').to_owned(),
             rng: Mutex::new(fastrand::Rng::with_seed(faults.seed)),
             lose_creates_left: faults.lose_creates.into(),
+            corrupt_left: faults.corrupt_puts.into(),
+            corrupted: AtomicU64::new(0),
+            object_gets: Mutex::new(Vec::new()),
+            rewriting: Client::builder(TokioExecutor::new()).build_http(),
             faults: Mutex::new(faults),
             requests: AtomicU64::new(0),
             injected: Default::default(),
@@ -251,6 +268,13 @@ impl FaultProxy {
             injected,
             lost_creates: self.shared.lost_creates.load(Ordering::SeqCst),
             aws_chunked: self.shared.aws_chunked.load(Ordering::SeqCst),
+            corrupted: self.shared.corrupted.load(Ordering::SeqCst),
+            object_gets: self
+                .shared
+                .object_gets
+                .lock()
+                .map(|g| g.clone())
+                .unwrap_or_default(),
         }
     }
 }
@@ -296,6 +320,16 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
         || header("x-amz-content-sha256").starts_with("STREAMING-")
     {
         shared.aws_chunked.fetch_add(1, Ordering::SeqCst);
+    }
+    let path = req.uri().path();
+    if req.method() == hyper::Method::GET
+        && path.trim_start_matches('/').contains('/')
+        && !req.uri().query().is_some_and(|q| {
+            q.contains("list-type") || q.contains("uploads") || q.contains("uploadId")
+        })
+        && let Ok(mut g) = shared.object_gets.lock()
+    {
+        g.push(path.to_owned());
     }
     let creates_upload = req.method() == hyper::Method::POST
         && req.uri().query().is_some_and(|q| {
@@ -351,10 +385,34 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
         .map_or("/", |p| p.as_str())
         .to_owned();
     parts.uri = format!("{}{path}", shared.upstream).parse()?;
-    let resp = shared
-        .client
-        .request(Request::from_parts(parts, body))
-        .await?;
+    let corrupt = parts.method == hyper::Method::PUT
+        && parts
+            .headers
+            .get(hyper::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|l| l != "0")
+        && shared
+            .corrupt_left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+    let resp = if corrupt {
+        let mut bytes = body.collect().await?.to_bytes().to_vec();
+        let mid = bytes.len() / 2;
+        if let Some(b) = bytes.get_mut(mid) {
+            *b ^= 0x20;
+        }
+        shared.corrupted.fetch_add(1, Ordering::SeqCst);
+        let body = http_body_util::Full::new(Bytes::from(bytes));
+        shared
+            .rewriting
+            .request(Request::from_parts(parts, body))
+            .await?
+    } else {
+        shared
+            .client
+            .request(Request::from_parts(parts, body))
+            .await?
+    };
     let (parts, body) = resp.into_parts();
     if matches!(fault, Some((Fault::Truncate, _))) {
         if creates_upload && parts.status.is_success() {

@@ -439,6 +439,7 @@ async fn crash_once(
             synced_ms: Some(0),
             verified_ms: Some(0),
             detail: String::new(),
+            evidence: ferry_state::Evidence::default(),
         },
     );
     manifest.write_durable(b).expect("backup record");

@@ -501,3 +501,49 @@ async fn folder_markers_from_moto_are_skipped_into_azure() {
     .await;
     assert_eq!(listed, ["dir/file"]);
 }
+
+/// rclone serve s3 and moto store a body that does not match its signed SHA-256: ferry's probe
+/// finds that out, and every data object of a backup is read back before it is announced.
+#[test]
+#[ignore = "needs external servers: tests/interop/run.sh"]
+fn targets_that_take_a_wrong_payload_hash_keep_the_read_back() {
+    use ferry_tests::milvus::{Backup, Spec, Version};
+    let work = tempfile::tempdir().expect("work");
+    let b = Backup::generate(&Spec::small("b1", Version::V0_5_12, 7));
+    b.write(&work.path().join("backup"));
+    let data_objects = (b
+        .files()
+        .iter()
+        .filter(|(k, _)| !k.contains("/meta/"))
+        .count()
+        + b.sparse.len()) as u64;
+    for name in ["RCLONE", "MOTO"] {
+        let s = server(name);
+        let ferry = Ferry::new();
+        ferry.ok(&["alias", "set", "t", &s.url, &s.access_key, &s.secret_key]);
+        let bucket = format!("evidence-{}", name.to_lowercase());
+        ferry.ok(&["mb", "--ignore-existing", &format!("t/{bucket}")]);
+        let state = work
+            .path()
+            .join(format!("state-{name}"))
+            .display()
+            .to_string();
+        let out = ferry.ok(&[
+            "mirror",
+            "--json",
+            "--backups",
+            "--state-dir",
+            &state,
+            &format!("{}/", work.path().join("backup").display()),
+            &format!("t/{bucket}/backup/"),
+        ]);
+        let unit: serde_json::Value = out
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|r| r["op"] == "backup" && r["backup"] == "b1")
+            .expect("the backup's line");
+        assert_eq!(unit["state"], "verified", "{name}: {unit}");
+        assert_eq!(unit["checkedByTarget"], 0, "{name}: {unit}");
+        assert_eq!(unit["readBack"], data_objects, "{name}: {unit}");
+    }
+}

@@ -315,6 +315,11 @@ impl ObjectStore for MemoryStore {
         Ok(Vec::new())
     }
 
+    fn signs_payloads(&self) -> bool {
+        // In memory: nothing on the way to check.
+        false
+    }
+
     fn limits(&self) -> Limits {
         Limits {
             min_part_size: 5 * MIB,

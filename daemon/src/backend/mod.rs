@@ -35,7 +35,7 @@ use futures::stream::BoxStream;
 
 pub use error::{BoxError, Error, Result};
 pub use upload::{MemoryBudget, UploadConfig};
-pub(crate) use upload::{join_part, read_exact};
+pub(crate) use upload::{join_part, read_exact, read_exact_into};
 
 /// What a store knows about one object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,6 +172,17 @@ pub struct Limits {
     pub max_parts: u32,
 }
 
+/// A server's answer to a write signed with a wrong payload SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayloadCheck {
+    /// It refused the body.
+    pub refused: bool,
+    /// Who answered (its `Server` header, when it sends one).
+    pub server: String,
+    /// Its answer, in a few words.
+    pub detail: String,
+}
+
 /// The store trait. Small on purpose: conveniences live in [`ObjectStoreExt`].
 #[async_trait]
 pub trait ObjectStore: fmt::Debug + fmt::Display + Send + Sync + 'static {
@@ -263,6 +274,19 @@ pub trait ObjectStore: fmt::Debug + fmt::Display + Send + Sync + 'static {
 
     /// The store's part-size limits.
     fn limits(&self) -> Limits;
+
+    /// Whether every write it sends (a PUT, each part) carries its body's SHA-256, signed,
+    /// for the server to check: S3 with SigV4 payload signing. Whether the server checks it
+    /// is what [`ObjectStore::probe_payload_check`] finds out.
+    fn signs_payloads(&self) -> bool;
+
+    /// Writes a small object at `key` signed with a deliberately wrong SHA-256 and reports
+    /// whether the server refused it (it checks what it stores) or took it (deleted again).
+    /// `Ok(None)`: not a question for this store (it signs no payloads).
+    async fn probe_payload_check(&self, key: &str) -> Result<Option<PayloadCheck>> {
+        let _ = key;
+        Ok(None)
+    }
 
     /// Where this store is, without credentials: `file:///abs/root` or
     /// `s3+https://host:port/bucket`. Stable across runs (the manifest keys pairs by it).

@@ -156,6 +156,14 @@ impl ObjectStore for ThrottledStore {
         self.inner.limits()
     }
 
+    fn signs_payloads(&self) -> bool {
+        self.inner.signs_payloads()
+    }
+
+    async fn probe_payload_check(&self, key: &str) -> Result<Option<super::PayloadCheck>> {
+        self.inner.probe_payload_check(key).await
+    }
+
     fn url(&self) -> String {
         self.inner.url()
     }

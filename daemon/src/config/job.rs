@@ -233,6 +233,7 @@ impl Ctx<'_> {
             bandwidth,
             from_url: j.from_url.as_ref().is_some_and(|v| *v.get_ref()),
             md5: j.md5.as_ref().is_some_and(|v| *v.get_ref()),
+            verify: j.verify.as_ref().is_some_and(|v| *v.get_ref()),
         })
     }
 }

@@ -197,12 +197,12 @@ mod tests {
     #[test]
     fn a_full_job_parses() {
         let c = parse(&format!(
-            "{ALIAS}[[jobs]]\nname = \"a\"\nsource = \"s/bucket/backup\"\ntarget = \"./copy/\"\ninterval = \"5m\"\nreconcile = \"off\"\nworkers = 3\nbandwidth = \"10MiB/s\"\nmax_delete = \"5%\"\nremove = true\ninclude = [\"**\"]\nmd5 = true\nfrom_url = true\n"
+            "{ALIAS}[[jobs]]\nname = \"a\"\nsource = \"s/bucket/backup\"\ntarget = \"./copy/\"\ninterval = \"5m\"\nreconcile = \"off\"\nworkers = 3\nbandwidth = \"10MiB/s\"\nmax_delete = \"5%\"\nremove = true\ninclude = [\"**\"]\nmd5 = true\nfrom_url = true\nverify = true\n"
         ))
         .expect("valid");
         let j = &c.jobs[0];
         assert!(!j.watch, "S3 sources are not watched");
-        assert!(j.md5 && j.from_url);
+        assert!(j.md5 && j.from_url && j.verify);
         assert_eq!(j.interval, Duration::from_secs(300));
         assert_eq!(j.reconcile, None);
         assert_eq!((j.workers, j.bandwidth), (3, Some(10 * 1024 * 1024)));

@@ -63,6 +63,7 @@ pub(super) struct RawJob {
     pub(super) bandwidth: Option<Spanned<String>>,
     pub(super) from_url: Option<Spanned<bool>>,
     pub(super) md5: Option<Spanned<bool>>,
+    pub(super) verify: Option<Spanned<bool>>,
     pub(super) layout: Option<Spanned<String>>,
     pub(super) restore: Option<Spanned<RawRestore>>,
 }

@@ -93,6 +93,9 @@ pub struct JobConfig {
     /// Each multipart copy's whole MD5 stored with the object where the target keeps one
     /// (Azure's Content-MD5), `md5 = true`.
     pub md5: bool,
+    /// `verify = true`: read every object of a backup back from the target before announcing
+    /// it, even what the target proved by checking its upload's signed SHA-256.
+    pub verify: bool,
     /// `layout = "milvus-backup"` (the default): the source is a backup root; each backup
     /// reaches the target whole, verified, `meta/backup_meta.json` last. `"plain"`: objects
     /// are mirrored one by one in any order.

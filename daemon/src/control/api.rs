@@ -247,6 +247,31 @@ pub struct BackupView {
     /// While a run copies into it: bytes at the target of the bytes at the source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copy: Option<CopyProgress>,
+    /// What its last verification rested on, in data objects.
+    #[serde(default)]
+    pub evidence: EvidenceView,
+}
+
+/// What a backup's verification rested on, in data objects (its meta files are always read
+/// back).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceView {
+    /// Uploaded by ferry with signed SHA-256s to a target that refuses bodies not matching
+    /// them (probed): not read back.
+    pub upload_checked: u64,
+    /// Read back from the target and their SHA-256 compared.
+    pub read_back: u64,
+}
+
+impl EvidenceView {
+    /// `12 checked by the target on upload, 3 read back`.
+    pub fn describe(&self) -> String {
+        match (self.upload_checked, self.read_back) {
+            (0, n) => format!("{n} read back"),
+            (n, 0) => format!("{n} checked by the target on upload"),
+            (c, r) => format!("{c} checked by the target on upload, {r} read back"),
+        }
+    }
 }
 
 /// A backup's copy in the running run.
@@ -279,6 +304,7 @@ impl BackupView {
             detail: "copying: first sync (its meta reaches the target last)".to_owned(),
             restore: None,
             copy: None,
+            evidence: EvidenceView::default(),
         }
     }
 
@@ -301,6 +327,10 @@ impl BackupView {
             detail: r.detail.clone(),
             restore: None,
             copy: None,
+            evidence: EvidenceView {
+                upload_checked: r.evidence.upload_checked,
+                read_back: r.evidence.read_back,
+            },
         }
     }
 }

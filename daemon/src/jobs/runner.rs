@@ -89,7 +89,7 @@ pub fn options(config: &JobConfig, shared: &Shared) -> Result<MirrorOptions, glo
         max_delete: config.max_delete,
         force: false,
         check_target: false,
-        verify: false,
+        verify: config.verify,
         overwrite: false,
         workers: config.workers,
         permits: Some(shared.permits.clone()),
@@ -480,6 +480,7 @@ pub(super) async fn run_once(
             unit: backup,
             state,
             detail,
+            ..
         } => {
             tracing::info!(job = %name, backup = %backup, state, detail = %detail, "backup");
         }

@@ -285,6 +285,7 @@ mod tests {
             dst_etag: Some(dst_etag.into()),
             dst_version: None,
             synced_ms: 0,
+            upload_checked: false,
         }
     }
 

@@ -125,6 +125,11 @@ pub trait Engine: Send + Sync {
     fn selects(&self, rel: &str) -> bool;
     /// The run was cancelled: nothing new should start.
     fn cancelled(&self) -> bool;
+    /// Objects the run works on at once (`--workers`, a job's `workers`).
+    fn workers(&self) -> usize;
+    /// A full read-back was asked for (`--verify`, a job's `verify = true`): no object counts
+    /// as verified on the target's word.
+    fn verify_all(&self) -> bool;
     /// Runs actions the policy planned (its held-back writes, its read-backs) with the
     /// engine's workers: nothing is held back, no deletion is planned; the counts go into
     /// `summary`.

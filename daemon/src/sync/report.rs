@@ -71,6 +71,8 @@ pub enum Event {
         state: &'static str,
         /// What is missing or wrong; empty when done.
         detail: String,
+        /// What its verification rested on (zeros unless verified in this run).
+        evidence: ferry_state::Evidence,
     },
 }
 
@@ -122,6 +124,17 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Adds the object counts of work run apart (a policy's own actions, one backup's
+    /// settling): copies, adoptions, read-backs, failures, held objects.
+    pub fn add(&mut self, part: &Summary) {
+        self.copied += part.copied;
+        self.bytes += part.bytes;
+        self.adopted += part.adopted;
+        self.verified += part.verified;
+        self.failed += part.failed;
+        self.held += part.held;
+    }
+
     /// True when everything listed was mirrored.
     pub fn ok(&self) -> bool {
         self.failed == 0

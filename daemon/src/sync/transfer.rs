@@ -13,7 +13,8 @@ use tokio::task::JoinSet;
 use super::progress::{Copying, InFlight};
 use crate::backend::error::{display_chain, msg};
 use crate::backend::{
-    Error, GetOptions, ObjectStore, ObjectStoreExt, PartId, UploadConfig, join_part, read_exact,
+    Error, GetOptions, ObjectStore, ObjectStoreExt, PartId, UploadConfig, join_part,
+    read_exact_into,
 };
 
 /// How an object was copied.
@@ -49,6 +50,9 @@ pub struct Copied {
     pub e_tag: Option<String>,
     /// The target's version after the write.
     pub version: Option<String>,
+    /// Every request that wrote it carried its body's signed SHA-256 for the target to check
+    /// ([`ObjectStore::signs_payloads`]), over the same buffers `sha256` was computed from.
+    pub upload_checked: bool,
 }
 
 /// Told about multipart uploads so that a crash can be cleaned up later.
@@ -156,6 +160,7 @@ async fn copy_once(
                 sha256: None,
                 e_tag: put.e_tag,
                 version: put.version,
+                upload_checked: false,
             });
         }
         Err(Error::NotSupported { .. }) => {}
@@ -172,16 +177,21 @@ async fn copy_once(
     }
     // One request: read it whole (within the memory budget), hash it, and hand the hash to
     // the target so that the request is signed with it rather than hashed a second time.
-    let _permit = config.upload.budget.reserve(moved).await;
-    let data = read_exact(got.body, moved, &format!("{src}/{src_key}")).await?;
+    let budget = &config.upload.budget;
+    let _permit = budget.reserve(moved).await;
+    let buf = budget.buffer(usize::try_from(moved).unwrap_or(usize::MAX));
+    let data = read_exact_into(got.body, buf, moved, &format!("{src}/{src_key}")).await?;
     let sha = sha256_of(&data, dst_key).await?;
-    let put = dst.put_hashed(dst_key, data, sha).await?;
+    let put = dst.put_hashed(dst_key, data.clone(), sha).await;
+    budget.recycle(data);
+    let put = put?;
     Ok(Copied {
         method: Method::Streamed,
         size: moved,
         sha256: Some(sha),
         e_tag: put.e_tag,
         version: put.version,
+        upload_checked: dst.signs_payloads(),
     })
 }
 
@@ -230,6 +240,7 @@ async fn copy_streamed(
         sha256: sha,
         e_tag: put.e_tag,
         version: put.version,
+        upload_checked: dst.signs_payloads(),
     })
 }
 
@@ -328,14 +339,26 @@ async fn copy_ranged(
     }
     let mut reused = 0u32;
     let concurrency = config.upload.part_concurrency.max(1);
+    let budget = &config.upload.budget;
+    // Parts in memory at once, being read or being uploaded: each holds one of these from its
+    // read until the target has it (and a share of the shared budget).
+    let in_memory = Arc::new(tokio::sync::Semaphore::new(concurrency));
     let src_path = format!("{src}/{src_key}");
     let mut reads = futures::stream::iter(0..size.div_ceil(part_size))
         .map(|i| {
             let offset = i * part_size;
             let len = part_size.min(size - offset);
             let src_path = &src_path;
+            let in_memory = in_memory.clone();
             async move {
-                let permit = config.upload.budget.reserve(len).await;
+                let slot = in_memory
+                    .acquire_owned()
+                    .await
+                    .map_err(|e| Error::Generic {
+                        path: src_path.clone(),
+                        source: Box::new(e),
+                    })?;
+                let permit = (budget.reserve(len).await, slot);
                 let got = src
                     .get(
                         src_key,
@@ -345,7 +368,8 @@ async fn copy_ranged(
                     )
                     .await?;
                 let version = (got.meta.e_tag.clone(), got.meta.size);
-                let data = read_exact(got.body, len, src_path).await?;
+                let buf = budget.buffer(usize::try_from(len).unwrap_or(usize::MAX));
+                let data = read_exact_into(got.body, buf, len, src_path).await?;
                 Ok::<_, Error>((i, offset, data, version, permit))
             }
         })
@@ -409,6 +433,7 @@ async fn copy_ranged(
                     content_id: p.content_id.clone(),
                 });
                 reused += 1;
+                budget.recycle(data);
                 drop(permit);
                 if let Some(c) = &copying {
                     c.add(p.size);
@@ -416,10 +441,12 @@ async fn copy_ranged(
                 continue;
             }
             let len = data.len() as u64;
-            let fut = upload.put_part(number, offset, data);
+            let fut = upload.put_part(number, offset, data.clone());
             let copying = copying.clone();
+            let budget = budget.clone();
             uploads.spawn(async move {
                 let r = fut.await;
+                budget.recycle(data);
                 drop(permit);
                 if r.is_ok() {
                     if let Some(c) = &copying {
@@ -496,6 +523,9 @@ async fn copy_ranged(
         sha256: hasher.and_then(|h| h.sha256).map(|h| h.finalize().into()),
         e_tag: put.e_tag,
         version: put.version,
+        // Each part was signed with its own SHA-256 (parts taken over from an interrupted
+        // upload were, when they were sent; their ETag matched these bytes' MD5).
+        upload_checked: dst.signs_payloads(),
     })
 }
 

@@ -6,6 +6,7 @@ mod cli;
 mod conformance;
 mod daemon;
 mod disk;
+mod evidence;
 mod faults;
 mod mirror;
 mod newuser;

@@ -81,6 +81,9 @@ impl ObjectStore for RewrittenDuringCopy {
     fn limits(&self) -> Limits {
         self.inner.limits()
     }
+    fn signs_payloads(&self) -> bool {
+        self.inner.signs_payloads()
+    }
     fn canonical(&self, key: &str) -> String {
         self.inner.canonical(key)
     }

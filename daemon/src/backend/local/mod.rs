@@ -313,6 +313,11 @@ impl ObjectStore for LocalStore {
         .await
     }
 
+    fn signs_payloads(&self) -> bool {
+        // Files are written by ferry itself: no server checks them (read back instead).
+        false
+    }
+
     fn limits(&self) -> Limits {
         Limits {
             min_part_size: 1,

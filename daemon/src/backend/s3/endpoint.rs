@@ -127,6 +127,7 @@ impl S3Endpoint {
                     .unwrap_or_else(|| format!("aws:{}", config.region)),
                 identity,
                 list_v1: config.list_v1,
+                signs_payloads: config.checksums == ChecksumMode::WhenRequired,
                 suspect_uploads: Default::default(),
             }),
         })

@@ -289,6 +289,14 @@ pub(super) fn classify(path: String, detail: S3Detail) -> Error {
             _,
         )
         | (_, 429) => Error::Transient { path, source },
+        // The body did not match its signed hash or checksum: damaged on the way; sent again.
+        (
+            "XAmzContentSHA256Mismatch"
+            | "BadDigest"
+            | "InvalidDigest"
+            | "XAmzContentChecksumMismatch",
+            _,
+        ) => Error::Transient { path, source },
         (_, s) if s >= 500 && s != 501 => Error::Transient { path, source },
         _ => Error::Generic { path, source },
     }

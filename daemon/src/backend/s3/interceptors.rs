@@ -124,6 +124,28 @@ impl aws_smithy_runtime_api::client::retries::classifiers::ClassifyRetry for Wro
     }
 }
 
+/// Keeps the `Server` header of a request's last response (who answered a probe).
+#[derive(Debug)]
+pub(super) struct ServerHeader(pub(super) Arc<std::sync::Mutex<String>>);
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for ServerHeader {
+    fn name(&self) -> &'static str {
+        "ServerHeader"
+    }
+
+    fn read_before_deserialization(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> std::result::Result<(), BoxError> {
+        if let Some(server) = context.response().headers().get("server") {
+            server.clone_into(&mut crate::lock::lock(&self.0));
+        }
+        Ok(())
+    }
+}
+
 /// Counts the attempts of one request (the SDK retries inside `send`).
 #[derive(Debug)]
 pub(super) struct CountAttempts(pub(super) Arc<std::sync::atomic::AtomicU32>);

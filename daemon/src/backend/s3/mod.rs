@@ -15,6 +15,7 @@
 //!   (rclone serve s3, GCS) the copy reports NotSupported and the caller streams.
 
 use std::any::Any;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_s3::error::ProvideErrorMetadata;
@@ -24,10 +25,10 @@ use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 
-use super::error::msg;
+use super::error::{display_chain, msg};
 use super::{
     DeleteFailure, Error, GetOptions, GetResult, Limits, ListEntry, ListOptions, MultipartUpload,
-    ObjectMeta, ObjectStore, PutResult, Result,
+    ObjectMeta, ObjectStore, PayloadCheck, PutResult, Result,
 };
 
 mod config;
@@ -78,6 +79,78 @@ impl S3Store {
 }
 
 impl S3Store {
+    /// [`ObjectStore::probe_payload_check`]: stores a control body under `key` (signed with
+    /// its own SHA-256), then sends another body signed with the control's SHA-256, then reads
+    /// `key` back. Still the control: the wrong body was refused (whatever the server said:
+    /// s3s answers 500, AWS `XAmzContentSHA256Mismatch`, MinIO and Ceph `BadDigest`). The
+    /// other body: the server stores what it was not promised. The key is deleted after.
+    async fn probe(&self, key: &str) -> Result<Option<PayloadCheck>> {
+        if !self.inner.signs_payloads {
+            return Ok(None);
+        }
+        let control = Bytes::from_static(b"ferry's payload check: the control body\n");
+        let other = Bytes::from_static(
+            b"ferry's payload check: a body signed with another body's SHA-256\n",
+        );
+        let control_sha: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(&control).into();
+        self.put_object(key, control.clone(), Some(control_sha))
+            .await?;
+        let server = Arc::new(std::sync::Mutex::new(String::new()));
+        let sent = self
+            .client()
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_length(other.len() as i64)
+            .body(SdkByteStream::from(other.clone()))
+            .customize()
+            .interceptor(PrecomputedPayloadHash(hex::encode(control_sha)))
+            .interceptor(ServerHeader(server.clone()))
+            .send()
+            .await;
+        let answer = match &sent {
+            Ok(_) => "stored it".to_owned(),
+            Err(e) => match (e.code(), e.raw_response().map(|r| r.status().as_u16())) {
+                (Some(code), _) => format!("refused it ({code})"),
+                (None, Some(status)) => format!("refused it (HTTP {status})"),
+                (None, None) => format!("did not answer ({})", connection_message(e)),
+            },
+        };
+        let got = self.get(key, GetOptions::default()).await;
+        let held = match got {
+            Ok(g) => {
+                let size = g.meta.size;
+                Some(super::read_exact(g.body, size, &self.path(key)).await?)
+            }
+            Err(e) => {
+                let _ = self.delete(&[key.to_owned()]).await;
+                return Err(e);
+            }
+        };
+        let failures = self.delete(&[key.to_owned()]).await?;
+        if let Some(f) = failures.into_iter().next() {
+            tracing::warn!(key, error = %display_chain(&f.error), "the payload-check probe object could not be removed");
+        }
+        let server = std::mem::take(&mut *crate::lock::lock(&server));
+        let refused = match held {
+            Some(b) if b == control && sent.is_err() => true,
+            Some(b) if b == other => false,
+            _ => {
+                return Err(Error::Generic {
+                    path: self.path(key),
+                    source: msg(format!(
+                        "payload check inconclusive: the server {answer}, and then held neither body"
+                    )),
+                });
+            }
+        };
+        Ok(Some(PayloadCheck {
+            refused,
+            server,
+            detail: format!("{answer}: a body that did not match its signed SHA-256"),
+        }))
+    }
+
     async fn put_object(
         &self,
         key: &str,
@@ -360,6 +433,14 @@ impl ObjectStore for S3Store {
             }
         }
         Ok(failures)
+    }
+
+    fn signs_payloads(&self) -> bool {
+        self.inner.signs_payloads
+    }
+
+    async fn probe_payload_check(&self, key: &str) -> Result<Option<PayloadCheck>> {
+        self.probe(key).await
     }
 
     fn limits(&self) -> Limits {

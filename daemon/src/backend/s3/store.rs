@@ -24,6 +24,9 @@ pub(super) struct Inner {
     /// copy server-side.
     pub(super) identity: String,
     pub(super) list_v1: bool,
+    /// Requests are signed with their body's SHA-256 (SDK checksums only when required: no
+    /// streaming checksum trailer takes the place of the payload hash).
+    pub(super) signs_payloads: bool,
     /// Keys whose CreateMultipartUpload failed after a request went out: the server may have
     /// created an upload whose answer was lost (see [`S3Store::create_upload`]).
     pub(super) suspect_uploads: std::sync::Mutex<std::collections::HashSet<String>>,

@@ -398,6 +398,15 @@ function progress(done, total, label) {
     ` ${size(done)} of ${size(total)} (${pct} %)`);
 }
 
+// What a verification rested on: objects the target checked on upload, objects read back.
+function evidence(e) {
+  if (!e || (!e.upload_checked && !e.read_back)) return "–";
+  const parts = [];
+  if (e.upload_checked) parts.push(`${e.upload_checked} checked by the target on upload`);
+  if (e.read_back) parts.push(`${e.read_back} read back`);
+  return text("span", parts.join(", "), { class: "muted small" });
+}
+
 function backupSize(b) {
   if (b.copy && b.copy.total !== null) return progress(b.copy.done, b.copy.total, `${b.name} copied`);
   if (b.copy) return `${size(b.copy.done)} at the target (measuring the source…)`;
@@ -413,7 +422,9 @@ function backupRows(job) {
     const cells = [
       text("span", b.name, { class: "mono" }),
       badge(b.state),
-      b.detail ? text("span", b.detail, { class: b.state === "verified" ? "" : "detail" }) : "–",
+      b.detail
+        ? text("span", b.detail, { class: b.state === "verified" ? "" : "detail" })
+        : b.state === "verified" ? evidence(b.evidence) : "–",
       backupSize(b),
       b.backup_id ? b.rows : "–",
       b.backup_id ? b.segments : "–",

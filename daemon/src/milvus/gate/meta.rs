@@ -189,6 +189,8 @@ pub(super) async fn put_meta(
         dst_etag: e_tag.flatten(),
         dst_version: None,
         synced_ms: Utc::now().timestamp_millis(),
+        // Read back whatever the target (meta files are small).
+        upload_checked: false,
     };
     let mut b = Batch::new();
     b.put::<ObjectsSchema>(

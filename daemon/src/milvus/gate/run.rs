@@ -55,6 +55,9 @@ pub(super) struct Gate<'p> {
     pub(super) decisions: tokio::sync::Mutex<HashMap<String, Decision>>,
     /// Announcements deleted at the target in this run (relative keys), reported at the end.
     pub(super) hidden: Mutex<Vec<String>>,
+    /// Whether the target refuses bodies that do not match their signed SHA-256 (looked up
+    /// in the manifest, or probed, once per run when a backup is verified).
+    pub(super) target_checks: tokio::sync::OnceCell<bool>,
 }
 
 #[derive(Debug, Default, Clone, Copy)]

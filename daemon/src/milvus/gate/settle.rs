@@ -4,9 +4,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::Utc;
+use ferry_state::Evidence;
 use ferry_state::schema::{BackupRecord, BackupState, BackupsSchema};
 use ferry_state::{Batch, RestoreKey, RestoresSchema};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 
 use crate::backend::error::display_chain;
 use crate::backend::{Error, ListEntry, ListOptions, ObjectMeta};
@@ -29,6 +30,8 @@ pub(super) struct Outcome {
     pub(super) state: BackupState,
     pub(super) detail: String,
     pub(super) meta: Option<BackupMeta>,
+    /// What a verification rested on (zeros unless verified).
+    pub(super) evidence: Evidence,
 }
 
 impl Outcome {
@@ -37,6 +40,7 @@ impl Outcome {
             state,
             detail: detail.into(),
             meta: None,
+            evidence: Evidence::default(),
         }
     }
 
@@ -45,6 +49,7 @@ impl Outcome {
             state,
             detail: detail.into(),
             meta: Some(meta.clone()),
+            evidence: Evidence::default(),
         }
     }
 }
@@ -106,11 +111,9 @@ pub(super) async fn settle(
             why: hold.describe(),
         });
     }
+    // Backups to settle; those already verified and untouched are done here.
+    let mut todo = Vec::new();
     for (name, s) in seen {
-        if run.cancelled() {
-            summary.cancelled = true;
-            break;
-        }
         if held.contains_key(&name) || !s.at_source {
             continue;
         }
@@ -129,7 +132,32 @@ pub(super) async fn settle(
             }
             continue;
         }
-        let out = match settle_one(run, gate, &name, s, summary, on_event).await {
+        todo.push((name, s));
+    }
+    // Up to `workers` backups at once (their reads share the run's object permits). Each one
+    // settles whole once started, even when the run is cancelled meanwhile: a backup's meta
+    // and its record are never left half-way by the run itself.
+    let mut settling = futures::stream::iter(todo)
+        .map(|(name, s)| async move {
+            if run.cancelled() {
+                return None;
+            }
+            let mut part = Summary::default();
+            let mut events = Vec::new();
+            let out = settle_one(run, gate, &name, s, &mut part, &mut |e| events.push(e)).await;
+            Some((name, out, part, events))
+        })
+        .buffer_unordered(run.workers());
+    while let Some(done) = settling.next().await {
+        let Some((name, out, part, events)) = done else {
+            summary.cancelled = true;
+            continue;
+        };
+        summary.add(&part);
+        for e in events {
+            on_event(e);
+        }
+        let out = match out {
             Ok(o) => o,
             Err(e @ MirrorError::State(_)) => return Err(e),
         };
@@ -150,6 +178,7 @@ pub(super) async fn settle(
             unit: name,
             state: out.state.as_str(),
             detail: out.detail,
+            evidence: out.evidence,
         });
     }
     Ok(())
@@ -186,6 +215,7 @@ pub(super) fn write_record(
         synced_ms: None,
         verified_ms: None,
         detail: String::new(),
+        evidence: Evidence::default(),
     });
     if let Some(m) = &out.meta {
         r.backup_id = m.id.clone();
@@ -204,6 +234,7 @@ pub(super) fn write_record(
     if out.state == BackupState::Verified {
         r.synced_ms = Some(now);
         r.verified_ms = Some(now);
+        r.evidence = out.evidence;
     }
     let mut b = Batch::new();
     b.put::<BackupsSchema>(&key, &r);
@@ -365,8 +396,10 @@ pub(super) async fn settle_one(
     }
 
     crate::pause::point("settle-validated").await;
-    // 3. Read back every data object written so far.
-    if !verify_data(run, name, summary, on_event).await? {
+    // 3. Verify every data object written so far: proven by the target's check of its
+    //    upload, or read back.
+    let (ok, evidence) = verify_data(run, gate, name, summary, on_event).await?;
+    if !ok {
         return Ok(Outcome::with(
             &meta,
             BackupState::Syncing,
@@ -391,7 +424,9 @@ pub(super) async fn settle_one(
             }
         }
     }
-    Ok(Outcome::with(&meta, BackupState::Verified, ""))
+    let mut out = Outcome::with(&meta, BackupState::Verified, "");
+    out.evidence = evidence;
+    Ok(out)
 }
 
 /// For the bundle format (no file list in the meta): every object under `bundle/` at the

@@ -149,12 +149,7 @@ impl<'a> Ctx<'a> {
         let _ = ctx
             .execute_planned(actions, &stale, &mut part, on_event)
             .await;
-        summary.copied += part.copied;
-        summary.bytes += part.bytes;
-        summary.adopted += part.adopted;
-        summary.verified += part.verified;
-        summary.failed += part.failed;
-        summary.held += part.held;
+        summary.add(&part);
     }
 
     pub(super) async fn run(self, work: Work, owned: bool) -> Event {
@@ -238,6 +233,8 @@ impl<'a> Ctx<'a> {
                 dst_etag: target.e_tag.clone(),
                 dst_version: target.version.clone(),
                 synced_ms: Utc::now().timestamp_millis(),
+                // Found there, not written by ferry: nothing proved its bytes on the way.
+                upload_checked: false,
             };
             if let Err(e) = self.record(&rel, &record) {
                 return e;
@@ -468,6 +465,7 @@ impl<'a> Ctx<'a> {
             dst_etag: copied.e_tag.clone(),
             dst_version: copied.version.clone(),
             synced_ms: Utc::now().timestamp_millis(),
+            upload_checked: copied.upload_checked && sha256 == copied.sha256,
         };
         if let Err(e) = self.record(&rel, &record) {
             return e;
@@ -514,6 +512,14 @@ impl Engine for Ctx<'_> {
 
     fn cancelled(&self) -> bool {
         self.options.cancelled()
+    }
+
+    fn workers(&self) -> usize {
+        self.options.workers.max(1)
+    }
+
+    fn verify_all(&self) -> bool {
+        self.options.verify
     }
 
     async fn execute(

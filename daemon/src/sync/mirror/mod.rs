@@ -51,6 +51,8 @@ pub async fn mirror(
     options: &MirrorOptions,
     on_event: &mut OnEvent<'_>,
 ) -> Result<Summary, MirrorError> {
+    let bounded = options.bounded();
+    let options = bounded.as_ref().unwrap_or(options);
     let pair = manifest.pair(&src.url(), &dst.url())?;
     let mut summary = Summary::default();
     // Until a first run completed, ferry does not know what the target held before it: look,
@@ -204,6 +206,8 @@ pub async fn mirror_keys(
     keys: Vec<String>,
     on_event: &mut OnEvent<'_>,
 ) -> Result<Summary, MirrorError> {
+    let bounded = options.bounded();
+    let options = bounded.as_ref().unwrap_or(options);
     let pair = manifest.pair(&src.url(), &dst.url())?;
     let mut summary = Summary::default();
     let stale = if options.dry_run {

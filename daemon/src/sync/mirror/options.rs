@@ -47,6 +47,16 @@ impl MirrorOptions {
         self.include.as_ref().is_none_or(|i| i.is_match(rel)) && !self.exclude.is_match(rel)
     }
 
+    /// The same options with a run-wide pool of `workers` object permits when none is shared
+    /// (`None`: one is already): work the policy runs by itself (several backups settled at
+    /// once, each reading back) then shares the run's bound instead of multiplying it.
+    pub(crate) fn bounded(&self) -> Option<MirrorOptions> {
+        self.permits.is_none().then(|| MirrorOptions {
+            permits: Some(Arc::new(tokio::sync::Semaphore::new(self.workers.max(1)))),
+            ..self.clone()
+        })
+    }
+
     pub(crate) fn cancelled(&self) -> bool {
         self.cancel.as_ref().is_some_and(|c| c.is_cancelled())
     }
