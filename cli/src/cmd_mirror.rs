@@ -222,7 +222,7 @@ impl Once<'_> {
                 "status": if summary.ok() { "success" } else { "error" }, "op": "summary",
                 "copied": summary.copied, "bytes": summary.bytes, "unchanged": summary.unchanged,
                 "deleted": summary.deleted, "kept": summary.kept,
-                "adopted": summary.adopted, "verified": summary.verified, "targetListed": summary.target_listed, "failed": summary.failed,
+                "adopted": summary.adopted, "verified": summary.verified, "readBackBytes": summary.read_back_bytes, "targetListed": summary.target_listed, "failed": summary.failed,
                 "sourceObjects": summary.source_objects, "backupsPending": summary.units_pending,
                 "held": summary.held, "backupsHeld": summary.held_units.len(), "skipped": summary.skipped,
                 "dryRun": a.dry_run, "seconds": secs,
@@ -424,7 +424,7 @@ fn print_event(json: bool, quiet: bool, dry_run: bool, e: Event) -> anyhow::Resu
                 ))?;
             }
         }
-        Event::Verified { target } => {
+        Event::Verified { target, .. } => {
             if json {
                 output::json(&json!({"status":"success","op":"verify","target":target}))?;
             }

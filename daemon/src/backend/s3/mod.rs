@@ -104,6 +104,12 @@ impl S3Store {
             .content_length(other.len() as i64)
             .body(SdkByteStream::from(other.clone()))
             .customize()
+            // A refusal is the expected answer: not retried (some servers refuse with a 500,
+            // which the SDK would retry with backoff for seconds).
+            .config_override(
+                aws_sdk_s3::Config::builder()
+                    .retry_config(aws_smithy_types::retry::RetryConfig::disabled()),
+            )
             .interceptor(PrecomputedPayloadHash(hex::encode(control_sha)))
             .interceptor(ServerHeader(server.clone()))
             .send()

@@ -216,7 +216,11 @@ pub(super) async fn put_meta(
     }
     // Read back (after the write, or found so): the target holds the validated bytes.
     summary.verified += 1;
-    on_event(Event::Verified { target });
+    summary.read_back_bytes += f.bytes.len() as u64;
+    on_event(Event::Verified {
+        target,
+        size: f.bytes.len() as u64,
+    });
     MetaPut::Done
 }
 

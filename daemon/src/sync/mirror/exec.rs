@@ -116,8 +116,9 @@ impl<'a> Ctx<'a> {
                     summary.bytes += size;
                 }
                 Event::Adopted { .. } => summary.adopted += 1,
-                Event::Verified { .. } => {
+                Event::Verified { size, .. } => {
                     summary.verified += 1;
+                    summary.read_back_bytes += size;
                     summary.unchanged += 1;
                 }
                 Event::Failed { .. } => summary.failed += 1,
@@ -278,6 +279,7 @@ impl<'a> Ctx<'a> {
                 }
                 Event::Verified {
                     target: self.dst.display(&rel),
+                    size: row.size,
                 }
             }
             Ok(_) => self.copy(rel, meta, Reason::Corrupt).await,
