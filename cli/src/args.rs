@@ -413,10 +413,10 @@ pub struct TransferArgs {
     /// Objects copied at once.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub max_workers: u16,
-    /// Multipart part size in MiB (objects above 16 MiB, or above the part size when it is
-    /// larger, are uploaded in parallel parts).
-    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u64).range(5..=5120), value_name = "MIB")]
-    pub part_size: u64,
+    /// Multipart part size in MiB [default: 6]. Objects above it are uploaded in parallel
+    /// parts; without the flag, objects up to 16 MiB still go in one request.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(5..=5120), value_name = "MIB")]
+    pub part_size: Option<u64>,
     /// Parts of one object in memory at once, being read or uploaded (rclone's
     /// --s3-upload-concurrency): with --part-size, what one large copy holds.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=256), value_name = "N")]
@@ -662,8 +662,8 @@ impl TransferArgs {
         const MIB: u64 = 1024 * 1024;
         ferry_engine::sync::transfer::TransferConfig {
             upload: ferry_engine::backend::UploadConfig {
-                multipart_threshold: (self.part_size * MIB).max(16 * MIB),
-                part_size: self.part_size * MIB,
+                multipart_threshold: self.part_size.map_or(16 * MIB, |p| p * MIB),
+                part_size: self.part_size.unwrap_or(6) * MIB,
                 part_concurrency: usize::from(self.part_concurrency),
                 budget: ferry_engine::backend::MemoryBudget::new(self.memory * MIB),
             },
