@@ -660,10 +660,14 @@ impl TransferArgs {
     /// The engine's transfer settings.
     pub fn config(&self) -> ferry_engine::sync::transfer::TransferConfig {
         const MIB: u64 = 1024 * 1024;
+        let defaults = ferry_engine::backend::UploadConfig::default();
         ferry_engine::sync::transfer::TransferConfig {
             upload: ferry_engine::backend::UploadConfig {
-                multipart_threshold: self.part_size.map_or(16 * MIB, |p| p * MIB),
-                part_size: self.part_size.unwrap_or(6) * MIB,
+                // --part-size also says from which size objects go in parts.
+                multipart_threshold: self
+                    .part_size
+                    .map_or(defaults.multipart_threshold, |p| p * MIB),
+                part_size: self.part_size.map_or(defaults.part_size, |p| p * MIB),
                 part_concurrency: usize::from(self.part_concurrency),
                 budget: ferry_engine::backend::MemoryBudget::new(self.memory * MIB),
             },

@@ -484,7 +484,29 @@ pub struct BackupRecord {
     pub evidence: Evidence,
 }
 
-/// What a backup's verification rested on, in data objects.
+impl BackupRecord {
+    /// A backup first seen at `now_ms` (ms), in `state`, with nothing known of it yet.
+    pub fn new(state: BackupState, now_ms: i64) -> Self {
+        BackupRecord {
+            state,
+            backup_id: String::new(),
+            objects: 0,
+            bytes: 0,
+            segments: 0,
+            rows: 0,
+            collections: 0,
+            created_ms: 0,
+            discovered_ms: now_ms,
+            updated_ms: now_ms,
+            synced_ms: None,
+            verified_ms: None,
+            detail: String::new(),
+            evidence: Evidence::default(),
+        }
+    }
+}
+
+/// What a backup's verification rested on, in objects (data and meta files).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Evidence {
     /// Uploaded by ferry with signed SHA-256s to a target that checks them: not read back.

@@ -287,25 +287,9 @@ impl BackupView {
     /// A backup a run is copying for the first time (no record yet).
     pub fn copying(name: &str) -> Self {
         let now = chrono::Utc::now().timestamp_millis();
-        BackupView {
-            name: name.to_owned(),
-            state: ferry_state::BackupState::Syncing.as_str().to_owned(),
-            backup_id: String::new(),
-            objects: 0,
-            bytes: 0,
-            segments: 0,
-            rows: 0,
-            collections: 0,
-            created_ms: 0,
-            discovered_ms: now,
-            updated_ms: now,
-            synced_ms: None,
-            verified_ms: None,
-            detail: "copying: first sync (its meta reaches the target last)".to_owned(),
-            restore: None,
-            copy: None,
-            evidence: EvidenceView::default(),
-        }
+        let mut r = ferry_state::BackupRecord::new(ferry_state::BackupState::Syncing, now);
+        r.detail = "copying: first sync (its meta reaches the target last)".to_owned();
+        BackupView::of(name, &r)
     }
 
     /// A backup's record as the API shows it.

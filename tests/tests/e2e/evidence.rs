@@ -28,6 +28,15 @@ fn verified(out: &str) -> BTreeMap<String, (String, u64, u64)> {
         .collect()
 }
 
+/// The summary's `readBackBytes`.
+fn read_back_bytes(out: &str) -> u64 {
+    out.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|r| r["op"] == "summary")
+        .and_then(|r| r["readBackBytes"].as_u64())
+        .expect("the summary's readBackBytes")
+}
+
 struct Setup {
     srv: S3sServer,
     proxy: FaultProxy,
@@ -85,15 +94,18 @@ impl Setup {
         args.push(&target);
         self.ferry.run(&args)
     }
-    /// The backup's data objects (not its meta files).
-    fn data_objects(&self) -> u64 {
-        (self
-            .backup
+    /// The backup's objects: data and meta files.
+    fn objects(&self) -> u64 {
+        (self.backup.files().len() + self.backup.sparse.len()) as u64
+    }
+    /// The backup's bytes, data and meta.
+    fn backup_bytes(&self) -> u64 {
+        self.backup
             .files()
             .iter()
-            .filter(|(k, _)| !k.contains("/meta/"))
-            .count()
-            + self.backup.sparse.len()) as u64
+            .map(|(_, v)| v.len() as u64)
+            .sum::<u64>()
+            + self.backup.sparse.iter().map(|(_, n)| n).sum::<u64>()
     }
     fn binlog_reads(&self) -> Vec<String> {
         self.proxy
@@ -113,21 +125,22 @@ impl Setup {
 }
 
 #[test]
-fn a_target_that_checks_signed_hashes_proves_uploads_and_only_meta_is_read_back() {
+fn a_target_that_checks_signed_hashes_proves_uploads_and_nothing_is_read_back() {
     let s = setup("AKIAEVIDENCE1", Faults::all(0, 1));
     let (code, out, err) = s.mirror(&[], "dst");
     assert_eq!(code, 0, "{out}\n{err}");
-    let n = s.data_objects();
+    let n = s.objects();
     assert_eq!(
         verified(&out)["b1"],
         ("verified".to_owned(), n, 0),
-        "every data object proven by the target's check: {out}"
+        "every object, data and meta, proven by the target's check: {out}"
     );
     assert!(
         s.binlog_reads().is_empty(),
         "no data object read back: {:?}",
         s.binlog_reads()
     );
+    assert_eq!(read_back_bytes(&out), 0, "nothing read back: {out}");
     s.identical("dst");
     // ferry status shows the same from the manifest (through the daemon it is the API's
     // `evidence`); here the mirror's own line, in words.
@@ -144,6 +157,7 @@ fn a_target_that_checks_signed_hashes_proves_uploads_and_only_meta_is_read_back(
     let (code, out, err) = s.mirror(&["--verify"], "dst3");
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(verified(&out)["b1"], ("verified".to_owned(), 0, n), "{out}");
+    assert_eq!(read_back_bytes(&out), s.backup_bytes(), "{out}");
     assert!(
         s.binlog_reads().len() as u64 >= before as u64 + n,
         "each data object read back at least once"

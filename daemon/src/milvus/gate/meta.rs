@@ -17,6 +17,7 @@ use crate::sync::report::{Event, ObjectError, OnEvent, Summary};
 use crate::sync::transfer::Method;
 
 use super::run::*;
+use super::verify::target_checks;
 
 /// One meta file as read from the source for settling: the bytes checked are the bytes
 /// written.
@@ -103,13 +104,19 @@ pub(super) async fn read_meta_files(
 }
 
 pub(super) enum MetaPut {
-    Done,
+    /// The target holds the file's bytes; `read_back`: shown by reading them (found there,
+    /// or written to a target that does not check signed hashes), else proven by the
+    /// target's check of the upload.
+    Done {
+        read_back: bool,
+    },
     Held,
     Failed(String),
 }
 
 /// Makes the target hold exactly `f`'s bytes: found identical (recorded), or written (after
-/// hiding the backup when the target announces it) and read back.
+/// hiding the backup when the target announces it), signed with the bytes' SHA-256, and read
+/// back unless the target proved it by checking that hash (as for data objects).
 pub(super) async fn put_meta(
     run: Run<'_>,
     gate: &Gate<'_>,
@@ -137,6 +144,9 @@ pub(super) async fn put_meta(
         .filter(|(_, sha)| *sha == f.sha256)
         .map(|(m, _)| m.e_tag.clone());
     let copied = e_tag.is_none();
+    // Written with its SHA-256 signed, to a target that refuses a body not matching it.
+    let signed = copied && run.dst().store.signs_payloads();
+    let mut proven = false;
     if copied {
         if let Err(ev) = gate.before_write(run, &f.rel).await {
             let held = matches!(ev, Event::Held { .. });
@@ -157,23 +167,26 @@ pub(super) async fn put_meta(
             Ok(p) => p,
             Err(e) => return fail(summary, on_event, e.into()),
         };
-        // Read back.
-        match read_target(run, &dst_key).await {
-            Ok(Some((_, sha))) if sha == f.sha256 => {}
-            Ok(_) => {
-                return fail(
-                    summary,
-                    on_event,
-                    Error::Transient {
-                        path: target.clone(),
-                        source: crate::backend::error::msg(
-                            "read back with another SHA-256 than the bytes written",
-                        ),
-                    }
-                    .into(),
-                );
+        // Proven by the target's check of the signed SHA-256, or read back.
+        proven = signed && !run.verify_all() && target_checks(run, gate).await;
+        if !proven {
+            match read_target(run, &dst_key).await {
+                Ok(Some((_, sha))) if sha == f.sha256 => {}
+                Ok(_) => {
+                    return fail(
+                        summary,
+                        on_event,
+                        Error::Transient {
+                            path: target.clone(),
+                            source: crate::backend::error::msg(
+                                "read back with another SHA-256 than the bytes written",
+                            ),
+                        }
+                        .into(),
+                    );
+                }
+                Err(e) => return fail(summary, on_event, e.into()),
             }
-            Err(e) => return fail(summary, on_event, e.into()),
         }
         e_tag = Some(put.e_tag);
     }
@@ -189,8 +202,7 @@ pub(super) async fn put_meta(
         dst_etag: e_tag.flatten(),
         dst_version: None,
         synced_ms: Utc::now().timestamp_millis(),
-        // Read back whatever the target (meta files are small).
-        upload_checked: false,
+        upload_checked: signed,
     };
     let mut b = Batch::new();
     b.put::<ObjectsSchema>(
@@ -214,14 +226,17 @@ pub(super) async fn put_meta(
             reason: Reason::New,
         });
     }
-    // Read back (after the write, or found so): the target holds the validated bytes.
-    summary.verified += 1;
-    summary.read_back_bytes += f.bytes.len() as u64;
-    on_event(Event::Verified {
-        target,
-        size: f.bytes.len() as u64,
-    });
-    MetaPut::Done
+    // The target holds the validated bytes: read back (after the write, or found so), or
+    // proven by its check of the upload.
+    if !proven {
+        summary.verified += 1;
+        summary.read_back_bytes += f.bytes.len() as u64;
+        on_event(Event::Verified {
+            target,
+            size: f.bytes.len() as u64,
+        });
+    }
+    MetaPut::Done { read_back: !proven }
 }
 
 /// The target's object at `key` and its SHA-256; `None` when absent.

@@ -201,22 +201,7 @@ pub(super) fn write_record(
             o.state != BackupState::Verified
                 || out.meta.as_ref().is_some_and(|m| m.id != o.backup_id)
         });
-    let mut r = old.unwrap_or(BackupRecord {
-        state: BackupState::Discovered,
-        backup_id: String::new(),
-        objects: 0,
-        bytes: 0,
-        segments: 0,
-        rows: 0,
-        collections: 0,
-        created_ms: 0,
-        discovered_ms: now,
-        updated_ms: now,
-        synced_ms: None,
-        verified_ms: None,
-        detail: String::new(),
-        evidence: Evidence::default(),
-    });
+    let mut r = old.unwrap_or_else(|| BackupRecord::new(BackupState::Discovered, now));
     if let Some(m) = &out.meta {
         r.backup_id = m.id.clone();
         r.segments = m.segments;
@@ -407,26 +392,51 @@ pub(super) async fn settle_one(
         ));
     }
 
-    // 4. The validated meta files, then 5. backup_meta.json, each checked at the target.
+    // 4. The validated meta files, all at once, then 5. backup_meta.json, each proven at the
+    //    target like the data.
     let (last, first): (Vec<&MetaBytes>, Vec<&MetaBytes>) =
         files.iter().partition(|f| f.file == Some(MetaFile::Backup));
-    for f in first.into_iter().chain(last) {
-        if f.file == Some(MetaFile::Backup) {
-            crate::pause::point("settle-before-announce").await;
+    let written = futures::future::join_all(first.into_iter().map(|f| async move {
+        let mut part = Summary::default();
+        let mut events = Vec::new();
+        let put = put_meta(run, gate, f, &mut part, &mut |e| events.push(e)).await;
+        (put, part, events)
+    }))
+    .await;
+    let mut evidence = evidence;
+    let mut outcome = None;
+    for (put, part, events) in written {
+        summary.add(&part);
+        events.into_iter().for_each(&mut *on_event);
+        if let Some(o) = meta_outcome(put, &meta, &mut evidence) {
+            outcome.get_or_insert(o);
         }
-        match put_meta(run, gate, f, summary, on_event).await {
-            MetaPut::Done => {}
-            MetaPut::Held => {
-                return Ok(Outcome::with(&meta, BackupState::Syncing, "held"));
-            }
-            MetaPut::Failed(what) => {
-                return Ok(Outcome::with(&meta, BackupState::Syncing, what));
-            }
+    }
+    if let Some(o) = outcome {
+        return Ok(o);
+    }
+    for f in last {
+        crate::pause::point("settle-before-announce").await;
+        let put = put_meta(run, gate, f, summary, on_event).await;
+        if let Some(o) = meta_outcome(put, &meta, &mut evidence) {
+            return Ok(o);
         }
     }
     let mut out = Outcome::with(&meta, BackupState::Verified, "");
     out.evidence = evidence;
     Ok(out)
+}
+
+/// What one meta file's write means for its backup: counted in `evidence` when the target
+/// holds it, else the outcome that keeps the backup syncing.
+fn meta_outcome(put: MetaPut, meta: &BackupMeta, evidence: &mut Evidence) -> Option<Outcome> {
+    match put {
+        MetaPut::Done { read_back: true } => evidence.read_back += 1,
+        MetaPut::Done { read_back: false } => evidence.upload_checked += 1,
+        MetaPut::Held => return Some(Outcome::with(meta, BackupState::Syncing, "held")),
+        MetaPut::Failed(what) => return Some(Outcome::with(meta, BackupState::Syncing, what)),
+    }
+    None
 }
 
 /// For the bundle format (no file list in the meta): every object under `bundle/` at the
