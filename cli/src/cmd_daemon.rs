@@ -1,7 +1,9 @@
 //! `ferry status|sync|pause|resume|restore`: talking to ferryd's control API.
 
 use anyhow::Context;
-use ferry_engine::control::api::{BackupView, JobView, RestoreRequest, RestoreView};
+use ferry_engine::control::api::{
+    BackupView, JobView, RestoreRequest, RestoreView, TargetCheckView,
+};
 use ferry_engine::control::client::ControlClient;
 
 use crate::args::{DaemonArgs, JobArgs, RestoreArgs, RestoreCmd, StatusArgs};
@@ -42,6 +44,21 @@ fn ago(ms: Option<i64>) -> String {
         3600..86400 => format!("{}h ago", secs / 3600),
         _ => format!("{}d ago", secs / 86400),
     }
+}
+
+/// What the target answered the payload-hash probe, and what follows from it.
+fn describe_check(c: &TargetCheckView) -> String {
+    let verdict = if c.checks_sha256 {
+        "checks signed SHA-256s: ferry's uploads are proven without reading them back"
+    } else {
+        "stores bodies that do not match their signed SHA-256: every object is read back"
+    };
+    format!(
+        "{verdict} (probed {}, {}: {})",
+        ago(Some(c.probed_ms)),
+        c.identity,
+        c.detail
+    )
 }
 
 fn job_lines(j: &JobView, detail: bool) -> anyhow::Result<()> {
@@ -123,6 +140,9 @@ fn job_lines(j: &JobView, detail: bool) -> anyhow::Result<()> {
             "  backups: {verified} of {} verified at the target",
             backups.len()
         ))?;
+        if let Some(c) = &j.target_check {
+            output::line(&format!("  target: {}", describe_check(c)))?;
+        }
         // Newest first; without detail, the five newest and every one not verified.
         let mut shown: Vec<&BackupView> = backups.iter().collect();
         shown.sort_by_key(|b| std::cmp::Reverse(b.created_ms));

@@ -162,6 +162,10 @@ pub struct JobView {
     /// Its backups at the target (milvus-backup jobs only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backups: Option<Vec<BackupView>>,
+    /// Whether its target checks signed payload hashes, as last probed (milvus-backup jobs,
+    /// once a backup was settled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_check: Option<TargetCheckView>,
 }
 
 impl JobView {
@@ -252,8 +256,7 @@ pub struct BackupView {
     pub evidence: EvidenceView,
 }
 
-/// What a backup's verification rested on, in data objects (its meta files are always read
-/// back).
+/// What a backup's verification rested on, in objects (data and meta files).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EvidenceView {
     /// Uploaded by ferry with signed SHA-256s to a target that refuses bodies not matching
@@ -270,6 +273,32 @@ impl EvidenceView {
             (0, n) => format!("{n} read back"),
             (n, 0) => format!("{n} checked by the target on upload"),
             (c, r) => format!("{c} checked by the target on upload, {r} read back"),
+        }
+    }
+}
+
+/// What the job's target answered when ferry probed whether it refuses a body that does not
+/// match its signed SHA-256 (milvus-backup jobs; once per day).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetCheckView {
+    /// It refused the wrong body: objects ferry uploads to it are proven without reading
+    /// them back.
+    pub checks_sha256: bool,
+    /// When (ms since the epoch).
+    pub probed_ms: i64,
+    /// Its URL and `Server` header then.
+    pub identity: String,
+    /// What it answered.
+    pub detail: String,
+}
+
+impl From<ferry_state::TargetCheck> for TargetCheckView {
+    fn from(c: ferry_state::TargetCheck) -> Self {
+        TargetCheckView {
+            checks_sha256: c.checks_sha256,
+            probed_ms: c.probed_ms,
+            identity: c.identity,
+            detail: c.detail,
         }
     }
 }

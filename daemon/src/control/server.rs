@@ -193,6 +193,10 @@ fn job_view(d: &Daemon, j: &Job) -> Result<JobView, Failure> {
     let mut v = j.view();
     if j.config.backups {
         v.backups = Some(backup_list(d, j)?);
+        v.target_check = j
+            .target_check(&d.shared.manifest)
+            .map_err(manifest_failure)?
+            .map(Into::into);
     }
     Ok(v)
 }

@@ -111,6 +111,19 @@ impl Job {
         }
     }
 
+    /// What the job's target answered the payload-hash probe, as recorded for its pair.
+    pub fn target_check(
+        &self,
+        manifest: &Manifest,
+    ) -> Result<Option<ferry_state::TargetCheck>, ferry_state::StateError> {
+        let Some(p) = self.pair() else {
+            return Ok(None);
+        };
+        Ok(manifest
+            .get::<ferry_state::schema::PairsSchema>(&ferry_state::schema::PairKey(p))?
+            .and_then(|r| r.target_check))
+    }
+
     /// The running run's progress per backup (empty between runs and for plain jobs).
     pub fn folders_progress(
         &self,

@@ -177,6 +177,12 @@ fn the_page_follows_a_backup_from_syncing_to_verified_and_its_restore_to_done() 
         "a human size in {t:?}"
     );
     assert!(s.b.has(&format!("{row} time[datetime]")), "{t}");
+    // The target's answer to the payload-hash probe (s3s refuses a wrong body).
+    let facts = s.b.text("section.job dl.facts");
+    assert!(
+        facts.contains("checks signed SHA-256s") && facts.contains("refused it"),
+        "{facts}"
+    );
     s.shot("job-center.png");
 
     // A narrow window: the tables stack, every cell labelled by its column.

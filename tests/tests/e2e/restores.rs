@@ -115,6 +115,12 @@ fn an_exec_trigger_fires_once_per_backup_with_the_right_argv_across_restarts() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("nightly_1  verified, restored"), "{out}");
     assert!(out.contains("weekly_1  verified  "), "{out}");
+    // What the target answered the payload-hash probe (s3s refuses a wrong body).
+    assert!(
+        out.contains("target: checks signed SHA-256s: ferry's uploads are proven")
+            && out.contains("refused it"),
+        "{out}"
+    );
     assert!(
         s.d.log().contains("restore output"),
         "output captured to the log"

@@ -511,6 +511,13 @@ function renderJob(job, restores) {
   dl.append(...row("Last run", runSummary(job.last_run)));
   dl.append(...row("Skipped by filters", `${job.skipped_last_scan} in the last scan`));
   dl.append(...row("Since start", `${plural(job.copied_total, "object")} copied (${size(job.bytes_total)}), ${job.errors_total} errors`));
+  if (job.target_check) {
+    const c = job.target_check;
+    dl.append(...row("Target check", c.checks_sha256
+      ? "checks signed SHA-256s: uploads proven without reading back"
+      : "stores bodies not matching their signed SHA-256: every object read back",
+      el("span", { class: "muted small" }, " (probed ", when(c.probed_ms), `, ${c.identity}: ${c.detail})`)));
+  }
   if (job.next_retry_ms) dl.append(...row("Next retry", when(job.next_retry_ms), ` (${plural(job.consecutive_failures, "failed run")} in a row)`));
   s.append(dl);
   if (job.copying && job.copying.length) {

@@ -24,9 +24,9 @@
 //!    is the one verified at the target. Both checks run under the same lock.
 //! 4. **Announce only what was validated.** Settling reads the backup's meta files once, checks
 //!    them (generation, JSON, one backup id across `backup_meta.json` and `full_meta.json`,
-//!    each file the version the listing named), checks the data against that meta, reads the
-//!    data back from the target, and then writes *those bytes* (not whatever the source holds
-//!    by then), `backup_meta.json` last, each read back.
+//!    each file the version the listing named), checks the data against that meta, verifies
+//!    the data at the target, and then writes *those bytes* (not whatever the source holds
+//!    by then), `backup_meta.json` last, each verified too.
 //!
 //! Settling, after the walk, for each backup that changed (or is not verified yet):
 //!
@@ -36,11 +36,12 @@
 //!    meta names must have a manifest row (the target confirmed it) with the meta's size; a
 //!    binlog missing at the source, or of another size, makes it *incomplete*; one not copied
 //!    yet (a failed copy) keeps it *syncing*;
-//! 3. every data object of the backup is read back from the target and its SHA-256 compared
-//!    with the source's (recorded while copying);
-//! 4. the meta files other than `backup_meta.json` are written from the validated bytes (or
-//!    found identical at the target);
-//! 5. `meta/backup_meta.json` is written **last** from the validated bytes and read back: the
+//! 3. every data object of the backup is verified at the target against the SHA-256 recorded
+//!    while copying: proven by a target that refuses bodies not matching their signed
+//!    SHA-256 (probed once per pair and day), else read back;
+//! 4. the meta files other than `backup_meta.json` are written at once from the validated
+//!    bytes (or found identical at the target), each verified the same way;
+//! 5. `meta/backup_meta.json` is written **last** from the validated bytes and verified: the
 //!    backup is *verified*.
 
 use crate::milvus::layout::Part;
