@@ -128,8 +128,8 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Adds the object counts of work run apart (a policy's own actions, one backup's
-    /// settling): copies, adoptions, read-backs, failures, held objects.
+    /// Adds the counts of work run apart (a policy's own actions, one backup's settling):
+    /// copies, adoptions, read-backs, failures, held objects, units pending or held.
     pub fn add(&mut self, part: &Summary) {
         self.copied += part.copied;
         self.bytes += part.bytes;
@@ -138,6 +138,8 @@ impl Summary {
         self.read_back_bytes += part.read_back_bytes;
         self.failed += part.failed;
         self.held += part.held;
+        self.units_pending += part.units_pending;
+        self.held_units.extend(part.held_units.iter().cloned());
     }
 
     /// True when everything listed was mirrored.

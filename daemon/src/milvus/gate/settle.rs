@@ -136,20 +136,42 @@ pub(super) async fn settle(
     }
     // Up to `workers` backups at once (their reads share the run's object permits). Each one
     // settles whole once started, even when the run is cancelled meanwhile: a backup's meta
-    // and its record are never left half-way by the run itself.
+    // and its record are never left half-way by the run itself. Everything that awaits
+    // happens inside the backup's own future: the loop below only merges what each one
+    // reports. (An await in the loop would stop the other futures from being polled, and
+    // one of them may hold, or be next in line for, the lock the loop waits on: a tokio
+    // Mutex hands the lock to the next waiter in line even while its future sleeps.)
     let mut settling = futures::stream::iter(todo)
         .map(|(name, s)| async move {
             if run.cancelled() {
-                return None;
+                return Ok(None);
             }
             let mut part = Summary::default();
             let mut events = Vec::new();
-            let out = settle_one(run, gate, &name, s, &mut part, &mut |e| events.push(e)).await;
-            Some((name, out, part, events))
+            let out = settle_one(run, gate, &name, s, &mut part, &mut |e| events.push(e)).await?;
+            let held = gate.decisions.lock().await.get(&name).cloned();
+            if let Some(Decision::Held(hold)) = held {
+                // Held while settling (a restore started meanwhile): reported, state kept.
+                part.held_units.push((name.clone(), hold.describe()));
+                events.push(Event::UnitHeld {
+                    unit: name,
+                    why: hold.describe(),
+                });
+                return Ok(Some((part, events)));
+            }
+            write_record(run, gate.on_verified, &name, &out)?;
+            part.units_pending = u64::from(out.state != BackupState::Verified);
+            events.push(Event::Unit {
+                unit: name,
+                state: out.state.as_str(),
+                detail: out.detail,
+                evidence: out.evidence,
+            });
+            Ok::<_, MirrorError>(Some((part, events)))
         })
         .buffer_unordered(run.workers());
     while let Some(done) = settling.next().await {
-        let Some((name, out, part, events)) = done else {
+        let Some((part, events)) = done? else {
             summary.cancelled = true;
             continue;
         };
@@ -157,29 +179,6 @@ pub(super) async fn settle(
         for e in events {
             on_event(e);
         }
-        let out = match out {
-            Ok(o) => o,
-            Err(e @ MirrorError::State(_)) => return Err(e),
-        };
-        if let Some(Decision::Held(hold)) = gate.decisions.lock().await.get(&name).cloned() {
-            // Held while settling (a restore started meanwhile): reported, state kept.
-            summary.held_units.push((name.clone(), hold.describe()));
-            on_event(Event::UnitHeld {
-                unit: name,
-                why: hold.describe(),
-            });
-            continue;
-        }
-        write_record(run, gate.on_verified, &name, &out)?;
-        if out.state != BackupState::Verified {
-            summary.units_pending += 1;
-        }
-        on_event(Event::Unit {
-            unit: name,
-            state: out.state.as_str(),
-            detail: out.detail,
-            evidence: out.evidence,
-        });
     }
     Ok(())
 }
