@@ -47,13 +47,16 @@ impl Gate<'_> {
         name: &str,
         gone: bool,
     ) -> Result<Decision, ObjectError> {
-        let mut decisions = self.decisions.lock().await;
-        if let Some(d) = decisions.get(name) {
-            return Ok(d.clone());
-        }
-        let d = decide(run, self, name, gone).await?;
-        decisions.insert(name.to_owned(), d.clone());
-        Ok(d)
+        // The map's lock is held only to find the backup's cell; the decision itself (a HEAD,
+        // maybe a hide) runs without it, so backups are decided in parallel. A failed decision
+        // leaves the cell empty: the next write of the backup tries again.
+        let cell = crate::lock::lock(&self.decisions)
+            .entry(name.to_owned())
+            .or_default()
+            .clone();
+        cell.get_or_try_init(|| decide(run, self, name, gone))
+            .await
+            .cloned()
     }
 }
 

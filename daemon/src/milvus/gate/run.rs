@@ -51,8 +51,9 @@ pub(super) struct Gate<'p> {
     /// The policy's hook.
     pub(super) on_verified: Option<&'p OnVerified>,
     pub(super) seen: Mutex<BTreeMap<String, Seen>>,
-    /// Per backup, whether it may be changed in this run (decided at its first change).
-    pub(super) decisions: tokio::sync::Mutex<HashMap<String, Decision>>,
+    /// Per backup, whether it may be changed in this run (decided at its first change, once:
+    /// later writers of the same backup wait for that decision; other backups do not).
+    pub(super) decisions: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Decision>>>>,
     /// Announcements deleted at the target in this run (relative keys), reported at the end.
     pub(super) hidden: Mutex<Vec<String>>,
     /// Whether the target refuses bodies that do not match their signed SHA-256 (looked up
@@ -116,16 +117,21 @@ impl Gate<'_> {
     }
 
     /// The backups held in this run, by name.
-    pub(super) async fn held(&self) -> BTreeMap<String, Hold> {
-        self.decisions
-            .lock()
-            .await
+    pub(super) fn held(&self) -> BTreeMap<String, Hold> {
+        crate::lock::lock(&self.decisions)
             .iter()
-            .filter_map(|(n, d)| match d {
-                Decision::Held(h) => Some((n.clone(), h.clone())),
-                Decision::Open => None,
+            .filter_map(|(n, d)| match d.get() {
+                Some(Decision::Held(h)) => Some((n.clone(), h.clone())),
+                Some(Decision::Open) | None => None,
             })
             .collect()
+    }
+
+    /// The decision made for backup `name` in this run, if one was.
+    pub(super) fn decision(&self, name: &str) -> Option<Decision> {
+        crate::lock::lock(&self.decisions)
+            .get(name)
+            .and_then(|d| d.get().cloned())
     }
 }
 

@@ -68,7 +68,7 @@ pub(super) async fn settle(
     on_event: &mut OnEvent<'_>,
 ) -> Result<(), MirrorError> {
     let seen = gate.snapshot();
-    let held = gate.held().await;
+    let held = gate.held();
     let hidden = std::mem::take(&mut *crate::lock::lock(&gate.hidden));
     for rel in hidden {
         summary.deleted += 1;
@@ -149,7 +149,7 @@ pub(super) async fn settle(
             let mut part = Summary::default();
             let mut events = Vec::new();
             let out = settle_one(run, gate, &name, s, &mut part, &mut |e| events.push(e)).await?;
-            let held = gate.decisions.lock().await.get(&name).cloned();
+            let held = gate.decision(&name);
             if let Some(Decision::Held(hold)) = held {
                 // Held while settling (a restore started meanwhile): reported, state kept.
                 part.held_units.push((name.clone(), hold.describe()));
